@@ -1,0 +1,3 @@
+"""tasker: an interpreter for TASKER task files."""
+
+__version__ = "3.0.0"
