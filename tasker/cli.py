@@ -1,0 +1,247 @@
+"""Command-line entry: turn argv and environment into options and drive the pipeline.
+
+text -> lines -> options -> TaskFile -> validation -> engine -> records. Library
+code raises typed exceptions; this module is the one place that maps them to
+messages and exit codes (SPEC I.9). Every path after the file was read ends in
+`Session.finish`, so the log, the state file and the JSON report agree.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Mapping, Optional, Sequence
+
+from tasker.engine.context import (
+    EngineOptions, FatalRunError, Interrupt, Outcome, RunContext,
+)
+from tasker.options import Options, UsageError, effective_args, merge, parse_cli, parse_file_args
+from tasker.report.logger import Log
+from tasker.report.masking import Masker, split_secret_vars
+from tasker.report.paths import default_base, run_paths
+from tasker.session import Session
+from tasker.syntax import lines as L
+from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
+from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
+
+EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START = 2, 20, 24, 12
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _options(argv: Sequence[str]) -> Options:
+    return merge(parse_cli(argv), {})
+
+
+def main(argv: Optional[Sequence[str]] = None,
+         environ: Optional[Mapping[str, str]] = None) -> int:
+    """Run tasker with `argv`; return the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    environ = dict(os.environ if environ is None else environ)
+    try:
+        cli = parse_cli(argv)
+    except UsageError as exc:
+        _say(exc.message)
+        return exc.exit_code
+    except SystemExit as exc:  # --help, --version
+        return int(exc.code or 0)
+    path = cli["task_file"]
+    try:
+        raw = L.read_text(path)
+    except TaskFileUnreadable as exc:
+        _say(f"ERROR: {exc}")
+        return 1
+    except TaskFileError as exc:
+        return _early_failure(cli, path, environ, exc)
+    lines = L.classify(raw)
+    try:
+        file_args = parse_file_args([a.text for a in header_arguments(lines)])
+    except UsageError as exc:
+        _say(f"ERROR: {exc.message}")
+        return _finish_early(cli, path, environ, exc.exit_code, exc.message)
+    options = merge(cli, file_args)
+    return run(options, path, raw, lines, environ)
+
+
+def _early_failure(cli: dict, path: str, environ: Mapping[str, str],
+                   exc: TaskFileError) -> int:
+    _say(exc.render())
+    return _finish_early(cli, path, environ, EXIT_INVALID, "task file is not valid")
+
+
+def _finish_early(cli: dict, path: str, environ: Mapping[str, str], code: int,
+                  error: str) -> int:
+    session = _session(merge(cli, {}), path, environ)
+    if session is None:
+        return 1
+    return session.finish(code, "validation_failed", error)
+
+
+def _session(options: Options, path: str, environ: Mapping[str, str]) -> Optional[Session]:
+    """Create the log and the run's paths; None (after a message) if the log dir fails."""
+    log = Log(level=options.log_level)
+    base = default_base(options.log_dir, environ)
+    started = time.time()
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _say(f"ERROR: cannot create log directory '{base}': {exc.strerror or exc}")
+        return None
+    paths = run_paths(base, Path(path), started, options.project)
+    session = Session(Path(path), options, log, paths, environ, started=started)
+    if session.real_run:
+        try:
+            log.open_file(paths.log_file)
+        except OSError as exc:
+            _say(f"ERROR: cannot write log file '{paths.log_file}': {exc.strerror or exc}")
+            return None
+    return session
+
+
+def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
+        environ: Mapping[str, str]) -> int:
+    """Everything after the options are known; returns the exit code."""
+    if options.show_effective_args:
+        print(effective_args(options))
+        return 0
+    session = _session(options, path, environ)
+    if session is None:
+        return 1
+    for name in options.ignored_from_file:
+        print(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task file "
+              "is ignored; give it on the command line.")
+    try:
+        return _pipeline(session, raw, lines)
+    except TaskFileError as exc:
+        _report_diagnostics(session, exc)
+        return session.finish(EXIT_INVALID, "validation_failed", "task file is not valid")
+
+
+def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
+    session.log.error("# Task validation FAILED.")
+    for d in exc.diagnostics:
+        session.log.error(d.render(exc.path).replace("\n", "\n    "))
+    _say(exc.render())
+
+
+def _load(session: Session, raw: str, lines: Sequence[L.Line]):
+    opts = session.options
+    overrides = dict(opts.set or [])
+    load = LoadOptions(environ=session.environ, overrides=overrides,
+                       strict_env=bool(opts.strict_env_validation))
+    session.file_sha256 = __import__("hashlib").sha256(raw.encode("utf-8")).hexdigest()
+    taskfile = build_task_file(str(session.task_file), raw, lines, load)
+    session.taskfile = taskfile
+    values = taskfile.global_values
+    session.masker = Masker.from_globals(values, split_secret_vars(values.get("SECRET_VARS", "")))
+    session.log.set_masker(session.masker)
+    return taskfile
+
+
+def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
+    from tasker.validate.structure import validate_structure
+
+    opts, log = session.options, session.log
+    log.info(f"# Validating task file: {session.task_file}")
+    taskfile = _load(session, raw, lines)
+    if not taskfile.tasks:
+        log.error("No tasks found in the file.")
+        return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
+    if not (opts.skip_task_validation or opts.skip_validation):
+        validate_structure(taskfile, log)
+        log.info("# Task validation passed successfully.")
+    if opts.start_from is not None and opts.start_from not in taskfile.tasks:
+        log.error(f"--start-from {opts.start_from}: task {opts.start_from} is not defined")
+        return session.finish(EXIT_START, "validation_failed", "start task not defined")
+    if opts.validate_only:
+        log.info("# Validation completed successfully.")
+        return session.finish(0, "success")
+    return _execute(session)
+
+
+def _restore_state(session: Session) -> None:
+    """With --start-from, bring back the results of the previous run of this file."""
+    from tasker.report.statefile import StateError, load_state, results_from_state
+
+    opts = session.options
+    if opts.start_from is None or not session.paths.state_file.exists():
+        return
+    try:
+        state = load_state(session.paths.state_file)
+    except StateError as exc:
+        raise FatalRunError(f"state file cannot be used: {exc}", EXIT_START) from None
+    if state is None:
+        return
+    if state.get("file_hash") != session.file_sha256 and not opts.force:
+        raise FatalRunError("the task file changed since the state was saved; "
+                            "use --force to resume anyway", EXIT_START)
+    session.record.results.update(results_from_state(state))
+    session.log.info(f"Restored {len(session.record.results)} task result(s) from "
+                     f"{session.paths.state_file}")
+
+
+def _engine_options(session: Session) -> EngineOptions:
+    opts = session.options
+    return EngineOptions(dry_run=not opts.run, fire_and_forget=bool(opts.fire_and_forget),
+                         cli_exec_type=opts.type, cli_timeout=opts.timeout,
+                         environ=session.environ, start_from=opts.start_from)
+
+
+def _execute(session: Session) -> int:
+    from tasker.engine.sequential import run_workflow
+    from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
+    from tasker.exec.process import ProcessExecutor
+    from tasker.report.backup import backup_task_file
+    from tasker.report.paths import run_stamp
+
+    if session.real_run and not session.options.no_task_backup:
+        try:
+            backup_task_file(session.task_file, session.paths.backup_dir,
+                             run_stamp(session.started))
+        except OSError as exc:
+            session.log.warn(f"Task file backup failed: {exc}")
+    try:
+        config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))
+    except ExecConfigError as exc:
+        session.log.error(str(exc))
+        return session.finish(EXIT_INVALID, "validation_failed", str(exc))
+    interrupt = Interrupt()
+    with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
+            _signals(interrupt):
+        ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session),
+                         exec_config=config, executor=ProcessExecutor(Path(spool)),
+                         log=session.log, interrupt=interrupt, record=session.record,
+                         on_task_finished=session.save_state)
+        try:
+            _restore_state(session)
+            outcome = run_workflow(ctx)
+        except FatalRunError as exc:
+            session.log.error(f"FATAL ERROR: {exc.message}")
+            outcome = Outcome(exc.exit_code, "failed", exc.message, exc.task_id)
+    return session.finish(outcome.exit_code, outcome.status, outcome.error)
+
+
+class _signals:
+    """Route SIGINT/SIGTERM to the run's Interrupt for the duration of the run."""
+
+    def __init__(self, interrupt: Interrupt):
+        self.interrupt = interrupt
+        self.saved: List = []
+
+    def __enter__(self) -> "_signals":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.saved.append((sig, signal.signal(sig, self._handle)))
+        return self
+
+    def _handle(self, signum: int, _frame) -> None:
+        self.interrupt.trigger(signum)
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self.saved:
+            signal.signal(sig, old)

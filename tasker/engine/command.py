@@ -1,0 +1,180 @@
+"""Run one command of a task: resolve its fields, build the argv, run, judge success.
+
+Shared by every engine: a sequential task, a loop iteration, and (later) a
+block sub-task attempt all come through `execute`, which returns the stored
+result and logs the Appendix A lines for it under the given label.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from tasker.engine.context import (
+    DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, FatalRunError, RunContext,
+)
+from tasker.engine.evaluate import Current, evaluate
+from tasker.engine.split import apply_split
+from tasker.engine.variables import Variables
+from tasker.exec.base import CommandResult, CommandSpec
+from tasker.exec.exectypes import ArgumentsError, build_argv, expand_env, split_arguments
+from tasker.report.logger import shorten
+from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
+from tasker.syntax.ast import Task
+
+DRY_RUN_STDOUT = "DRY RUN STDOUT"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A command ready to run: what to show, what to run, how long to allow."""
+
+    hostname: str
+    exec_name: str  # canonical exec type
+    exec_shown: str  # as written or derived, for the log line
+    argv: Tuple[str, ...]
+    timeout: float
+
+
+def choose_exec(ctx: RunContext, task: Task, variables: Variables) -> Tuple[str, str]:
+    """(canonical exec type, shown name): task > -t > TASK_EXECUTOR_TYPE > config default."""
+    written = variables.resolve(task.get("exec") or "")[0].strip()
+    shown = written or ctx.options.cli_exec_type or ctx.options.environ.get(
+        "TASK_EXECUTOR_TYPE") or ctx.exec_config.default_exec_type or "local"
+    canonical = ctx.exec_config.canonical(shown)
+    if canonical is None:
+        raise FatalRunError(f"Task {task.id}: execution type '{shown}' is not configured "
+                            f"(known: {', '.join(sorted(ctx.exec_config.types))})",
+                            20, task.id)
+    return canonical, shown
+
+
+def _clamp(ctx: RunContext, value: float) -> float:
+    if value < MIN_TIMEOUT:
+        ctx.log.warn(f"Timeout {value:g} too low, using minimum {MIN_TIMEOUT:g}")
+        return MIN_TIMEOUT
+    if value > MAX_TIMEOUT:
+        ctx.log.warn(f"Timeout {value:g} too high, using maximum {MAX_TIMEOUT:g}")
+        return MAX_TIMEOUT
+    return value
+
+
+def _number(text: Optional[str]) -> Optional[float]:
+    try:
+        return float(text) if text is not None and text.strip() else None
+    except ValueError:
+        return None
+
+
+def choose_timeout(ctx: RunContext, task: Task, exec_name: str, variables: Variables) -> float:
+    """Task timeout > -o > exec-type/config timeout > TASK_EXECUTOR_TIMEOUT > 300, clamped."""
+    raw = task.get("timeout")
+    if raw is not None:
+        text, resolved = variables.resolve(raw)
+        value = _number(text)
+        if value is not None and resolved:
+            return _clamp(ctx, value)
+        why = "Unresolved variables in timeout" if not resolved else \
+            f"Invalid timeout value '{text}'"
+        ctx.log.warn(f"Task {task.id}: {why}. Will check other sources.")
+    config = ctx.exec_config
+    xtype = config.types.get(exec_name)
+    platform_default = config.default_timeout if config.source else None
+    for value in (ctx.options.cli_timeout, getattr(xtype, "timeout", None), platform_default,
+                  _number(ctx.options.environ.get("TASK_EXECUTOR_TIMEOUT"))):
+        if value is not None:
+            return _clamp(ctx, float(value))
+    return DEFAULT_TIMEOUT
+
+
+def prepare(ctx: RunContext, task: Task, variables: Variables) -> Prepared:
+    """Resolve placeholders and build the argv; ArgumentsError when quotes do not balance."""
+    hostname = variables.resolve(task.get("hostname") or "")[0].strip()
+    command = variables.resolve(task.get("command") or "")[0].strip()
+    arguments = variables.resolve(task.get("arguments") or "")[0]
+    arguments = expand_env(arguments, ctx.options.environ)
+    exec_name, shown = choose_exec(ctx, task, variables)
+    argv = build_argv(ctx.exec_config.types[exec_name], hostname, command, arguments)
+    timeout = choose_timeout(ctx, task, exec_name, variables)
+    return Prepared(hostname, exec_name, shown, tuple(argv), timeout)
+
+
+def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:
+    """Run (or, in a dry run, pretend to run) a prepared command, logging its start."""
+    shown = " ".join(prep.argv)
+    if ctx.options.dry_run:
+        ctx.log.info(f"Task {label}: [DRY RUN] Would execute: {shown}")
+        return CommandResult(exit_code=0, stdout=DRY_RUN_STDOUT, stderr="", duration=0.0)
+    ctx.log.info(f"Task {label}: Executing [{prep.exec_shown}]: {shown}")
+    spec = CommandSpec(argv=prep.argv, timeout=prep.timeout, display=shown)
+    return ctx.executor.run(spec, ctx.interrupt.event)
+
+
+def log_streams(ctx: RunContext, label: str, result: CommandResult, timeout: float) -> None:
+    """The Exit code / STDOUT / STDERR lines of Appendix A."""
+    if result.timed_out:
+        ctx.log.info(f"Task {label}: Timeout after {timeout:g} seconds. Process killed.")
+    ctx.log.info(f"Task {label}: Exit code: {result.exit_code}")
+    if result.stdout.strip():
+        ctx.log.info(f"Task {label}: STDOUT: {shorten(result.stdout)}")
+    if result.stderr.strip():
+        ctx.log.info(f"Task {label}: STDERR: {shorten(result.stderr)}")
+
+
+def split_streams(ctx: RunContext, task: Task, label: str, stdout: str,
+                  stderr: str) -> Tuple[str, str]:
+    """Apply stdout_split / stderr_split, logging the split values."""
+    if task.has("stdout_split"):
+        stdout = apply_split(stdout, task.get("stdout_split") or "")
+        ctx.log.info(f"Task {label}: Split STDOUT: {shorten(stdout)}")
+    if task.has("stderr_split"):
+        stderr = apply_split(stderr, task.get("stderr_split") or "")
+        ctx.log.info(f"Task {label}: Split STDERR: {shorten(stderr)}")
+    return stdout, stderr
+
+
+def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
+                  variables: Variables, success_key: str = "success") -> bool:
+    """`success` condition, else `failure` inverted, else exit code 0 (II.3.3 step 10)."""
+    expr = task.conditions.get(success_key)
+    if expr is not None:
+        value = evaluate(expr, current, variables.lookup)
+        ctx.log.info(f"Task {label}: Success condition '{task.get(success_key)}' "
+                     f"evaluated to: {value}")
+        return value
+    expr = task.conditions.get("failure")
+    if expr is not None:
+        failed = evaluate(expr, current, variables.lookup)
+        ctx.log.info(f"Task {label}: Failure condition '{task.get('failure')}' evaluated to: "
+                     f"{failed} → success={not failed}")
+        return not failed
+    return current.exit_code == 0
+
+
+def execute(ctx: RunContext, task: Task, label: str, *, fatal_missing: bool = True,
+            success_key: str = "success") -> TaskResult:
+    """Run the task's command once and return its result (not yet stored)."""
+    variables = Variables(ctx.record.results)
+    started = time.time()
+    try:
+        prep = prepare(ctx, task, variables)
+    except ArgumentsError as exc:
+        ctx.log.error(f"Task {label}: arguments cannot be split: {exc}")
+        return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started,
+                          hostname=(task.get("hostname") or ""))
+    result = run_prepared(ctx, label, prep)
+    if result.not_found and fatal_missing:
+        ctx.log.error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
+                      f"{prep.argv[0]}")
+        raise FatalRunError(f"program '{prep.argv[0]}' was not found", 20, task.id)
+    log_streams(ctx, label, result, prep.timeout)
+    stdout, stderr = split_streams(ctx, task, label, result.stdout, result.stderr)
+    current = Current(result.exit_code, stdout, stderr)
+    success = judge_success(ctx, task, label, current, variables, success_key)
+    status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
+    return TaskResult(
+        task_id=task.id, exit_code=result.exit_code, stdout=stdout, stderr=stderr,
+        success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
+        command=" ".join(prep.argv), start_time=started, duration=result.duration,
+        stdout_file=result.stdout_file, stderr_file=result.stderr_file)

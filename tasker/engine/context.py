@@ -1,0 +1,77 @@
+"""What an engine needs to run a workflow, passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional
+
+from tasker.results import RunRecord
+from tasker.syntax.ast import TaskFile
+
+DEFAULT_TIMEOUT = 300.0
+MIN_TIMEOUT, MAX_TIMEOUT = 5.0, 1000.0
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Run settings that come from the command line and the environment."""
+
+    dry_run: bool = True
+    fire_and_forget: bool = False
+    cli_exec_type: Optional[str] = None  # -t/--type
+    cli_timeout: Optional[float] = None  # -o/--timeout
+    environ: Mapping[str, str] = field(default_factory=dict)
+    start_from: Optional[int] = None
+
+
+class Interrupt:
+    """A Ctrl-C/SIGTERM request: set from a signal handler, read by the engine."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: Optional[int] = None
+
+    def trigger(self, signum: int) -> None:
+        """Record the first signal and wake up whoever waits."""
+        if self.signum is None:
+            self.signum = signum
+        self.event.set()
+
+    @property
+    def requested(self) -> bool:
+        """True once a stop was requested."""
+        return self.event.is_set()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: the process exit code and the report's status."""
+
+    exit_code: int
+    status: str  # success | failed | interrupted
+    error: Optional[str] = None
+    task_id: Optional[int] = None
+
+
+class FatalRunError(Exception):
+    """A condition that ends the whole run at once (missing program, unknown exec type)."""
+
+    def __init__(self, message: str, exit_code: int = 20, task_id: Optional[int] = None):
+        super().__init__(message)
+        self.message, self.exit_code, self.task_id = message, exit_code, task_id
+
+
+@dataclass
+class RunContext:
+    """Everything the engines use; `record` is the one mutable run state."""
+
+    taskfile: TaskFile
+    options: EngineOptions
+    exec_config: object  # tasker.exec.exectypes.ExecConfig
+    executor: object  # tasker.exec.base.Executor
+    log: object  # tasker.report.logger.Log
+    interrupt: Interrupt
+    record: RunRecord = field(default_factory=RunRecord)
+    # Called after every finished top-level task with (task id, intended next id).
+    on_task_finished: Callable[[int, Optional[int]], None] = lambda tid, nxt: None

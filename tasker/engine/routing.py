@@ -1,0 +1,110 @@
+"""Where to go after an ordinary task (SPEC II.3.4): `next`, `on_success`, `on_failure`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.evaluate import Current, evaluate
+from tasker.engine.variables import Variables
+from tasker.results import TaskResult
+from tasker.syntax.ast import Task
+
+
+@dataclass(frozen=True)
+class Goto:
+    """Continue with task `task_id` (the run ends successfully if it is undefined)."""
+
+    task_id: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the run with `outcome` (None: stopped by a signal)."""
+
+    outcome: Optional[Outcome]
+
+
+def process_exit_code(code: int) -> int:
+    """A task's exit code as a process exit status: never 0 for a failure."""
+    code %= 256
+    return code or 1
+
+
+def failure_stop(ctx: RunContext, task: Task, result: TaskResult, reason: str,
+                 exit_code: Optional[int] = None) -> Stop:
+    """Stop the run because `task` failed: exit with its code (or 1 when that is 0)."""
+    code = process_exit_code(result.exit_code) if exit_code is None else exit_code
+    ctx.record.failure = {"task_id": task.id, "exit_code": code, "error": reason}
+    return Stop(Outcome(code, "failed", reason, task.id))
+
+
+def target(ctx: RunContext, task: Task, key: str) -> int:
+    """The ID in `on_success`/`on_failure`, resolved at run time (fix C19)."""
+    text, _ = Variables(ctx.record.results).resolve(task.get(key) or "")
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise FatalRunError(f"Task {task.id}: {key} must be a task ID, got '{text}'",
+                            20, task.id) from None
+
+
+def jump(ctx: RunContext, task: Task, key: str, met: bool) -> Goto:
+    """Follow `on_success`/`on_failure`, with the log line parsers look for."""
+    tid = target(ctx, task, key)
+    word = "met" if met else "not met"
+    ctx.log.info(f"Task {task.id}: Success condition {word}, jumping to Task {tid}")
+    return Goto(tid)
+
+
+def route_next(ctx: RunContext, task: Task, result: TaskResult) -> object:
+    """Apply a `next` value (II.3.4, first rows)."""
+    word = (task.get("next") or "").strip()
+    low = word.lower()
+    if low == "never":
+        ctx.log.info(f"Task {task.id}: 'next=never' found, stopping execution")
+        ctx.log.info("SUCCESS: Task execution completed successfully with 'next=never'.")
+        return Stop(Outcome(0, "success", task_id=task.id))
+    if low == "always":
+        ctx.log.info(f"Task {task.id}: 'next=always' found, proceeding to next task")
+        return Goto(task.id + 1)
+    current = Current(result.exit_code, result.stdout, result.stderr, result.success)
+    met = evaluate(task.conditions["next"], current, Variables(ctx.record.results).lookup)
+    if met:
+        ctx.log.info(f"Task {task.id}: Proceeding to next task ({word}=TRUE)")
+        return jump(ctx, task, "on_success", True) if task.has("on_success") \
+            else Goto(task.id + 1)
+    ctx.log.info(f"Task {task.id}: Stopping execution ({word}=FALSE)")
+    if task.has("on_failure"):
+        return jump(ctx, task, "on_failure", False)
+    ctx.log.error("FAILED: Workflow stopped - next condition not met (End Failure Block).")
+    return failure_stop(ctx, task, result, f"next condition '{word}' not met")
+
+
+def route(ctx: RunContext, task: Task, result: TaskResult) -> object:
+    """Decide the next step after an executed ordinary task."""
+    if task.has("next"):
+        return route_next(ctx, task, result)
+    ok = result.success
+    has_s, has_f = task.has("on_success"), task.has("on_failure")
+    if ok and has_s:
+        return jump(ctx, task, "on_success", True)
+    if not ok and has_f:
+        return jump(ctx, task, "on_failure", False)
+    if ok:
+        ctx.log.info(f"Task {task.id}: No routing specified, task succeeded - "
+                     "proceeding to next task")
+        return Goto(task.id + 1)
+    if has_s:
+        ctx.log.info(f"Task {task.id}: Failure with on_success-only pattern - "
+                     "workflow will fail with exit 10")
+        return failure_stop(ctx, task, result, "task failed and only on_success is set", 10)
+    if ctx.options.fire_and_forget:
+        ctx.log.warn(f"Task {task.id}: No routing specified, task failed - "
+                     "continuing anyway (fire-and-forget mode)")
+        return Goto(task.id + 1)
+    ctx.log.info(f"Task {task.id}: No routing specified, task failed - stopping execution")
+    ctx.log.error(f"FAILED: Workflow stopped - last task (Task {task.id}) failed with exit "
+                  f"code {result.exit_code}.")
+    return failure_stop(ctx, task, result, f"task {task.id} failed")

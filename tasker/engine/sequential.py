@@ -1,0 +1,215 @@
+"""The sequential engine: walks the numbered tasks (SPEC II.3.3-3.8 with I.2).
+
+One loop picks the task with the current ID, runs it through `step`, and
+follows the `Step` it returns: go to another ID, or stop with an outcome.
+Blocks are handed to `tasker.engine.blocks`; everything an ordinary task does
+(condition, return, loop, command, sleep, routing) is here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from tasker.engine import command
+from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.evaluate import Current, evaluate
+from tasker.engine.routing import Goto, Stop, failure_stop, route
+from tasker.engine.variables import Variables
+from tasker.results import FAILED, SKIPPED, SKIPPED_STDERR, SUCCESS, TaskResult, TraceEntry
+from tasker.syntax.ast import Task
+
+Step = Union[Goto, Stop]
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """Identifies one execution in the trace."""
+
+    iteration: Optional[int] = None
+    attempt: int = 1
+    block: Optional[int] = None
+
+
+def record(ctx: RunContext, result: TaskResult, it: Iteration = Iteration(),
+           skipped: bool = False) -> None:
+    """Store a result and append its trace entry."""
+    ctx.record.store(result)
+    ctx.record.trace.append(TraceEntry(
+        task=result.task_id, block=it.block, iteration=it.iteration, attempt=it.attempt,
+        hostname=result.hostname, exit_code=result.exit_code, success=result.success,
+        skipped=skipped, start_time=result.start_time, duration=result.duration))
+
+
+def condition_allows(ctx: RunContext, task: Task, label: str) -> bool:
+    """Evaluate the pre-execution `condition`; store a skipped result when false."""
+    expr = task.conditions.get("condition")
+    if expr is None:
+        return True
+    value = evaluate(expr, Current(), Variables(ctx.record.results).lookup)
+    text = task.get("condition")
+    if value:
+        ctx.log.info(f"Task {label}: Condition '{text}' evaluated to TRUE, executing task")
+        return True
+    ctx.log.info(f"Task {label}: Condition '{text}' evaluated to FALSE, skipping task")
+    record(ctx, TaskResult(task.id, -1, stderr=SKIPPED_STDERR, status=SKIPPED,
+                           hostname=task.get("hostname") or "", start_time=time.time()),
+           skipped=True)
+    return False
+
+
+def resolve_int(ctx: RunContext, task: Task, key: str) -> int:
+    """An integer field, placeholders resolved at run time (fix C19)."""
+    text, _ = Variables(ctx.record.results).resolve(task.get(key) or "")
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise FatalRunError(f"Task {task.id}: '{key}' must be an integer, got '{text}'",
+                            20, task.id) from None
+
+
+def return_now(ctx: RunContext, task: Task) -> Stop:
+    """End the run with the task's `return` code (II.3.6)."""
+    code = resolve_int(ctx, task, "return")
+    ctx.log.info(f"Task {task.id}: Returning with exit code {code}")
+    if code == 0:
+        ctx.log.info("SUCCESS: Task execution completed successfully with return code 0")
+        return Stop(Outcome(0, "success", task_id=task.id))
+    ctx.log.info(f"FAILURE: Task execution failed with return code {code}")
+    return Stop(Outcome(code % 256, "failed", f"return code {code}", task.id))
+
+
+def return_only(ctx: RunContext, task: Task) -> Stop:
+    """A task with `return` and no command: store its result and stop."""
+    ctx.log.info(f"Task {task.id}: Return-only task (no command to execute)")
+    code = resolve_int(ctx, task, "return")
+    record(ctx, TaskResult(task.id, code, success=code == 0,
+                           status=SUCCESS if code == 0 else FAILED, start_time=time.time()))
+    ctx.record.execution_path.append(task.id)
+    return return_now(ctx, task)
+
+
+def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
+    """`sleep=S` after the result is stored; interruptible; skipped in a dry run."""
+    if not task.has("sleep") or ctx.options.dry_run:
+        return
+    text, resolved = Variables(ctx.record.results).resolve(task.get("sleep") or "")
+    try:
+        seconds = float(text)
+    except ValueError:
+        return
+    if resolved and seconds > 0:
+        ctx.log.info(f"Task {label}: Sleeping for {seconds:g} seconds")
+        ctx.interrupt.event.wait(seconds)
+
+
+def run_once(ctx: RunContext, task: Task, label: str, it: Iteration = Iteration()) -> TaskResult:
+    """Execute the command, store the result, then sleep."""
+    result = command.execute(ctx, task, label)
+    record(ctx, result, it)
+    ctx.record.last_task = task.id
+    sleep_after(ctx, task, label)
+    return result
+
+
+def is_loop(task: Task) -> bool:
+    """`next=loop` (or `next=loop&COND`) with a `loop` count."""
+    nxt = (task.get("next") or "").strip().lower()
+    return task.has("loop") and (nxt == "loop" or nxt.startswith("loop&"))
+
+
+def run_loop(ctx: RunContext, task: Task) -> Step:
+    """Run the task `loop` times, leaving early on `loop_break` (II.3.7)."""
+    count = resolve_int(ctx, task, "loop")
+    keep_going = task.conditions.get("next")  # `next=loop&COND` loops while COND holds
+    brk = task.conditions.get("loop_break")
+    result = None
+    for k in range(1, count + 1):
+        result = run_once(ctx, task, f"{task.id}.{k}", Iteration(iteration=k))
+        current = Current(result.exit_code, result.stdout, result.stderr, result.success)
+        lookup = Variables(ctx.record.results).lookup
+        if brk is not None and evaluate(brk, current, lookup):
+            ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
+                         f"'{task.get('loop_break')}' satisfied")
+            break
+        if keep_going is not None and not evaluate(keep_going, current, lookup):
+            ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
+            break
+        if ctx.interrupt.requested:
+            break
+    else:
+        ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
+    if result is not None and task.has("return"):
+        return return_now(ctx, task)
+    return Goto(task.id + 1)
+
+
+def step(ctx: RunContext, task: Task) -> Step:
+    """Run one top-level ordinary task and decide where to go (II.3.3)."""
+    if not condition_allows(ctx, task, str(task.id)):
+        return Goto(task.id + 1)
+    if task.has("return") and not task.has("command"):
+        return return_only(ctx, task)
+    ctx.record.execution_path.append(task.id)
+    if is_loop(task):
+        return run_loop(ctx, task)
+    result = run_once(ctx, task, str(task.id))
+    if ctx.interrupt.requested:
+        return Stop(None)
+    if task.has("return"):
+        return return_now(ctx, task)
+    return route(ctx, task, result)
+
+
+def start_id(ctx: RunContext) -> int:
+    """`--start-from`, else 0, else the lowest defined ID (with the two WARN lines)."""
+    tasks = ctx.taskfile.tasks
+    start = ctx.options.start_from
+    if start is None:
+        start = 0 if 0 in tasks else min(tasks)
+    if start > 0:
+        ctx.log.warn(f"# WARNING: Task dependencies @X_stdout@, @X_stderr@, @X_stdout_file@, "
+                     f"@X_stderr_file@, @X_success@ for tasks 0-{start - 1} will be unresolved")
+        ctx.log.warn(f"# Tasks {start}+ may fail if they depend on results from earlier tasks")
+    return start
+
+
+def interrupted(ctx: RunContext) -> Outcome:
+    """The outcome of a Ctrl-C/SIGTERM: 128 + signal number."""
+    signum = ctx.interrupt.signum or 15
+    ctx.log.warn("Graceful shutdown requested - stopping execution")
+    return Outcome(128 + signum, "interrupted", f"interrupted by signal {signum}",
+                   ctx.record.last_task)
+
+
+def run_workflow(ctx: RunContext) -> Outcome:
+    """Walk the workflow from the start task until it stops or runs off the end."""
+    from tasker.engine.blocks import run_block
+
+    tasks = ctx.taskfile.tasks
+    tid = start_id(ctx)
+    while tid in tasks:
+        if ctx.interrupt.requested:
+            return interrupted(ctx)
+        task = tasks[tid]
+        try:
+            nxt = run_block(ctx, task) if task.kind in ("parallel", "conditional", "decision") \
+                else step(ctx, task)
+        except FatalRunError as exc:
+            ctx.on_task_finished(tid, None)
+            raise exc
+        if isinstance(nxt, Stop):
+            ctx.on_task_finished(tid, None)
+            return nxt.outcome if nxt.outcome is not None else interrupted(ctx)
+        ctx.on_task_finished(tid, nxt.task_id)
+        tid = nxt.task_id
+    if ctx.interrupt.requested:
+        return interrupted(ctx)
+    n = len(ctx.record.execution_path)
+    ctx.log.info(f"SUCCESS: Task execution completed - {n} task(s) executed successfully.")
+    return Outcome(0, "success", task_id=ctx.record.last_task)
+
+
+__all__ = ["run_workflow", "step", "record", "run_once", "condition_allows", "failure_stop",
+           "Iteration", "resolve_int", "sleep_after"]

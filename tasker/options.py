@@ -1,0 +1,207 @@
+"""Command-line options: the parser, file-defined arguments, and the merged value.
+
+Every flag of the original (2.0 and 2.2) is accepted so wrapper scripts keep
+working. Options can also come from `-` lines at the top of the task file
+(SPEC II.7.6): built-in default < file < command line, flags OR-ed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from tasker import __version__
+
+EXIT_CODES = """\
+exit status:
+  0        workflow completed (ran off the last task, next=never, return=0),
+           --validate-only passed, plan declined, informational options
+  1        a failed unrouted task whose own exit code was 0; unreadable task
+           file; log directory cannot be created
+  2        command-line usage error
+  N        return=N, or the exit code of a failed unrouted task
+  10       on_success-only task failed; block aggregate condition not met
+           without on_failure
+  12       --start-from names no task; state file invalid or changed
+  20       task file invalid (syntax, validation, security); exec type not
+           configured; program not found at run time
+  21       host validation: DNS failures only
+  24       no tasks in the file
+  25       the same workflow is already running (--instance-check)
+  60       host validation: ping failed
+  61       host validation: connectivity test failed or wrapper binary missing
+  124      a task timed out (its exit code propagated)
+  130/143  interrupted by SIGINT/SIGTERM
+"""
+
+# Options a task file may not set for itself (SPEC II.7.6).
+FILE_FORBIDDEN = ("help", "version", "force_instance")
+# Options a task file may name but which are ignored there, with a warning.
+FILE_IGNORED = ("skip_security_validation", "skip_validation", "fire_and_forget")
+LOG_LEVELS = ("ERROR", "WARN", "INFO", "DEBUG")
+
+
+class UsageError(Exception):
+    """A bad option: message and exit code (2 for usage, 20 for forbidden file options)."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.message, self.exit_code = message, exit_code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so the caller picks the exit path."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _level(text: str) -> str:
+    level = text.strip().upper()
+    level = "WARN" if level == "WARNING" else level
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"invalid log level '{text}' "
+                                         f"(choose from {', '.join(LOG_LEVELS)})")
+    return level
+
+
+def _assignment(text: str) -> Tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{text}'")
+    return name.strip(), value
+
+
+def _flags(p: argparse.ArgumentParser, *specs: Tuple[Sequence[str], str]) -> None:
+    for names, help_text in specs:
+        p.add_argument(*names, action="store_true", help=help_text)
+
+
+def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
+    """The argument parser; defaults are suppressed so we can tell what was given."""
+    p = _Parser(prog="tasker", argument_default=argparse.SUPPRESS, epilog=EXIT_CODES,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                description="Run a TASKER task file. Without -r it is a dry run.")
+    if with_file:
+        p.add_argument("task_file", help="the task file to run")
+    _flags(p, (("-r", "--run"), "really execute (default: dry run)"))
+    p.add_argument("-l", "--log-dir", metavar="DIR", help="base directory for logs and state "
+                   "(default: $TASK_EXECUTOR_LOG or ~/TASKER)")
+    p.add_argument("--log-level", type=_level, metavar="LEVEL",
+                   help="ERROR, WARN, INFO (default) or DEBUG")
+    _flags(p, (("-d", "--debug"), "same as --log-level DEBUG"))
+    p.add_argument("-t", "--type", metavar="TYPE", help="default execution type")
+    p.add_argument("-p", "--project", metavar="NAME", help="append a line to the project "
+                   "summary <logdir>/project/NAME.summary")
+    p.add_argument("--start-from", type=int, metavar="ID", help="start at task ID, restoring "
+                   "earlier results from the state file")
+    p.add_argument("-o", "--timeout", type=int, metavar="SECONDS",
+                   help="default command timeout (task timeout= wins)")
+    p.add_argument("--alert-on-failure", metavar="SCRIPT", help="run SCRIPT when the run fails")
+    p.add_argument("--output-json", nargs="?", const="", metavar="PATH",
+                   help="write the JSON run report (default path under <logdir>/output/)")
+    p.add_argument("--set", dest="set", action="append", type=_assignment,
+                   metavar="NAME=VALUE", help="override or add a global variable (repeatable)")
+    p.add_argument("--graph", choices=("dot", "mermaid"), help="print the workflow as a graph")
+    _flags(
+        p,
+        (("--validate-only",), "validate the file and its hosts, then exit"),
+        (("--show-plan",), "print the execution plan and ask before running"),
+        (("--skip-task-validation",), "skip the task-file validator"),
+        (("--skip-host-validation",), "skip DNS, ping and connectivity checks"),
+        (("--skip-validation",), "skip all validation"),
+        (("--skip-command-validation",), "do not check that wrapper binaries exist"),
+        (("--skip-security-validation",), "skip the security rules for task fields"),
+        (("--skip-unresolved-host-validation",), "resolve placeholder hostnames at run time"),
+        (("--skip-subtask-range-validation",), "no warning for sub-task IDs out of range"),
+        (("--strict-env-validation",), "globals may only use $TASKER_* variables"),
+        (("--fire-and-forget",), "continue after unrouted failures"),
+        (("--no-task-backup",), "do not copy the task file to <logdir>/backup"),
+        (("--auto-recovery",), "resume a failed run from its state file"),
+        (("--show-recovery-info",), "print the saved state and exit"),
+        (("-y", "--yes"), "answer yes to prompts"),
+        (("--instance-check",), "refuse to run the same workflow twice at once"),
+        (("--force-instance",), "skip the instance check"),
+        (("--show-effective-args",), "print the merged options and exit"),
+        (("-c", "--connection-test"), "accepted for compatibility: connectivity is always tested"),
+        (("--force",), "with --start-from: restore state even if the task file changed"),
+        (("--ssh-accept-new",), "accept unknown SSH host keys (exec=ssh)"),
+    )
+    p.add_argument("-V", "--version", action="version", version=f"TASKER v{__version__}")
+    return p
+
+
+DEFAULTS: Dict[str, Any] = {
+    "run": False, "log_dir": None, "log_level": "INFO", "debug": False, "type": None,
+    "project": None, "start_from": None, "timeout": None, "alert_on_failure": None,
+    "output_json": None, "set": [], "graph": None,
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The merged options of one run (defaults, task-file lines, command line)."""
+
+    values: Dict[str, Any]
+    from_file: Tuple[str, ...] = ()  # option names that came from the task file
+    ignored_from_file: Tuple[str, ...] = ()  # security-sensitive ones the file may not set
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            if name in FLAG_NAMES:
+                return False
+            raise AttributeError(name) from None
+
+
+FLAG_NAMES = frozenset(a.dest for a in build_parser()._actions
+                       if isinstance(a, argparse._StoreTrueAction))
+
+
+def parse_cli(argv: Sequence[str]) -> Dict[str, Any]:
+    """Parse the command line; UsageError on bad input (argparse prints --help itself)."""
+    return vars(build_parser().parse_args(list(argv)))
+
+
+def parse_file_args(lines: Sequence[str]) -> Dict[str, Any]:
+    """Parse file-defined argument lines; unknown options are ignored (II.7.6)."""
+    words: List[str] = []
+    for text in lines:
+        if re.match(r"-[A-Za-z][A-Za-z-]+", text) and not text.startswith("--"):
+            raise UsageError(f"task file argument '{text}': a long option needs two dashes "
+                             f"(--{text.lstrip('-')})")
+        words.extend(text.split(None, 1) if "=" not in text else [text])
+    for name in ("-h", "--help", "-V", "--version", "--force-instance"):
+        if any(w == name or w.startswith(name + "=") for w in words):
+            raise UsageError(f"task file argument '{name}' is only allowed on the command line",
+                             20)
+    known, _unknown = build_parser(with_file=False).parse_known_args(words)
+    return vars(known)
+
+
+def merge(cli: Dict[str, Any], file: Dict[str, Any]) -> Options:
+    """default < file < command line; flags are OR-ed; some flags are CLI-only."""
+    values = dict(DEFAULTS)
+    ignored = tuple(k for k in FILE_IGNORED if file.get(k))
+    for key, value in file.items():
+        if key not in FILE_IGNORED:
+            values[key] = value
+    for key, value in cli.items():
+        values[key] = (value or values.get(key, False)) if key in FLAG_NAMES else value
+    if values.get("debug") and values["log_level"] == "INFO" and "log_level" not in cli:
+        values["log_level"] = "DEBUG"
+    return Options(values, tuple(file), ignored)
+
+
+def effective_args(options: Options) -> str:
+    """`--show-effective-args` text: each option, its value, and where it came from."""
+    lines = []
+    for key in sorted(options.values):
+        if key == "task_file":
+            continue
+        src = "file" if key in options.from_file else "cli/default"
+        lines.append(f"  {key.replace('_', '-')}: {options.values[key]!r} ({src})")
+    return "Effective arguments:\n" + "\n".join(lines)

@@ -1,0 +1,154 @@
+"""One invocation's records: log, state file, JSON report, project summary, alert.
+
+The CLI creates a `Session` as soon as it knows the options; whatever way the
+run ends (validation failure, task failure, signal, success), it ends through
+`Session.finish`, which leaves every record consistent with the exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+from tasker import __version__
+from tasker.report import json_report, statefile, summary
+from tasker.report.logger import Log
+from tasker.report.masking import Masker
+from tasker.report.paths import RunPaths
+from tasker.results import RunRecord
+from tasker.syntax.ast import TaskFile
+
+ALERT_TIMEOUT = 30
+
+
+@dataclass
+class Session:
+    """The state of one invocation that the recorders need at the end."""
+
+    task_file: Path
+    options: object  # tasker.options.Options
+    log: Log
+    paths: RunPaths
+    environ: Mapping[str, str]
+    started: float = field(default_factory=time.time)
+    taskfile: Optional[TaskFile] = None
+    file_sha256: str = ""
+    record: RunRecord = field(default_factory=RunRecord)
+    masker: Masker = field(default_factory=Masker)
+    finished: bool = False
+
+    @property
+    def real_run(self) -> bool:
+        """True with -r (state, log file and backups are only written then)."""
+        return bool(self.options.run) and not self.options.validate_only
+
+    @property
+    def log_name(self) -> Optional[str]:
+        """The log file's path, when one is written."""
+        return str(self.log.path) if self.log.path else None
+
+    def globals(self) -> dict:
+        """Global values for the report and the state file."""
+        return self.taskfile.global_values if self.taskfile else {}
+
+    def save_state(self, current: Optional[int], next_task: Optional[int]) -> None:
+        """Write the state file after a finished task (real runs only)."""
+        if not self.real_run or self.taskfile is None:
+            return
+        try:
+            statefile.save_state(self.paths.state_file, file_sha256=self.file_sha256,
+                                 record=self.record, globals_=self.globals(),
+                                 current_task=current, next_task=next_task,
+                                 masker=self.masker, fsync=bool(self.options.auto_recovery))
+        except OSError as exc:
+            self.log.warn(f"Failed to save recovery state: {exc}")
+
+    def finish(self, exit_code: int, status: str, error: Optional[str] = None) -> int:
+        """Write every record for this exit and return the exit code."""
+        if self.finished:
+            return exit_code
+        self.finished = True
+        ended = time.time()
+        if error and self.record.failure is None and exit_code != 0:
+            self.record.failure = {"task_id": self.record.last_task, "exit_code": exit_code,
+                                   "error": error}
+        self._write_report(exit_code, status, ended)
+        self._write_summary(exit_code, ended, status)
+        if exit_code != 0:
+            self._alert(exit_code, error or status)
+        if exit_code == 0 and self.real_run and self.options.auto_recovery:
+            self.paths.state_file.unlink(missing_ok=True)
+        self.log.close()
+        return exit_code
+
+    def report_path(self) -> Optional[Path]:
+        """Where `--output-json` writes, or None without it."""
+        value = self.options.output_json
+        if value is None:
+            return None
+        return Path(value) if value else self.paths.json_file
+
+    def _write_report(self, exit_code: int, status: str, ended: float) -> None:
+        path = self.report_path()
+        if path is None:
+            return
+        total = len(self.taskfile.tasks) if self.taskfile else 0
+        report = json_report.build_report(
+            task_file=self.task_file, file_sha256=self.file_sha256, status=status,
+            dry_run=not self.options.run, exit_code=exit_code, started=self.started,
+            ended=ended, log_file=self.log_name, version=__version__, total_tasks=total,
+            record=self.record, variables=self.globals(), masker=self.masker)
+        try:
+            json_report.write_report(path, report)
+        except OSError as exc:
+            self.log.warn(f"Failed to write final summary: {exc}")
+
+    def _write_summary(self, exit_code: int, ended: float, status: str) -> None:
+        if self.paths.project_file is None:
+            return
+        tid = self.record.last_task
+        result = self.record.results.get(tid) if tid is not None else None
+        if result is not None:
+            host = result.hostname or result.exec_type
+            cmd = result.command
+        else:
+            tid, host, cmd = -1, "localhost", status
+        try:
+            summary.append_summary(
+                self.paths.project_file, ended=ended, exit_code=exit_code,
+                task_file=self.task_file, task_id=tid, hostname=host, command=cmd,
+                log_file=Path(self.log_name).name if self.log_name else "unknown.log",
+                masker=self.masker)
+        except OSError as exc:
+            self.log.warn(f"Failed to write project summary: {exc}")
+
+    def _alert(self, exit_code: int, reason: str) -> None:
+        script = self.options.alert_on_failure
+        if not script:
+            return
+        if not self.real_run:
+            self.log.info(f"[DRY RUN] Would execute alert script: {script}")
+            return
+        self.log.warn(f"Executing alert script: {script}")
+        env = dict(self.environ, TASKER_EXIT_CODE=str(exit_code), TASKER_ERROR=reason,
+                   TASKER_FAILED_TASK=str(self.record.last_task if self.record.last_task
+                                          is not None else ""),
+                   TASKER_TASK_FILE=str(self.task_file), TASKER_LOG_FILE=self.log_name or "",
+                   TASKER_STATE_FILE=str(self.paths.state_file) if self.real_run else "",
+                   TASKER_TIMESTAMP=time.strftime("%Y-%m-%d %H:%M:%S"))
+        try:
+            proc = subprocess.run([os.path.abspath(script)], env=env, capture_output=True,
+                                  text=True, timeout=ALERT_TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            self.log.warn(f"Alert script timeout after {ALERT_TIMEOUT} seconds")
+            return
+        except OSError as exc:
+            self.log.warn(f"Alert script could not be started: {exc}")
+            return
+        self.log.warn(f"Alert script exited with code {proc.returncode}")
+        if proc.stderr.strip():
+            self.log.warn(f"Alert script stderr: {proc.stderr.strip()}")

@@ -1,0 +1,124 @@
+"""The task-file AST: frozen values with source positions.
+
+After loading, this is the only representation of the file; engines and the
+validator never look at the raw text again. Field values already have the
+file's global variables substituted (globals are constants written by the
+author); task-result placeholders such as `@3_stdout@` stay in the text and
+are bound at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
+
+# Keys that are fields of a task (SPEC II.2). Before the first `task=` line a
+# key in this set is not a global; inside a task any other key is unknown.
+TASK_FIELDS = frozenset({
+    "task", "hostname", "command", "arguments", "next", "stdout_split", "stderr_split",
+    "stdout_count", "stderr_count", "sleep", "loop", "loop_break", "on_failure",
+    "on_success", "success", "failure", "condition", "exec", "timeout", "return", "type",
+    "max_parallel", "tasks", "retry_failed", "retry_count", "retry_delay", "if_true_tasks",
+    "if_false_tasks", "hostnames", "host_success",
+})
+# `hostnames` is not on the original's skip list, so in the header it is a global.
+NOT_GLOBAL_KEYS = TASK_FIELDS - {"hostnames", "host_success"}
+
+CONDITION_FIELDS = ("condition", "success", "failure", "loop_break", "next", "host_success")
+NEXT_WORDS = frozenset({"never", "always", "loop"})
+
+BLOCK_TYPES = ("parallel", "conditional", "decision")
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Field:
+    """One `key=value` line of a task.
+
+    `raw` is the value as written; `value` has the globals substituted.
+    `column` is the 1-based column of the value's first character.
+    """
+
+    key: str
+    raw: str
+    value: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class GlobalVar:
+    """A global variable from the header (or `--set`)."""
+
+    name: str
+    template: str  # as written, before `$VAR` expansion
+    value: str  # after environment expansion and --set
+    line: int  # 0 for --set
+    column: int
+    unset_env: tuple = ()  # names of `$VAR`s that were not set
+
+
+@dataclass(frozen=True)
+class CliArgLine:
+    """A file-defined command-line argument line (SPEC II.7.6)."""
+
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Task:
+    """One numbered task or block, with its fields and parsed conditions."""
+
+    id: int
+    line: int
+    fields: Mapping[str, Field]
+    unknown: tuple = ()  # Field values with keys that are not task fields
+    conditions: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # field name -> parsed expression
+    generated_by: Optional[int] = None  # block ID for `hostnames=` sub-tasks
+
+    def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        """The (globals-substituted) value of `key`, or `default`."""
+        f = self.fields.get(key)
+        return f.value if f is not None else default
+
+    def has(self, key: str) -> bool:
+        """True when the task sets `key` (even to an empty value)."""
+        return key in self.fields
+
+    @property
+    def type(self) -> str:
+        """Block type in lower case, or "" for an ordinary task."""
+        return (self.get("type") or "").strip().lower()
+
+    @property
+    def kind(self) -> str:
+        """`return`, `parallel`, `conditional`, `decision` or `normal` (SPEC II.2.3)."""
+        if self.has("return") and not self.type:
+            return "return"
+        return self.type if self.type in BLOCK_TYPES else "normal"
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    """A loaded task file: header arguments, globals and tasks by ID."""
+
+    path: str
+    sha256: str
+    lines: tuple  # source lines, for diagnostics
+    cli_args: tuple = ()
+    globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
+    tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
+    warnings: tuple = ()  # Diagnostic values found while loading
+    secrets: frozenset = field(default_factory=frozenset)  # names of secret globals
+
+    def source_line(self, line: int) -> Optional[str]:
+        """The text of 1-based `line`, or None."""
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else None
+
+    @property
+    def global_values(self) -> dict:
+        """Name -> value of every global."""
+        return {name: g.value for name, g in self.globals.items()}

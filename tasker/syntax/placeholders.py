@@ -1,0 +1,55 @@
+"""The `@...@` placeholder syntax: globals and task-result references.
+
+`@NAME@` names a global; `@N_field@` a stored result of task N (field names
+are case-insensitive). Globals are substituted once, when the file is loaded;
+task results are substituted at run time by `tasker.engine.variables`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator, Mapping, Tuple
+
+RESULT_FIELDS = frozenset({
+    "stdout", "stderr", "success", "exit", "exit_code", "stdout_file", "stderr_file",
+    "hostname", "duration", "success_count", "failed_count", "total_count",
+})
+
+TASK_REF = re.compile(r"@(\d+)_([A-Za-z_]+)@")
+GLOBAL_REF = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)@")
+GLOBAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_GLOBAL_PASSES = 10
+
+
+def task_refs(text: str) -> Iterator[Tuple[int, str, int]]:
+    """Yield (task_id, field lower-cased, 0-based offset) for each `@N_field@`."""
+    for m in TASK_REF.finditer(text):
+        fname = m.group(2).lower()
+        if fname in RESULT_FIELDS:
+            yield int(m.group(1)), fname, m.start()
+
+
+def global_refs(text: str) -> Iterator[Tuple[str, int]]:
+    """Yield (name, 0-based offset) for each `@NAME@` that is not a task reference."""
+    for m in GLOBAL_REF.finditer(text):
+        yield m.group(1), m.start()
+
+
+def substitute_globals(text: str, values: Mapping[str, str]) -> str:
+    """Replace `@NAME@` by the global's value, repeatedly so globals may chain.
+
+    Undefined names stay literally (the validator reports them). A global that
+    refers to itself stops expanding after MAX_GLOBAL_PASSES passes.
+    """
+    if "@" not in text or not values:
+        return text
+
+    def one(m: re.Match) -> str:
+        return values.get(m.group(1), m.group(0))
+
+    for _ in range(MAX_GLOBAL_PASSES):
+        new = GLOBAL_REF.sub(one, text)
+        if new == text:
+            break
+        text = new
+    return text

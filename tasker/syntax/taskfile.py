@@ -1,0 +1,229 @@
+"""Give the classified lines their meaning: header arguments, globals, tasks.
+
+This is the loader of SPEC II.1: globals are the `NAME=value` lines before the
+first `task=` line (with `$VAR` expansion and `--set` overrides), every
+`task=` line starts a block that runs to the next one, and condition fields
+are parsed once, here, after the globals are substituted into them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from tasker.syntax import lines as L
+from tasker.syntax.ast import (
+    CONDITION_FIELDS, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Field, GlobalVar,
+    Task, TaskFile,
+)
+from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
+from tasker.syntax.placeholders import GLOBAL_NAME, substitute_globals
+
+ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+MAX_GLOBAL_NAME = 64
+MAX_GLOBAL_VALUE = 1024
+BLOCK_CONDITION_FIELDS = ("success", "next")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the loader needs besides the file: environment and overrides."""
+
+    environ: Mapping[str, str] = field(default_factory=dict)
+    overrides: Mapping[str, str] = field(default_factory=dict)  # --set NAME=VALUE
+    strict_env: bool = False  # --strict-env-validation
+
+
+def header_arguments(lines: Sequence[L.Line]) -> List[CliArgLine]:
+    """File-defined CLI arguments: `-` lines before the first other `=` line (II.7.6)."""
+    found = []
+    for ln in lines:
+        if ln.kind == L.CLI_ARG:
+            found.append(CliArgLine(ln.text, ln.line))
+        elif ln.kind == L.PAIR:
+            break
+    return found
+
+
+def expand_env(value: str, environ: Mapping[str, str]) -> Tuple[str, Tuple[str, ...]]:
+    """Expand `$NAME`/`${NAME}`; unset names stay literally and are returned."""
+    if "$" not in value:
+        return value, ()
+    unset: List[str] = []
+
+    def one(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name in environ:
+            return environ[name]
+        unset.append(name)
+        return m.group(0)
+
+    return ENV_REF.sub(one, value), tuple(unset)
+
+
+class _Builder:
+    """Walks the lines once, collecting globals, tasks and diagnostics."""
+
+    def __init__(self, path: str, source: Sequence[str], options: LoadOptions):
+        self.path, self.source, self.options = path, source, options
+        self.globals: Dict[str, GlobalVar] = {}
+        self.raw_tasks: List[Tuple[int, int, Dict[str, Field], List[Field]]] = []
+        self.seen_ids: Dict[int, int] = {}
+        self.diags: List[Diagnostic] = []
+
+    def src(self, line: int) -> Optional[str]:
+        return self.source[line - 1] if 0 < line <= len(self.source) else None
+
+    def err(self, msg: str, line: int, col: int, hint: Optional[str] = None) -> None:
+        self.diags.append(error(msg, line, col, hint, self.src(line)))
+
+    def warn(self, msg: str, line: int, col: int, hint: Optional[str] = None) -> None:
+        self.diags.append(warning(msg, line, col, hint, self.src(line)))
+
+    def feed(self, lines: Sequence[L.Line]) -> None:
+        current: Optional[Tuple[Dict[str, Field], List[Field]]] = None
+        for ln in lines:
+            if ln.kind in (L.COMMENT, L.CLI_ARG):
+                continue
+            if ln.kind == L.STRAY:
+                self.warn("this line is not a key=value pair and is ignored", ln.line, ln.column)
+                continue
+            key, value, vcol = L.split_pair(ln)
+            if key == "task":
+                current = self.start_task(value, ln, vcol)
+            elif current is None:
+                self.header_pair(key, value, ln, vcol)
+            elif key in TASK_FIELDS:
+                current[0][key] = Field(key, value, value, ln.line, vcol)
+            else:
+                current[1].append(Field(key, value, value, ln.line, vcol))
+
+    def start_task(self, value: str, ln: L.Line, vcol: int):
+        try:
+            tid = int(value)
+        except ValueError:
+            self.err(f"task ID '{value}' is not a valid integer", ln.line, vcol,
+                     "task IDs are whole numbers: task=0, task=1, ...")
+            return ({}, [])  # keep reading so every error is reported
+        if tid in self.seen_ids:
+            self.err(f"duplicate task ID {tid} (first defined on line {self.seen_ids[tid]})",
+                     ln.line, vcol, "every task needs its own ID")
+            return ({}, [])
+        self.seen_ids[tid] = ln.line
+        fields: Dict[str, Field] = {"task": Field("task", value, value, ln.line, vcol)}
+        unknown: List[Field] = []
+        self.raw_tasks.append((tid, ln.line, fields, unknown))
+        return fields, unknown
+
+    def header_pair(self, key: str, value: str, ln: L.Line, vcol: int) -> None:
+        if key in NOT_GLOBAL_KEYS:
+            self.warn(f"key '{key}' is outside of a task definition and is ignored",
+                      ln.line, ln.column, "start the task with a task=N line first")
+            return
+        if not GLOBAL_NAME.match(key) or len(key) > MAX_GLOBAL_NAME:
+            self.err(f"'{key}' is not a valid global variable name", ln.line, ln.column,
+                     "names are letters, digits and '_', not starting with a digit, "
+                     f"at most {MAX_GLOBAL_NAME} characters")
+            return
+        expanded, unset = expand_env(value, self.options.environ)
+        if self.options.strict_env:
+            for name in ENV_REF.findall(value):
+                name = name[0] or name[1]
+                if not name.startswith("TASKER_"):
+                    self.err(f"global '{key}' uses ${name}; with --strict-env-validation only "
+                             "TASKER_* environment variables may be used", ln.line, vcol)
+        if len(expanded) > MAX_GLOBAL_VALUE:
+            self.err(f"the value of global '{key}' is {len(expanded)} characters long "
+                     f"(at most {MAX_GLOBAL_VALUE})", ln.line, vcol)
+        self.globals[key] = GlobalVar(key, value, expanded, ln.line, vcol, unset)
+
+    def apply_overrides(self) -> None:
+        for name, value in self.options.overrides.items():
+            old = self.globals.get(name)
+            line, col = (old.line, old.column) if old else (0, 0)
+            self.globals[name] = GlobalVar(name, value, value, line, col)
+
+
+def _with_globals(fields: Dict[str, Field], values: Mapping[str, str]) -> Dict[str, Field]:
+    """Substitute globals into every field value (the raw text is kept)."""
+    out = {}
+    for key, f in fields.items():
+        new = substitute_globals(f.raw, values)
+        out[key] = f if new == f.raw else Field(key, f.raw, new, f.line, f.column)
+    return out
+
+
+def _condition_fields(fields: Mapping[str, Field], block: bool):
+    """Yield (field, parser) for every condition field that needs parsing."""
+    from tasker.syntax.condition import parse_block_condition, parse_condition
+
+    for key in CONDITION_FIELDS:
+        f = fields.get(key)
+        if f is None:
+            continue
+        text = f.value.strip()
+        if key == "next":
+            low = text.lower()
+            if low in NEXT_WORDS:
+                continue
+            if low.startswith("loop&"):  # `next=loop&COND`: keep looping while COND holds
+                yield f, parse_condition, text[5:], 5
+                continue
+        multi = block and key in BLOCK_CONDITION_FIELDS
+        yield f, (parse_block_condition if multi else parse_condition), text, 0
+
+
+def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> Mapping:
+    """Parse the condition fields of one task; syntax errors become diagnostics."""
+    from tasker.syntax.condition import ConditionError
+
+    parsed = {}
+    for f, parser, text, skip in _condition_fields(fields, block):
+        try:
+            parsed[f.key] = parser(text)
+        except ConditionError as exc:
+            exact = f.value == f.raw  # columns map 1:1 only without global substitution
+            col = f.column + skip + exc.column - 1 if exact else f.column
+            msg = f"{f.key}: {exc.message}"
+            if not exact:
+                msg += f" (after substituting globals: '{f.value}')"
+            b.err(msg, f.line, col, exc.hint)
+    return MappingProxyType(parsed)
+
+
+def build_task_file(path: str, text: str, lines: Sequence[L.Line],
+                    options: LoadOptions) -> TaskFile:
+    """Build the TaskFile AST; raise TaskFileError with every error found."""
+    source = text.split("\n")
+    b = _Builder(path, source, options)
+    b.feed(lines)
+    b.apply_overrides()
+    values = {name: g.value for name, g in b.globals.items()}
+    tasks = {}
+    for tid, line, fields, unknown in sorted(b.raw_tasks, key=lambda t: t[0]):
+        fields = _with_globals(fields, values)
+        block = (fields["type"].value.strip().lower() in ("parallel", "conditional")
+                 if "type" in fields else False)
+        conditions = _parse_conditions(b, fields, block)
+        tasks[tid] = Task(tid, line, MappingProxyType(fields), tuple(unknown), conditions)
+    errors = [d for d in b.diags if d.is_error]
+    if errors:
+        raise TaskFileError(path, errors)
+    return TaskFile(
+        path=path,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        lines=tuple(source),
+        cli_args=tuple(header_arguments(lines)),
+        globals=MappingProxyType(b.globals),
+        tasks=MappingProxyType(tasks),
+        warnings=tuple(b.diags),
+    )
+
+
+def load_task_file(path: str, options: LoadOptions) -> TaskFile:
+    """Read, classify and build `path` in one go (tests and tools use this)."""
+    text = L.read_text(path)
+    return build_task_file(path, text, L.classify(text), options)

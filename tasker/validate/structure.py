@@ -1,0 +1,124 @@
+"""Structural checks every run needs: required fields and references that exist.
+
+This is the part of validation the engines rely on (SPEC II.2.3 required
+fields, targets of routing and block lists, `@N_...@` and `@NAME@`
+references). The full validator of II.8 builds on it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, List
+
+from tasker.syntax.ast import Field, Task, TaskFile
+from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error
+from tasker.syntax.placeholders import global_refs, task_refs
+
+ID_LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
+TARGET_FIELDS = ("on_success", "on_failure")
+
+
+def _at(tf: TaskFile, f: Field, message: str, offset: int = 0, hint=None) -> Diagnostic:
+    return error(message, f.line, f.column + offset, hint, tf.source_line(f.line))
+
+
+def required_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
+    """II.2.3: what each kind of task must have."""
+    where = (task.line, 1)
+    src = tf.source_line(task.line)
+    kind = task.kind
+    if kind == "normal":
+        if task.has("type"):
+            f = task.fields["type"]
+            yield _at(tf, f, f"Task {task.id}: unknown type '{f.value}'",
+                      hint="type is parallel, conditional or decision")
+            return
+        for key in ("hostname", "command"):
+            if not (task.get(key) or "").strip() and not (key == "hostname" and _is_local(task)):
+                yield error(f"Task {task.id} is missing required '{key}' field", *where,
+                            hint="a task needs hostname= and command=, a return=, or a type=",
+                            source=src)
+    elif kind == "conditional":
+        for key in ("condition", "if_true_tasks", "if_false_tasks"):
+            if not (task.get(key) or "").strip():
+                yield error(f"Task {task.id}: conditional block needs '{key}'", *where,
+                            source=src)
+    elif kind == "parallel" and not (task.has("tasks") or task.has("hostnames")):
+        yield error(f"Task {task.id}: parallel block needs 'tasks' or 'hostnames'", *where,
+                    source=src)
+    elif kind == "decision" and not (task.has("success") or task.has("failure")):
+        yield error(f"Task {task.id}: decision block needs 'success' or 'failure'", *where,
+                    source=src)
+
+
+def _is_local(task: Task) -> bool:
+    return (task.get("exec") or "").strip().lower() == "local" and task.has("hostname")
+
+
+def references(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
+    """Routing targets and block lists must name defined tasks."""
+    for key in TARGET_FIELDS:
+        f = task.fields.get(key)
+        if f is None or "@" in f.value:
+            continue
+        try:
+            target = int(f.value)
+        except ValueError:
+            yield _at(tf, f, f"Task {task.id}: {key} must be a task ID, not '{f.value}'")
+            continue
+        if target not in tf.tasks:
+            yield _at(tf, f, f"Task {task.id}: {key} points to task {target}, which is not "
+                      "defined")
+    for key in ID_LIST_FIELDS:
+        f = task.fields.get(key)
+        if f is not None:
+            yield from _id_list(tf, task, f)
+
+
+def _id_list(tf: TaskFile, task: Task, f: Field) -> Iterator[Diagnostic]:
+    offset = 0
+    for part in f.value.split(","):
+        word = part.strip()
+        col = offset + (len(part) - len(part.lstrip()))
+        offset += len(part) + 1
+        if not word:
+            continue
+        if not word.lstrip("-").isdigit():
+            yield _at(tf, f, f"Task {task.id}: '{word}' in {f.key} is not a task ID", col)
+        elif int(word) not in tf.tasks:
+            yield _at(tf, f, f"Task {task.id}: {f.key} names task {word}, which is not "
+                      "defined", col)
+
+
+def placeholders(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
+    """`@N_field@` must name a defined task, `@NAME@` a defined global."""
+    for f in task.fields.values():
+        if "@" not in f.raw:
+            continue
+        for tid, name, pos in task_refs(f.raw):
+            if tid not in tf.tasks:
+                yield _at(tf, f, f"Task {task.id}: @{tid}_{name}@ refers to task {tid}, "
+                          "which is not defined", pos)
+        for name, pos in global_refs(f.raw):
+            if name not in tf.globals and not (name == "task" and f.key == "arguments"):
+                yield _at(tf, f, f"Task {task.id}: global variable @{name}@ is not defined",
+                          pos, hint="define it before the first task= line, or pass "
+                          f"--set {name}=VALUE")
+
+
+def structural_errors(tf: TaskFile) -> List[Diagnostic]:
+    """Every structural error of the file, in line order."""
+    found: List[Diagnostic] = []
+    for task in tf.tasks.values():
+        found.extend(required_fields(tf, task))
+        found.extend(references(tf, task))
+        found.extend(placeholders(tf, task))
+    return found
+
+
+def validate_structure(tf: TaskFile, log) -> None:
+    """Log the loader's warnings at DEBUG; raise TaskFileError on structural errors."""
+    for d in tf.warnings:
+        log.debug(f"# WARNING: Line {d.line}: {d.message}")
+    errors = structural_errors(tf)
+    if errors:
+        raise TaskFileError(tf.path, errors)
