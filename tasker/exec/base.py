@@ -1,0 +1,72 @@
+"""The executor interface: what the engines hand over (a CommandSpec) and get back.
+
+Engines never know how a command is run; they build a `CommandSpec` (argv,
+timeout, the display line for logs) and call `Executor.run`. Every executor
+(local processes, SSH) returns the same `CommandResult` and never raises for
+a failure of the command itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Optional, Protocol, Tuple
+
+# Exit codes with a fixed meaning (they follow the shell's conventions).
+TIMEOUT_EXIT = 124
+NOT_FOUND_EXIT = 127
+NOT_EXECUTABLE_EXIT = 126  # EACCES: the file exists but may not be executed
+START_ERROR_EXIT = 1       # any other reason the program could not be started
+
+# Bytes of each stream kept in memory; beyond this the whole stream is spilled.
+MEMORY_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command to run: its argument vector, timeout and loggable form."""
+
+    argv: Tuple[str, ...]
+    timeout: float  # seconds; the caller already clamped it
+    display: str    # the command line as logged (secrets already masked)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What running a command produced; failures are values, never exceptions."""
+
+    exit_code: int        # 124 on timeout; -N when killed by signal N
+    stdout: str           # decoded text, at most the first MEMORY_LIMIT bytes
+    stderr: str
+    duration: float       # wall time in seconds
+    timed_out: bool = False
+    not_found: bool = False  # the program does not exist (ENOENT)
+    stdout_file: Optional[str] = None  # whole stream, when it exceeded MEMORY_LIMIT
+    stderr_file: Optional[str] = None
+
+
+class Executor(Protocol):
+    """Anything that can run a CommandSpec (local processes, SSH channels, fakes)."""
+
+    def run(self, spec: CommandSpec, cancel: threading.Event) -> CommandResult:
+        """Run `spec` to completion, timeout, or cancellation."""
+        ...
+
+
+def format_seconds(seconds: float) -> str:
+    """Format a duration for messages: `5` for whole numbers, else `2.5`."""
+    if float(seconds).is_integer():
+        return str(int(seconds))
+    return f"{seconds:g}"
+
+
+def timeout_message(seconds: float) -> str:
+    """The stderr line appended when a command is killed by its timeout."""
+    return f"Process killed after timeout of {format_seconds(seconds)} seconds"
+
+
+def append_line(text: str, line: str) -> str:
+    """Append `line` to `text` as a line of its own."""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + line

@@ -1,0 +1,245 @@
+"""Execution types as data: argv templates expanded by one pure function.
+
+An exec type (`local`, `shell`, `pbrun`, `p7s`, `wwrs`, or anything a YAML file
+adds) is a row of data: a binary and an argv template. `build_argv` turns a
+template plus a task's hostname, command and arguments into the argument vector;
+there is no class per type. `builtin_config` is what tasker uses when no
+`execution_types.yaml` is found; it equals the original's shipped file.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Dict, List, Mapping, Optional, Tuple
+
+SPLIT_ELEMENT = "{arguments_split}"  # a template element that becomes 0..n elements
+_PLACEHOLDER = re.compile(r"\{(binary|hostname|command|arguments)\}")
+_ENV_REFERENCE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)  # as os.path.expandvars
+_SHELL_SPECIAL = re.compile(r"[\"'\\]")
+_SHELL_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace in POSIX mode
+
+
+class ArgumentsError(ValueError):
+    """An `arguments` value that cannot be split into words (unbalanced quotes)."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column  # 1-based, inside the arguments value
+
+
+@dataclass(frozen=True)
+class ValidationTest:
+    """The command run on a host to prove an exec type works there."""
+
+    command: str
+    arguments: str = ""
+    expected_exit: int = 0
+    expected_output: Optional[str] = "OK"  # must occur in stdout; None: not checked
+    timeout: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class ExecType:
+    """One execution type: how a command is wrapped into an argument vector."""
+
+    name: str
+    binary: str
+    template: Tuple[str, ...]
+    description: str = ""
+    timeout: Optional[float] = None
+    validation: Optional[ValidationTest] = None
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """All exec types configured for this platform, with aliases and defaults."""
+
+    types: Mapping[str, ExecType]  # canonical name -> ExecType ("local" always present)
+    aliases: Mapping[str, str]     # alias -> canonical name
+    default_exec_type: str
+    default_timeout: Optional[float]
+    default_validation_timeout: float
+    source: Optional[str]          # the YAML file it came from; None when built in
+
+    def canonical(self, name: str) -> Optional[str]:
+        """The configured type `name` denotes (trimmed, any case, aliases), else None."""
+        key = name.strip().lower()
+        key = self.aliases.get(key, key)
+        return key if key in self.types else None
+
+    def get(self, name: str) -> Optional[ExecType]:
+        """The ExecType `name` denotes, or None when it is not configured."""
+        key = self.canonical(name)
+        return None if key is None else self.types[key]
+
+
+def current_platform() -> str:
+    """The platform section this interpreter reads: linux, windows or darwin."""
+    if sys.platform.startswith("win"):
+        return "windows"
+    return "darwin" if sys.platform == "darwin" else "linux"
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> str:
+    """Replace `$NAME` and `${NAME}` from `environ`; unset names stay as written."""
+    if "$" not in text:
+        return text
+
+    def replace(match: "re.Match[str]") -> str:
+        name = match.group(1)
+        if name.startswith("{"):
+            name = name[1:-1]
+        return environ.get(name, match.group(0))
+
+    return _ENV_REFERENCE.sub(replace, text)
+
+
+def split_arguments(arguments: str) -> List[str]:
+    """Split `arguments` into words by POSIX shell rules; ArgumentsError when unbalanced."""
+    if not arguments:
+        return []
+    if not _SHELL_SPECIAL.search(arguments):
+        # Without quotes or backslashes shlex only splits on blanks; skip its cost.
+        return [word for word in _SHELL_BLANKS.split(arguments) if word]
+    try:
+        return shlex.split(arguments, posix=True)
+    except ValueError:
+        error = _split_error(arguments)
+        raise (error or ArgumentsError("the arguments cannot be split into words", 1)) from None
+
+
+def _split_error(text: str) -> Optional[ArgumentsError]:
+    """Find the quote that is never closed or the backslash escaping nothing, if any."""
+    quote_at: Optional[int] = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote_at is None and char in "\"'":
+            quote_at = index
+        elif quote_at is not None and char == text[quote_at]:
+            quote_at = None
+        elif char == "\\" and (quote_at is None or text[quote_at] == '"'):
+            if index + 1 == len(text):
+                break
+            index += 1  # the escaped character has no meaning of its own
+        index += 1
+    if quote_at is not None:
+        kind = "double" if text[quote_at] == '"' else "single"
+        return ArgumentsError(
+            f"unbalanced quotes: the {kind} quote at column {quote_at + 1} is never closed",
+            quote_at + 1,
+        )
+    if text.endswith("\\") and index < len(text):
+        return ArgumentsError(
+            f"the backslash at column {len(text)} ends the arguments and escapes nothing",
+            len(text),
+        )
+    return None
+
+
+def build_argv(xtype: ExecType, hostname: str, command: str, arguments: str) -> Tuple[str, ...]:
+    """Expand `xtype`'s template; `arguments` must already be env-expanded."""
+    values = {
+        "binary": xtype.binary,
+        "hostname": hostname,
+        "command": command,
+        "arguments": arguments,
+    }
+    argv: List[str] = []
+    for element in xtype.template:
+        if element == SPLIT_ELEMENT:
+            argv.extend(split_arguments(arguments))
+            continue
+        if not arguments:
+            # "{command} {arguments}" with no arguments is just the command.
+            element = element.replace(" {arguments}", "").replace("{arguments} ", "")
+        # One pass, so a value that looks like a placeholder is never expanded again.
+        argv.append(_PLACEHOLDER.sub(lambda match: values[match.group(1)], element))
+    return tuple(argv)
+
+
+LOCAL = ExecType(
+    name="local",
+    binary="",
+    template=("{command}", SPLIT_ELEMENT),
+    description="Run the command directly on this machine, without a shell",
+)
+
+_ECHO_TEST = ValidationTest(command="echo", arguments="OK")
+_PB_TEST = ValidationTest(command="pbtest")
+
+
+def _unix_types() -> Tuple[ExecType, ...]:
+    """The exec types of the original's shipped `linux` section."""
+    return (
+        ExecType(
+            "shell", "/bin/bash", ("{binary}", "-c", "{command} {arguments}"),
+            "Run the command line through bash -c (pipes, redirections, globs)",
+            validation=_ECHO_TEST,
+        ),
+        ExecType(
+            "pbrun", "pbrun", ("{binary}", "-n", "-h", "{hostname}", "{command}", SPLIT_ELEMENT),
+            "PowerBroker: run the command on the target host", validation=_PB_TEST,
+        ),
+        ExecType(
+            "p7s", "p7s", ("{binary}", "{hostname}", "{command}", SPLIT_ELEMENT),
+            "p7s: run the command on the target host", validation=_PB_TEST,
+        ),
+        ExecType(
+            "wwrs", "wwrs_clir", ("{binary}", "{hostname}", "{command}", SPLIT_ELEMENT),
+            "wwrs: run the command on the target host through wwrs_clir",
+            validation=ValidationTest(command="wwrs_test", timeout=15),
+        ),
+    )
+
+
+def _windows_types() -> Tuple[ExecType, ...]:
+    """The exec types of the shipped `windows` section."""
+    return (
+        ExecType(
+            "shell", "cmd.exe", ("{binary}", "/c", "{command} {arguments}"),
+            "Run the command line through cmd.exe /c", validation=_ECHO_TEST,
+        ),
+    )
+
+
+BUILTIN_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"bash": "shell", "sh": "shell", "/bin/bash": "shell", "/bin/sh": "shell", "cmd": "shell"}
+)
+
+
+def make_config(
+    types: Tuple[ExecType, ...],
+    aliases: Mapping[str, str],
+    default_exec_type: str,
+    default_timeout: Optional[float],
+    default_validation_timeout: float,
+    source: Optional[str],
+) -> ExecConfig:
+    """An immutable ExecConfig; `local` is always added (it is built in)."""
+    table: Dict[str, ExecType] = {xtype.name: xtype for xtype in types}
+    table["local"] = LOCAL
+    return ExecConfig(
+        types=MappingProxyType(table),
+        aliases=MappingProxyType(dict(aliases)),
+        default_exec_type=default_exec_type,
+        default_timeout=default_timeout,
+        default_validation_timeout=default_validation_timeout,
+        source=source,
+    )
+
+
+def builtin_config(platform: Optional[str] = None) -> ExecConfig:
+    """The configuration used when no execution_types.yaml exists."""
+    platform = platform or current_platform()
+    if platform == "linux":
+        return make_config(_unix_types(), BUILTIN_ALIASES, "pbrun", 300.0, 10.0, None)
+    if platform == "windows":
+        return make_config(_windows_types(), BUILTIN_ALIASES, "shell", 300.0, 10.0, None)
+    # The shipped file has no darwin section: only `local` exists there.
+    return make_config((), BUILTIN_ALIASES, "local", None, 10.0, None)
