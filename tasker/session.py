@@ -40,6 +40,7 @@ class Session:
     record: RunRecord = field(default_factory=RunRecord)
     masker: Masker = field(default_factory=Masker)
     finished: bool = False
+    state_writer: Optional[statefile.StateWriter] = None
 
     @property
     def real_run(self) -> bool:
@@ -59,11 +60,14 @@ class Session:
         """Write the state file after a finished task (real runs only)."""
         if not self.real_run or self.taskfile is None:
             return
+        if self.state_writer is None:  # one writer per run: it caches serialised results
+            self.state_writer = statefile.StateWriter(
+                self.paths.state_file, masker=self.masker,
+                fsync=bool(self.options.auto_recovery))
         try:
-            statefile.save_state(self.paths.state_file, file_sha256=self.file_sha256,
-                                 record=self.record, globals_=self.globals(),
-                                 current_task=current, next_task=next_task,
-                                 masker=self.masker, fsync=bool(self.options.auto_recovery))
+            self.state_writer.save(file_sha256=self.file_sha256, record=self.record,
+                                   globals_=self.globals(), current_task=current,
+                                   next_task=next_task)
         except OSError as exc:
             self.log.warn(f"Failed to save recovery state: {exc}")
 
@@ -78,6 +82,8 @@ class Session:
                                    "error": error}
         self._write_report(exit_code, status, ended)
         self._write_summary(exit_code, ended, status)
+        if self.state_writer is not None:
+            self.state_writer.close()
         if exit_code != 0:
             self._alert(exit_code, error or status)
         if exit_code == 0 and self.real_run and self.options.auto_recovery:

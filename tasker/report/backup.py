@@ -1,0 +1,76 @@
+"""Copies of the task file under `backup/` (SPEC II.7.4).
+
+A real run copies the task file to `<basename>_<stamp>[.k]` unless a
+backup of the same base name already has identical content, so re-running an
+unchanged file does not pile up copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Iterator, Optional
+
+_STAMP = r"\d{8}_\d{6}_\d{6}(?:\.\d+)?"
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _existing_backups(backup_dir: Path, basename: str) -> Iterator[Path]:
+    """Earlier backups of `basename` (exact `<basename>_<stamp>[.k]` names only)."""
+    pattern = re.compile(re.escape(basename) + "_" + _STAMP + r"\Z")
+    try:
+        entries = list(os.scandir(backup_dir))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if pattern.match(entry.name) and entry.is_file():
+            yield Path(entry.path)
+
+
+def _has_identical(backup_dir: Path, basename: str, data: bytes, sha: str) -> bool:
+    """True when an existing backup of `basename` has the same content."""
+    for candidate in _existing_backups(backup_dir, basename):
+        try:
+            # Size first: hashing is only needed for same-sized candidates.
+            if candidate.stat().st_size == len(data) and file_sha256(candidate) == sha:
+                return True
+        except OSError:
+            continue  # vanished or unreadable: it cannot count as a backup
+    return False
+
+
+def _create_exclusive(backup_dir: Path, name: str, data: bytes) -> Path:
+    """Write `data` to `name`, or `name.1`, `name.2` … whichever does not exist yet."""
+    k = 0
+    while True:
+        target = backup_dir / (name if k == 0 else f"{name}.{k}")
+        try:
+            # "x" never overwrites, even when two runs start in the same microsecond.
+            with open(target, "xb") as handle:
+                handle.write(data)
+            return target
+        except FileExistsError:
+            k += 1
+
+
+def backup_task_file(task_file: Path, backup_dir: Path, stamp: str) -> Optional[Path]:
+    """Copy `task_file` into `backup_dir` unless an identical backup exists; the new path or None."""
+    task_file, backup_dir = Path(task_file), Path(backup_dir)
+    data = task_file.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    basename = task_file.name
+    if _has_identical(backup_dir, basename, data, sha):
+        return None
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    return _create_exclusive(backup_dir, f"{basename}_{stamp}", data)

@@ -1,0 +1,184 @@
+"""Console and log file: the same timestamped lines in both (SPEC I.8, II.7.5).
+
+Lines look like `[05Oct25 14:03:11] WARN: text` (no tag for INFO). The
+console shows levels up to the chosen one; the file always gets everything,
+DEBUG included. Lines logged before the log file is known are kept and
+written when it opens, so the file holds the whole run.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Callable, List, Optional, TextIO, Tuple
+
+from tasker.report.masking import NO_SECRETS, Masker
+
+LEVELS = {"ERROR": 0, "WARN": 1, "INFO": 2, "DEBUG": 3}
+_ALIASES = {"WARNING": "WARN"}
+_TAGS = ("ERROR: ", "WARN: ", "", "DEBUG: ")
+# English month names on purpose: %b follows the locale, log scrapers expect "Oct".
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Lines kept while no log file is open (a dry run never opens one); beyond
+# this the oldest are dropped so memory stays bounded on endless loops.
+MAX_BUFFERED_LINES = 100_000
+
+
+def level_rank(level: str) -> int:
+    """Rank of a level name (ERROR=0 … DEBUG=3); raises ValueError for unknown names."""
+    name = level.upper()
+    name = _ALIASES.get(name, name)
+    try:
+        return LEVELS[name]
+    except KeyError:
+        raise ValueError(f"unknown log level {level!r}") from None
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """Output as log lines show it: stripped, newlines as `\\n`, cut at `limit` chars."""
+    flat = text.strip().replace("\n", "\\n")
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[:limit]}... ({len(flat)} chars total)"
+
+
+class Log:
+    """Console + log file, same lines; file also gets DEBUG. Thread-safe, one lock per line."""
+
+    def __init__(
+        self,
+        level: str = "INFO",
+        masker: Optional[Masker] = None,
+        stream: Optional[TextIO] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rank = level_rank(level)
+        self._masker = masker or NO_SECRETS
+        # Looked up at construction, not import, so redirected stdout (pytest) is honoured.
+        self._stream: Optional[TextIO] = sys.stdout if stream is None else stream
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._file: Optional[IO[str]] = None
+        # (prefix, message) pairs kept until a file opens; None once one opened or closed.
+        self._pending: Optional[List[Tuple[str, str]]] = []
+        self._dropped = 0
+        self._stamp_second = -1
+        self._stamp = ""
+        self.path: Optional[Path] = None
+
+    # -- configuration -------------------------------------------------------------
+
+    @property
+    def level(self) -> str:
+        """The console level name."""
+        return next(name for name, rank in LEVELS.items() if rank == self._rank)
+
+    def set_level(self, level: str) -> None:
+        """Change the console level (e.g. once file-defined arguments are known)."""
+        self._rank = level_rank(level)
+
+    def set_masker(self, masker: Masker) -> None:
+        """Mask with `masker` from now on (globals are parsed after logging has started)."""
+        self._masker = masker
+
+    def open_file(self, path: Path) -> None:
+        """Start writing the log file; lines logged so far are written to it first."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Line buffering: one write per line reaches the OS, so a kill -9 loses
+        # nothing, without the cost of an fsync per line.
+        handle = open(path, "a", encoding="utf-8", errors="replace", buffering=1)
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+            pending, self._pending = self._pending or [], None
+            if self._dropped:
+                handle.write(f"[{self._timestamp()}] DEBUG: "
+                             f"{self._dropped} earlier log line(s) were not kept\n")
+            mask = self._masker.mask
+            # Re-mask: the masker may have learned the secrets after these were logged.
+            handle.write("".join(prefix + mask(msg) for prefix, msg in pending))
+            self._file = handle
+            self.path = path
+
+    def close(self) -> None:
+        """Close the log file; later lines go to the console only."""
+        with self._lock:
+            self._pending = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    # -- writing -------------------------------------------------------------------
+
+    def error(self, msg: str) -> None:
+        """Log at ERROR."""
+        self._emit(0, msg)
+
+    def warn(self, msg: str) -> None:
+        """Log at WARN."""
+        self._emit(1, msg)
+
+    def info(self, msg: str) -> None:
+        """Log at INFO (no level tag)."""
+        self._emit(2, msg)
+
+    def debug(self, msg: str) -> None:
+        """Log at DEBUG (file always; console only at level DEBUG)."""
+        self._emit(3, msg)
+
+    def log(self, level: str, msg: str) -> None:
+        """Log at the named level."""
+        self._emit(level_rank(level), msg)
+
+    def plain(self, msg: str) -> None:
+        """A line without timestamp or tag, on the console and in the file."""
+        text = self._masker.mask(msg) + "\n"
+        with self._lock:
+            self._write("", text, True)
+
+    def _emit(self, rank: int, msg: str) -> None:
+        """Format, mask and write one line whole."""
+        # Mask the message only: a short secret must not eat the timestamp.
+        text = self._masker.mask(msg) + "\n"
+        with self._lock:
+            self._write(f"[{self._timestamp()}] {_TAGS[rank]}", text, rank <= self._rank)
+
+    def _write(self, prefix: str, text: str, to_console: bool) -> None:
+        """Write one line (prefix + masked text) to console and file or buffer; lock held."""
+        if to_console and self._stream is not None:
+            self._console(prefix + text)
+        if self._file is not None:
+            self._file.write(prefix + text)
+        elif self._pending is not None:
+            self._pending.append((prefix, text))
+            if len(self._pending) > MAX_BUFFERED_LINES:
+                del self._pending[: MAX_BUFFERED_LINES // 10]
+                self._dropped += MAX_BUFFERED_LINES // 10
+
+    def _console(self, line: str) -> None:
+        """Write to the console; a closed pipe (`| head`) silences it instead of failing the run."""
+        stream = self._stream
+        try:
+            try:
+                stream.write(line)
+            except UnicodeEncodeError:
+                encoding = getattr(stream, "encoding", None) or "ascii"
+                stream.write(line.encode(encoding, "replace").decode(encoding))
+            stream.flush()  # the console is live: show each line as it happens
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self._stream = None
+
+    def _timestamp(self) -> str:
+        """`DDMonYY HH:MM:SS` of now, formatted once per second; lock held."""
+        now = self._clock()
+        second = int(now)
+        if second != self._stamp_second:
+            t = time.localtime(second)
+            self._stamp = (f"{t.tm_mday:02d}{_MONTHS[t.tm_mon - 1]}{t.tm_year % 100:02d} "
+                           f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}")
+            self._stamp_second = second
+        return self._stamp

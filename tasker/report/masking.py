@@ -1,0 +1,94 @@
+"""Secret masking by value (SPEC I.4, II.9.5).
+
+The values of globals whose names look secret (or that are listed in
+`SECRET_VARS=`) are replaced by `****` wherever they occur in a text: log
+lines, the project summary, the JSON report and the state file, including
+inside captured outputs. The command actually executed is never changed;
+masking happens only at the recorders.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Pattern, Tuple
+
+MASK = "****"
+
+SECRET_NAME = re.compile(
+    r"^(?:(?:SECRET|MASK|HIDE|PASSWORD|TOKEN)_.*|.*_(?:PASSWORD|TOKEN|SECRET|KEY))\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def is_secret_name(name: str, extra_names: Iterable[str] = ()) -> bool:
+    """True when the global `name` holds a secret (pattern or explicitly listed)."""
+    return bool(SECRET_NAME.match(name)) or name in set(extra_names)
+
+
+def split_secret_vars(value: str) -> Tuple[str, ...]:
+    """Names listed in a `SECRET_VARS=A, B,C` global, blanks dropped."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Masker:
+    """Replaces known secret values by `****`; immutable and safe to share between threads."""
+
+    values: Tuple[str, ...] = ()
+    _pattern: Optional[Pattern[str]] = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # Longest first: regex alternation takes the first alternative that matches,
+        # so a secret that contains another secret is masked whole.
+        unique = sorted({v for v in self.values if v}, key=lambda v: (-len(v), v))
+        object.__setattr__(self, "values", tuple(unique))
+        if unique:
+            pattern = re.compile("|".join(re.escape(v) for v in unique))
+            object.__setattr__(self, "_pattern", pattern)
+
+    @classmethod
+    def from_globals(
+        cls, globals_: Mapping[str, str], extra_names: Iterable[str] = ()
+    ) -> "Masker":
+        """Masker for the secret-named globals plus the globals named in `extra_names`."""
+        extra = set(extra_names)
+        secrets = [
+            value
+            for name, value in globals_.items()
+            if value and (name in extra or SECRET_NAME.match(name))
+        ]
+        return cls(tuple(secrets))
+
+    def __bool__(self) -> bool:
+        """True when there is at least one secret to mask."""
+        return self._pattern is not None
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret value replaced by `****`."""
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        # Substring tests run in C and are much cheaper than a regex scan of a
+        # large output; most texts contain no secret at all.
+        for value in self.values:
+            if value in text:
+                return pattern.sub(MASK, text)
+        return text
+
+    def mask_data(self, data: Any) -> Any:
+        """Copy of a JSON-like structure with every string value masked (keys kept)."""
+        if self._pattern is None:
+            return data
+        if isinstance(data, str):
+            return self.mask(data)
+        if isinstance(data, dict):
+            return {key: self.mask_data(value) for key, value in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.mask_data(value) for value in data]
+        return data
+
+
+NO_SECRETS = Masker()

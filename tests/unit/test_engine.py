@@ -1,0 +1,166 @@
+"""The sequential engine against a fake executor: routing, loops, return, conditions."""
+
+import io
+import threading
+
+import pytest
+
+from tasker.engine.context import EngineOptions, FatalRunError, Interrupt, RunContext
+from tasker.engine.sequential import run_workflow
+from tasker.exec.base import CommandResult
+from tasker.exec.config import load_exec_config
+from tasker.report.logger import Log
+from tasker.syntax import lines as L
+from tasker.syntax.taskfile import LoadOptions, build_task_file
+
+
+class FakeExecutor:
+    """Answers each command from a table: argv[0] -> (exit, stdout, stderr) or a callable."""
+
+    def __init__(self, table):
+        self.table, self.calls = table, []
+
+    def run(self, spec, cancel: threading.Event) -> CommandResult:
+        self.calls.append(spec.argv)
+        answer = self.table.get(spec.argv[0], (0, "", ""))
+        if callable(answer):
+            answer = answer(spec.argv)
+        if answer == "missing":
+            return CommandResult(127, "", "not found", 0.0, not_found=True)
+        code, out, err = answer
+        return CommandResult(code, out, err, 0.01, timed_out=code == 124)
+
+
+def run(text, table=None, **opts):
+    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    out = io.StringIO()
+    ex = FakeExecutor(table or {})
+    ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=opts.pop("dry_run", False),
+                                                        **opts),
+                     exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
+                     interrupt=Interrupt())
+    outcome = run_workflow(ctx)
+    return outcome, ctx.record, out.getvalue(), ex
+
+
+def tasks(*specs):
+    """Build a file from (id, extra lines) pairs; every task runs `cmdN` locally."""
+    parts = []
+    for tid, extra in specs:
+        parts.append(f"task={tid}\nhostname=localhost\nexec=local\ncommand=cmd{tid}\n{extra}")
+    return "\n".join(parts) + "\n"
+
+
+def test_runs_in_id_order_and_succeeds():
+    outcome, rec, log, _ = run(tasks((0, ""), (1, ""), (2, "")))
+    assert outcome.exit_code == 0 and rec.execution_path == [0, 1, 2]
+    assert "SUCCESS: Task execution completed - 3 task(s) executed successfully." in log
+
+
+def test_unrouted_failure_stops_with_task_exit_code():
+    outcome, rec, log, _ = run(tasks((0, ""), (1, ""), (2, "")), {"cmd1": (3, "", "")})
+    assert outcome.exit_code == 3 and rec.execution_path == [0, 1]
+    assert "FAILED: Workflow stopped - last task (Task 1) failed with exit code 3." in log
+
+
+def test_failure_with_exit_zero_gives_exit_1():
+    outcome, *_ = run(tasks((0, "success=stdout~yes")), {"cmd0": (0, "no", "")})
+    assert outcome.exit_code == 1
+
+
+def test_fire_and_forget_continues():
+    outcome, rec, log, _ = run(tasks((0, ""), (1, "")), {"cmd0": (2, "", "")},
+                               fire_and_forget=True)
+    assert outcome.exit_code == 0 and rec.execution_path == [0, 1]
+    assert "continuing anyway (fire-and-forget mode)" in log
+
+
+@pytest.mark.parametrize("routing, code0, path, exit_code", [
+    ("on_success=2\non_failure=3", 0, [0, 2, 3], 0),
+    ("on_success=2\non_failure=3", 1, [0, 3], 0),
+    ("on_failure=3", 0, [0, 1, 2, 3], 0),
+    ("on_failure=3", 1, [0, 3], 0),
+    ("on_success=2", 0, [0, 2, 3], 0),
+    ("on_success=2", 1, [0], 10),
+    ("next=never", 1, [0], 0),
+    ("next=always", 1, [0, 1, 2, 3], 0),
+    ("next=exit_0", 0, [0, 1, 2, 3], 0),
+    ("next=exit_0", 4, [0], 4),
+    ("next=exit_0\non_failure=3", 4, [0, 3], 0),
+])
+def test_routing_table(routing, code0, path, exit_code):
+    text = tasks((0, routing), (1, ""), (2, ""), (3, ""))
+    outcome, rec, _, _ = run(text, {"cmd0": (code0, "", "")})
+    assert (rec.execution_path, outcome.exit_code) == (path, exit_code)
+
+
+def test_jump_to_undefined_task_ends_successfully():
+    outcome, rec, *_ = run(tasks((0, "on_success=50")))
+    assert outcome.exit_code == 0 and rec.execution_path == [0]
+
+
+def test_condition_false_skips_and_stores_result():
+    text = tasks((0, ""), (1, "condition=@0_exit@=5"), (2, "arguments=@1_exit@ @1_stderr@"))
+    outcome, rec, log, ex = run(text)
+    assert rec.execution_path == [0, 2]
+    assert rec.results[1].exit_code == -1 and not rec.results[1].success
+    assert ex.calls[-1] == ("cmd2", "-1", "Task", "skipped", "due", "to", "condition")
+    assert "Task 1: Condition '@0_exit@=5' evaluated to FALSE, skipping task" in log
+
+
+def test_return_only_and_return_after_command():
+    outcome, rec, log, _ = run("task=0\nreturn=7\n")
+    assert outcome.exit_code == 7 and rec.execution_path == [0]
+    assert "Task 0: Returning with exit code 7" in log
+    outcome, rec, _, ex = run(tasks((0, "return=3\nnext=never")), {"cmd0": (9, "", "")})
+    assert outcome.exit_code == 3 and len(ex.calls) == 1
+
+
+def test_loop_runs_exactly_n_times_and_breaks():
+    outcome, rec, log, ex = run(tasks((0, "next=loop\nloop=3"), (1, "")))
+    assert len([c for c in ex.calls if c[0] == "cmd0"]) == 3
+    assert [e.iteration for e in rec.trace if e.task == 0] == [1, 2, 3]
+    assert rec.execution_path == [0, 1]
+    counter = iter(range(10))
+    table = {"cmd0": lambda argv: (0, str(next(counter)), "")}
+    _, rec, log, ex = run(tasks((0, "next=loop\nloop=5\nloop_break=stdout~1")), table)
+    assert len(ex.calls) == 2 and "Breaking loop" in log
+
+
+def test_loop_with_condition_in_next():
+    counter = iter(range(10))
+    table = {"cmd0": lambda argv: (0, str(next(counter) + 1), "")}
+    _, rec, _, ex = run(tasks((0, "next=loop&stdout!~2\nloop=3")), table)
+    assert len(ex.calls) == 2
+
+
+def test_placeholders_and_splits():
+    text = tasks((0, "stdout_split=space,1"), (1, "arguments=@0_stdout@ @0_exit@ @0_success@"))
+    _, rec, _, ex = run(text, {"cmd0": (0, "a b c\n", "")})
+    assert ex.calls[1] == ("cmd1", "b", "0", "True")
+
+
+def test_dry_run_does_not_execute():
+    outcome, rec, log, ex = run(tasks((0, ""), (1, "")), dry_run=True)
+    assert ex.calls == [] and outcome.exit_code == 0
+    assert "Task 0: [DRY RUN] Would execute: cmd0" in log
+    assert rec.results[0].stdout == "DRY RUN STDOUT"
+
+
+def test_missing_program_is_fatal_20():
+    with pytest.raises(FatalRunError) as info:
+        run(tasks((0, "")), {"cmd0": "missing"})
+    assert info.value.exit_code == 20
+
+
+def test_start_from_and_lowest_id():
+    outcome, rec, log, _ = run(tasks((3, ""), (4, "")))
+    assert rec.execution_path == [3, 4]
+    assert "for tasks 0-2 will be unresolved" in log
+    _, rec, _, _ = run(tasks((0, ""), (1, ""), (2, "")), start_from=1)
+    assert rec.execution_path == [1, 2]
+
+
+def test_timeout_precedence_task_beats_cli():
+    _, _, log, _ = run(tasks((0, "timeout=2")), cli_timeout=50)
+    assert "Timeout 2 too low, using minimum 5" in log

@@ -1,0 +1,139 @@
+"""The task-file loader: lines, globals, task blocks, positions and errors."""
+
+import pytest
+
+from tasker.syntax import lines as L
+from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
+from tasker.syntax.taskfile import LoadOptions, build_task_file, expand_env, header_arguments
+
+
+def load(text, **kw):
+    return build_task_file("t.txt", text, L.classify(text), LoadOptions(**kw))
+
+
+def errors_of(text, **kw):
+    with pytest.raises(TaskFileError) as info:
+        load(text, **kw)
+    return info.value.diagnostics
+
+
+@pytest.mark.parametrize("line, kind", [
+    ("# comment", L.COMMENT),
+    ("   # indented comment", L.COMMENT),
+    ("-r", L.CLI_ARG),
+    ("--log-level=DEBUG", L.CLI_ARG),
+    ("key=value", L.PAIR),
+    ("  key = v=2  ", L.PAIR),
+    ("=x", L.PAIR),
+    ("no equals here", L.STRAY),
+])
+def test_line_kinds(line, kind):
+    assert L.classify(line)[0].kind == kind
+
+
+def test_blank_lines_are_dropped_and_positions_kept():
+    got = L.classify("\n  \n\t\n  key=v\n")
+    assert [(x.line, x.column) for x in got] == [(4, 3)]
+
+
+def test_pair_split_at_first_equals_with_value_column():
+    line = L.classify("  timeout =  30 = x ")[0]
+    assert L.split_pair(line) == ("timeout", "30 = x", 14)
+
+
+def test_globals_before_first_task_only():
+    tf = load("REGION=eu\ntask=0\nhostname=h\ncommand=echo\nLATE=x\n")
+    assert set(tf.globals) == {"REGION"}
+    assert [f.key for f in tf.tasks[0].unknown] == ["LATE"]
+
+
+def test_hostnames_in_header_is_a_global():
+    assert "hostnames" in load("hostnames=a,b\ntask=0\nreturn=0\n").globals
+
+
+def test_task_key_in_header_is_a_warning_not_a_global():
+    tf = load("hostname=x\ntask=0\nreturn=0\n")
+    assert "hostname" not in tf.globals
+    assert any("outside of a task" in d.message for d in tf.warnings)
+
+
+def test_globals_are_substituted_and_chained():
+    tf = load("A=@B@-x\nB=bee\ntask=0\nhostname=h\ncommand=echo\narguments=@A@ @1_stdout@\n")
+    f = tf.tasks[0].fields["arguments"]
+    assert f.value == "bee-x @1_stdout@"
+    assert f.raw == "@A@ @1_stdout@"
+
+
+def test_env_expansion_in_globals():
+    tf = load("P=${HOME}/x:$NOPE\ntask=0\nreturn=0\n", environ={"HOME": "/h"})
+    g = tf.globals["P"]
+    assert g.value == "/h/x:$NOPE" and g.unset_env == ("NOPE",)
+
+
+def test_set_overrides_and_adds():
+    tf = load("A=1\ntask=0\nreturn=0\n", overrides={"A": "2", "B": "3"})
+    assert tf.global_values == {"A": "2", "B": "3"}
+
+
+def test_strict_env_rejects_non_tasker_variables():
+    diags = errors_of("P=$HOME\ntask=0\nreturn=0\n", environ={"HOME": "/h"}, strict_env=True)
+    assert "strict-env" in diags[0].message
+
+
+def test_duplicate_keys_later_wins():
+    tf = load("task=0\nhostname=a\nhostname=b\ncommand=c\n")
+    assert tf.tasks[0].get("hostname") == "b"
+
+
+def test_tasks_ordered_by_id_not_position():
+    tf = load("task=5\nreturn=0\ntask=1\nreturn=0\n")
+    assert list(tf.tasks) == [1, 5]
+
+
+def test_bad_and_duplicate_ids_are_located_errors():
+    diags = errors_of("task=x\nreturn=0\ntask=1\nreturn=0\ntask=1\nreturn=0\n")
+    assert [(d.line, d.column) for d in diags] == [(1, 6), (5, 6)]
+    assert "not a valid integer" in diags[0].message
+    assert "duplicate task ID 1" in diags[1].message
+
+
+def test_condition_syntax_error_points_inside_the_value():
+    diags = errors_of("task=0\nhostname=h\ncommand=c\nsuccess=exit_0&&exit_1\n")
+    assert diags[0].line == 4 and diags[0].column > len("success=")
+
+
+def test_invalid_global_name():
+    diags = errors_of("1BAD=x\ntask=0\nreturn=0\n")
+    assert "not a valid global variable name" in diags[0].message
+
+
+def test_header_arguments_stop_at_first_pair():
+    lines = L.classify("# c\n-r\n--log-level=DEBUG\nA=1\n--ignored\ntask=0\n")
+    assert [a.text for a in header_arguments(lines)] == ["-r", "--log-level=DEBUG"]
+
+
+def test_expand_env_forms():
+    assert expand_env("$A ${A} $B", {"A": "1"}) == ("1 1 $B", ("B",))
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(TaskFileUnreadable):
+        L.read_text(str(tmp_path / "missing.txt"))
+    with pytest.raises(TaskFileUnreadable):
+        L.read_text(str(tmp_path))
+
+
+def test_invalid_utf8_is_located(tmp_path):
+    p = tmp_path / "bad.txt"
+    p.write_bytes(b"task=0\nhostname=\xff\n")
+    with pytest.raises(TaskFileError) as info:
+        L.read_text(str(p))
+    d = info.value.diagnostics[0]
+    assert (d.line, d.column) == (2, 10)
+
+
+def test_diagnostic_rendering_has_caret():
+    diags = errors_of("task=x\nreturn=0\n")
+    text = diags[0].render("t.txt")
+    assert text.splitlines()[0].startswith("t.txt:1:6: error:")
+    assert text.splitlines()[2] == "    " + " " * 5 + "^"
