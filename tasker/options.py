@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tasker import __version__
@@ -147,18 +148,22 @@ class Options:
     values: Dict[str, Any]
     from_file: Tuple[str, ...] = ()  # option names that came from the task file
     ignored_from_file: Tuple[str, ...] = ()  # security-sensitive ones the file may not set
+    flags: frozenset = frozenset()  # names of on/off options (False when absent)
 
     def __getattr__(self, name: str) -> Any:
         try:
             return self.values[name]
         except KeyError:
-            if name in FLAG_NAMES:
+            if name in self.flags:
                 return False
             raise AttributeError(name) from None
 
 
-FLAG_NAMES = frozenset(a.dest for a in build_parser()._actions
-                       if isinstance(a, argparse._StoreTrueAction))
+@lru_cache(maxsize=None)
+def _flag_names() -> frozenset:
+    """Destinations of the on/off options (they are OR-ed when merged)."""
+    return frozenset(a.dest for a in build_parser()._actions
+                     if isinstance(a, argparse._StoreTrueAction))
 
 
 def parse_cli(argv: Sequence[str]) -> Dict[str, Any]:
@@ -184,16 +189,17 @@ def parse_file_args(lines: Sequence[str]) -> Dict[str, Any]:
 
 def merge(cli: Dict[str, Any], file: Dict[str, Any]) -> Options:
     """default < file < command line; flags are OR-ed; some flags are CLI-only."""
+    flag_names = _flag_names()
     values = dict(DEFAULTS)
     ignored = tuple(k for k in FILE_IGNORED if file.get(k))
     for key, value in file.items():
         if key not in FILE_IGNORED:
             values[key] = value
     for key, value in cli.items():
-        values[key] = (value or values.get(key, False)) if key in FLAG_NAMES else value
+        values[key] = (value or values.get(key, False)) if key in flag_names else value
     if values.get("debug") and values["log_level"] == "INFO" and "log_level" not in cli:
         values["log_level"] = "DEBUG"
-    return Options(values, tuple(file), ignored)
+    return Options(values, tuple(file), ignored, flag_names)
 
 
 def effective_args(options: Options) -> str:
