@@ -211,6 +211,8 @@ def _execute(session: Session) -> int:
     except ExecConfigError as exc:
         session.log.error(str(exc))
         return session.finish(EXIT_INVALID, "validation_failed", str(exc))
+    session.log.debug(f"Execution types from {config.source or 'built-in defaults'}: "
+                      f"{', '.join(sorted(config.types))} (default {config.default_exec_type})")
     interrupt = Interrupt()
     with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
             _signals(interrupt):

@@ -1,0 +1,173 @@
+"""End to end: `tasker` as a subprocess on files under tests/data/."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+
+
+def tasker(*args, tmp, env=None, **kw):
+    """Run tasker with a private log dir; returns the CompletedProcess."""
+    full_env = dict(os.environ, HOME=str(tmp), NO_COLOR="1", **(env or {}))
+    argv = [sys.executable, str(ROOT / "tasker.py"), *map(str, args), "-l", str(tmp / "logs")]
+    return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=tmp,
+                          timeout=60, **kw)
+
+
+def report(tmp):
+    return json.loads((tmp / "r.json").read_text())
+
+
+def no_traceback(proc):
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_hello_runs_and_writes_every_record(tmp_path):
+    proc = tasker(DATA / "hello.txt", "-r", "--output-json", tmp_path / "r.json", "-p", "REL_1.2",
+                  tmp=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Task 1: STDOUT: got hello world" in proc.stdout
+    rep = report(tmp_path)
+    meta, summ = rep["workflow_metadata"], rep["execution_summary"]
+    assert (meta["status"], meta["exit_code"], meta["dry_run"]) == ("success", 0, False)
+    assert summ["execution_path"] == [0, 1] and summ["final_task"] == 1
+    assert rep["task_results"]["1"]["stdout"] == "got hello world"
+    assert rep["variables"] == {"GREETING": "hello"}
+    assert [e["task"] for e in rep["trace"]] == [0, 1]
+    logs = list((tmp_path / "logs" / "log").glob("hello_*.log"))
+    assert len(logs) == 1 and "Task 0: Exit code: 0" in logs[0].read_text()
+    lines = (tmp_path / "logs" / "project" / "REL_1.summary").read_text().splitlines()
+    assert lines[0].startswith("#Timestamp\tStatus\tExit_Code")
+    assert lines[1].split("\t")[1:5] == ["SUCCESS", "0", "hello.txt", "1"]
+    backups = list((tmp_path / "logs" / "backup").iterdir())
+    assert len(backups) == 1
+
+
+def test_log_lines_carry_the_timestamp_prefix(tmp_path):
+    proc = tasker(DATA / "hello.txt", "-r", "--no-task-backup", tmp=tmp_path)
+    line = next(x for x in proc.stdout.splitlines() if "Task 0: Executing" in x)
+    assert re.match(r"\[\d\d[A-Z][a-z]{2}\d\d \d\d:\d\d:\d\d\] Task 0", line)
+    assert line.endswith("Task 0: Executing [local]: echo hello world")
+
+
+def test_unrouted_failure_stops_with_the_task_exit_code(tmp_path):
+    proc = tasker(DATA / "failing.txt", "-r", "--output-json", tmp_path / "r.json", tmp=tmp_path)
+    assert proc.returncode == 3
+    rep = report(tmp_path)
+    assert rep["workflow_metadata"]["status"] == "failed"
+    assert rep["execution_summary"]["execution_path"] == [0, 1]
+    assert rep["execution_summary"]["failure_info"]["task_id"] == 1
+    assert rep["task_results"]["1"]["stderr"] == "broken"
+
+
+def test_parse_error_is_located_with_a_caret(tmp_path):
+    proc = tasker(DATA / "syntax_error.txt", "-r", "--output-json", tmp_path / "r.json",
+                  tmp=tmp_path)
+    assert proc.returncode == 20
+    no_traceback(proc)
+    assert "syntax_error.txt:5:" in proc.stderr and "^" in proc.stderr
+    assert report(tmp_path)["workflow_metadata"]["status"] == "validation_failed"
+
+
+def test_missing_file_is_one_sentence_exit_1(tmp_path):
+    proc = tasker(tmp_path / "nope.txt", "-r", tmp=tmp_path)
+    assert proc.returncode == 1
+    no_traceback(proc)
+    assert "does not exist" in proc.stderr
+
+
+def test_no_tasks_exits_24(tmp_path):
+    assert tasker(DATA / "no_tasks.txt", "-r", tmp=tmp_path).returncode == 24
+
+
+def test_dry_run_is_the_default_and_writes_no_log(tmp_path):
+    proc = tasker(DATA / "hello.txt", tmp=tmp_path)
+    assert "[DRY RUN] Would execute: echo hello world" in proc.stdout
+    assert not (tmp_path / "logs" / "log").exists()
+
+
+def test_set_overrides_a_global(tmp_path):
+    proc = tasker(DATA / "hello.txt", "-r", "--set", "GREETING=bonjour", tmp=tmp_path)
+    assert proc.returncode == 0 and "Task 1: STDOUT: got bonjour world" in proc.stdout
+
+
+def test_timeout_kills_the_process_group(tmp_path):
+    started = time.time()
+    proc = tasker(DATA / "timeout.txt", "-r", "--output-json", tmp_path / "r.json",
+                  tmp=tmp_path)
+    assert proc.returncode == 124 and time.time() - started < 20
+    result = report(tmp_path)["task_results"]["0"]
+    assert result["status"] == "timeout"
+    assert "Process killed after timeout of 5 seconds" in result["stderr"]
+    leftover = subprocess.run(["pgrep", "-f", "sleep 30 & sleep 30"], capture_output=True)
+    assert leftover.returncode == 1  # nothing left running
+
+
+def test_start_from_restores_earlier_results(tmp_path):
+    flag = tmp_path / "flag"
+    first = tasker(DATA / "resume.txt", "-r", "--set", f"FLAG={flag}", tmp=tmp_path)
+    assert first.returncode == 1
+    flag.write_text("")
+    second = tasker(DATA / "resume.txt", "-r", "--set", f"FLAG={flag}", "--start-from", "1",
+                    "--output-json", tmp_path / "r.json", tmp=tmp_path)
+    assert second.returncode == 0, second.stdout
+    assert "Task 2: STDOUT: from-task-zero seen" in second.stdout
+    assert report(tmp_path)["execution_summary"]["execution_path"] == [1, 2]
+
+
+def test_start_from_undefined_task_exits_12(tmp_path):
+    assert tasker(DATA / "hello.txt", "-r", "--start-from", "7", tmp=tmp_path).returncode == 12
+
+
+def test_sigterm_stops_the_run_and_writes_the_report(tmp_path):
+    argv = [sys.executable, str(ROOT / "tasker.py"), str(DATA / "sleeper.txt"), "-r",
+            "--output-json", str(tmp_path / "r.json"), "-l", str(tmp_path / "logs")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, HOME=str(tmp_path)))
+    deadline = time.time() + 10
+    while time.time() < deadline and not list(tmp_path.glob("logs/log/*.log")):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143, out + err
+    rep = report(tmp_path)
+    assert rep["workflow_metadata"]["status"] == "interrupted"
+    assert rep["workflow_metadata"]["exit_code"] == 143
+
+
+def test_file_defined_arguments(tmp_path):
+    proc = tasker(DATA / "file_args.txt", "-r", tmp=tmp_path)
+    assert "--fire-and-forget in the task file is ignored" in proc.stdout
+    assert proc.returncode == 1  # fire-and-forget from the file is refused
+    assert "DEBUG:" in proc.stdout  # --log-level=DEBUG from the file applies
+
+
+@pytest.mark.parametrize("line, code", [("--help", 20), ("--version", 20), ("-auto-recovery", 2)])
+def test_forbidden_file_arguments(tmp_path, line, code):
+    f = tmp_path / "t.txt"
+    f.write_text(f"{line}\ntask=0\nhostname=localhost\ncommand=true\nexec=local\n")
+    proc = tasker(f, "-r", tmp=tmp_path)
+    assert proc.returncode == code
+    no_traceback(proc)
+
+
+def test_help_lists_exit_codes(tmp_path):
+    proc = tasker("--help", tmp=tmp_path)
+    assert proc.returncode == 0
+    for code in ("124", "130/143", "20 ", "21 ", "24 ", "25 ", "60 ", "61 "):
+        assert code in proc.stdout
+
+
+def test_version(tmp_path):
+    proc = tasker("--version", tmp=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("TASKER v")
