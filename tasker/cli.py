@@ -28,7 +28,7 @@ from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
 
-EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START = 2, 20, 24, 12
+EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START, EXIT_LOCKED = 2, 20, 24, 12, 25
 
 
 def _say(msg: str) -> None:
@@ -113,6 +113,8 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
     session = _session(options, path, environ)
     if session is None:
         return 1
+    if options.show_recovery_info:
+        return _show_recovery_info(session)
     for name in options.ignored_from_file:
         print(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task file "
               "is ignored; give it on the command line.")
@@ -121,6 +123,38 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
     except TaskFileError as exc:
         _report_diagnostics(session, exc)
         return session.finish(EXIT_INVALID, "validation_failed", "task file is not valid")
+
+
+def _show_recovery_info(session: Session) -> int:
+    from tasker import resume
+
+    try:
+        state = resume.read_state(session.paths.state_file)
+    except FatalRunError as exc:
+        _say(f"ERROR: {exc.message}")
+        return EXIT_START
+    if state is None:
+        print(f"No recovery state for {session.task_file} ({session.paths.state_file}).")
+    else:
+        print(resume.describe(state, session.paths.state_file))
+    return 0
+
+
+def _lock_instance(session: Session):
+    """With --instance-check, hold the workflow's lock; None when not asked for."""
+    from tasker.instance import InstanceLock, instance_key
+
+    opts = session.options
+    if not opts.instance_check:
+        return None
+    if opts.force_instance:
+        session.log.warn("# WARNING: Instance check bypassed (--force-instance flag set)")
+        return None
+    home = Path(session.environ.get("HOME") or Path.home())
+    lock = InstanceLock(home, instance_key(session.file_sha256, session.globals()))
+    masked = {k: session.masker.mask(v) for k, v in session.globals().items()}
+    lock.acquire(str(session.task_file), opts.project, masked)
+    return lock
 
 
 def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
@@ -165,35 +199,54 @@ def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
     return _execute(session)
 
 
-def _restore_state(session: Session) -> None:
-    """With --start-from, bring back the results of the previous run of this file."""
-    from tasker.report.statefile import StateError, load_state, results_from_state
+def _restore_state(session: Session) -> Optional[int]:
+    """Bring back the previous run's results; return the task to start at (or None)."""
+    from tasker import resume
 
-    opts = session.options
-    if opts.start_from is None or not session.paths.state_file.exists():
-        return
-    try:
-        state = load_state(session.paths.state_file)
-    except StateError as exc:
-        raise FatalRunError(f"state file cannot be used: {exc}", EXIT_START) from None
+    opts, tasks = session.options, session.taskfile.tasks
+    if opts.start_from is None and not opts.auto_recovery:
+        return None
+    state = resume.read_state(session.paths.state_file)
     if state is None:
-        return
-    if state.get("file_hash") != session.file_sha256 and not opts.force:
-        raise FatalRunError("the task file changed since the state was saved; "
-                            "use --force to resume anyway", EXIT_START)
-    session.record.results.update(results_from_state(state))
+        return opts.start_from
+    resume.check_same_file(state, session.file_sha256, bool(opts.force))
+    start = opts.start_from
+    if start is None:
+        start = resume.resume_task(state, tasks)
+        if start is None:
+            return None
+        session.log.info(f"Auto-recovery: resuming workflow at task {start}")
+    session.record.results.update(resume.restored_results(state))
     session.log.info(f"Restored {len(session.record.results)} task result(s) from "
                      f"{session.paths.state_file}")
+    return start
 
 
-def _engine_options(session: Session) -> EngineOptions:
+def _engine_options(session: Session, start: Optional[int]) -> EngineOptions:
     opts = session.options
     return EngineOptions(dry_run=not opts.run, fire_and_forget=bool(opts.fire_and_forget),
                          cli_exec_type=opts.type, cli_timeout=opts.timeout,
-                         environ=session.environ, start_from=opts.start_from)
+                         environ=session.environ, start_from=start)
 
 
 def _execute(session: Session) -> int:
+    from tasker.instance import InstanceLocked
+
+    try:
+        lock = _lock_instance(session)
+    except InstanceLocked as exc:
+        session.log.error(f"Workflow is already running: {exc.holder}")
+        session.log.error(f"Lock file: {exc.path}")
+        session.log.close()  # exit 25 bypasses the other records, as in the original
+        return EXIT_LOCKED
+    try:
+        return _run_engine(session)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_engine(session: Session) -> int:
     from tasker.engine.sequential import run_workflow
     from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
     from tasker.exec.process import ProcessExecutor
@@ -216,12 +269,12 @@ def _execute(session: Session) -> int:
     interrupt = Interrupt()
     with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
             _signals(interrupt):
-        ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session),
-                         exec_config=config, executor=ProcessExecutor(Path(spool)),
-                         log=session.log, interrupt=interrupt, record=session.record,
-                         on_task_finished=session.save_state)
         try:
-            _restore_state(session)
+            start = _restore_state(session) if session.real_run else session.options.start_from
+            ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session, start),
+                             exec_config=config, executor=ProcessExecutor(Path(spool)),
+                             log=session.log, interrupt=interrupt, record=session.record,
+                             on_task_finished=session.save_state)
             outcome = run_workflow(ctx)
         except FatalRunError as exc:
             session.log.error(f"FATAL ERROR: {exc.message}")

@@ -42,8 +42,12 @@ def record(ctx: RunContext, result: TaskResult, it: Iteration = Iteration(),
         skipped=skipped, start_time=result.start_time, duration=result.duration))
 
 
-def condition_allows(ctx: RunContext, task: Task, label: str) -> bool:
-    """Evaluate the pre-execution `condition`; store a skipped result when false."""
+def condition_allows(ctx: RunContext, task: Task, label: str,
+                     it: Iteration = Iteration()) -> bool:
+    """Evaluate the pre-execution `condition`; store a skipped result when false.
+
+    `it` places the skip in the trace (a block sub-task passes its block and attempt).
+    """
     expr = task.conditions.get("condition")
     if expr is None:
         return True
@@ -54,8 +58,9 @@ def condition_allows(ctx: RunContext, task: Task, label: str) -> bool:
         return True
     ctx.log.info(f"Task {label}: Condition '{text}' evaluated to FALSE, skipping task")
     record(ctx, TaskResult(task.id, -1, stderr=SKIPPED_STDERR, status=SKIPPED,
-                           hostname=task.get("hostname") or "", start_time=time.time()),
-           skipped=True)
+                           hostname=task.get("hostname") or "", start_time=time.time(),
+                           attempts=it.attempt),
+           it, skipped=True)
     return False
 
 
@@ -200,7 +205,8 @@ def run_workflow(ctx: RunContext) -> Outcome:
             ctx.on_task_finished(tid, None)
             raise exc
         if isinstance(nxt, Stop):
-            ctx.on_task_finished(tid, None)
+            failed = nxt.outcome is None or nxt.outcome.status != "success"
+            ctx.on_task_finished(tid, tid if failed else None)  # a failed task is retried
             return nxt.outcome if nxt.outcome is not None else interrupted(ctx)
         ctx.on_task_finished(tid, nxt.task_id)
         tid = nxt.task_id

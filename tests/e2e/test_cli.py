@@ -171,3 +171,50 @@ def test_help_lists_exit_codes(tmp_path):
 def test_version(tmp_path):
     proc = tasker("--version", tmp=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith("TASKER v")
+
+
+def test_auto_recovery_resumes_at_the_failed_task(tmp_path):
+    flag = tmp_path / "flag"
+    first = tasker(DATA / "resume.txt", "-r", "--auto-recovery", "--set", f"FLAG={flag}",
+                   tmp=tmp_path)
+    assert first.returncode == 1
+    info = tasker(DATA / "resume.txt", "--show-recovery-info", tmp=tmp_path)
+    assert info.returncode == 0 and "resume at:      1" in info.stdout
+    flag.write_text("")
+    second = tasker(DATA / "resume.txt", "-r", "--auto-recovery", "--set", f"FLAG={flag}",
+                    "--output-json", tmp_path / "r.json", tmp=tmp_path)
+    assert second.returncode == 0, second.stdout
+    assert "Auto-recovery: resuming workflow at task 1" in second.stdout
+    assert report(tmp_path)["execution_summary"]["execution_path"] == [1, 2]
+    assert not list((tmp_path / "logs" / "recovery").glob("*.json"))  # removed on success
+
+
+def test_changed_file_refuses_resume_without_force(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text((DATA / "resume.txt").read_text())
+    assert tasker(f, "-r", tmp=tmp_path).returncode == 1
+    f.write_text(f.read_text() + "\n# edited\n")
+    assert tasker(f, "-r", "--start-from", "1", tmp=tmp_path).returncode == 12
+    forced = tasker(f, "-r", "--start-from", "2", "--force", tmp=tmp_path)
+    assert forced.returncode == 0 and "from-task-zero seen" in forced.stdout
+
+
+def test_instance_check_refuses_a_second_run(tmp_path):
+    argv = [sys.executable, str(ROOT / "tasker.py"), str(DATA / "sleeper.txt"), "-r",
+            "--instance-check", "-l", str(tmp_path / "logs")]
+    env = dict(os.environ, HOME=str(tmp_path))
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not list(tmp_path.glob("TASKER/locks/*.lock")):
+            time.sleep(0.05)
+        second = tasker(DATA / "sleeper.txt", "-r", "--instance-check", tmp=tmp_path)
+        assert second.returncode == 25
+        assert "already running" in second.stdout
+        forced = tasker(DATA / "hello.txt", "-r", "--instance-check", "--force-instance",
+                        tmp=tmp_path)
+        assert forced.returncode == 0
+    finally:
+        first.terminate()
+        first.wait(timeout=20)
+    assert not list(tmp_path.glob("TASKER/locks/*.lock"))

@@ -1,0 +1,69 @@
+"""Resuming a run from its state file: `--start-from N` and `--auto-recovery` (SPEC I.4, II.9.1).
+
+`--start-from N` brings back the results of the previous run of the same file
+so `@K_stdout@` of earlier tasks resolve; `--auto-recovery` also picks the
+task to resume at (the failed task, or the one the run was about to start).
+A task file changed since the state was saved is refused unless `--force`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+from tasker.engine.context import FatalRunError
+from tasker.report.statefile import StateError, load_state, results_from_state
+from tasker.results import TaskResult
+
+EXIT_STATE = 12
+
+
+def read_state(path: Path) -> Optional[dict]:
+    """The saved state, None when there is none; FatalRunError (12) when unusable."""
+    try:
+        return load_state(path)
+    except StateError as exc:
+        raise FatalRunError(f"state file cannot be used: {exc.message}", EXIT_STATE) from None
+
+
+def check_same_file(state: dict, file_sha256: str, force: bool) -> None:
+    """Refuse a state saved for another version of the task file, unless forced."""
+    if state.get("file_hash") != file_sha256 and not force:
+        raise FatalRunError("the task file changed since its state was saved; "
+                            "use --force to resume anyway", EXIT_STATE)
+
+
+def resume_task(state: dict, tasks: Mapping[int, object]) -> Optional[int]:
+    """Where an interrupted or failed run should go on: intended next, else last + 1."""
+    for candidate in (state.get("next_task"), state.get("current_task")):
+        if isinstance(candidate, int) and candidate in tasks:
+            return candidate
+    last = state.get("last_task")
+    if isinstance(last, int):
+        later = [tid for tid in tasks if tid > last]
+        return min(later) if later else None
+    return None
+
+
+def restored_results(state: dict) -> Dict[int, TaskResult]:
+    """Results of the saved run, FatalRunError (12) when malformed."""
+    try:
+        return results_from_state(state)
+    except StateError as exc:
+        raise FatalRunError(exc.message, EXIT_STATE) from None
+
+
+def describe(state: dict, path: Path) -> str:
+    """`--show-recovery-info` text."""
+    results = state.get("task_results", {})
+    ok = sorted(int(k) for k, v in results.items() if v.get("success"))
+    failure = state.get("failure") or {}
+    lines = [f"Recovery state: {path}",
+             f"  task file hash: {state.get('file_hash', '')[:16]}",
+             f"  results saved:  {len(results)} (successful: {ok})",
+             f"  last task:      {state.get('last_task')}",
+             f"  resume at:      {state.get('next_task')}"]
+    if failure:
+        lines.append(f"  failure:        task {failure.get('task_id')}, exit "
+                     f"{failure.get('exit_code')}: {failure.get('error')}")
+    return "\n".join(lines)
