@@ -1,0 +1,47 @@
+"""Properties of the loader: any text gives a TaskFile or a located TaskFileError."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasker.syntax import lines as L
+from tasker.syntax.diagnostics import TaskFileError
+from tasker.syntax.taskfile import LoadOptions, build_task_file
+
+KEYS = ["task", "hostname", "command", "arguments", "exec", "success", "next", "condition",
+        "on_success", "on_failure", "loop", "return", "type", "GLOBAL", "timeout"]
+VALUES = st.text(alphabet=st.sampled_from(list("0123456789abc_@&|()!~=<>\"' -,#$")),
+                 max_size=30)
+LINE = st.one_of(
+    st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEYS), VALUES),
+    st.text(max_size=40),
+    st.sampled_from(["", "# comment", "-r", "task=0", "task=1", "return=0"]),
+)
+
+
+def load(text):
+    return build_task_file("f.txt", text, L.classify(text), LoadOptions())
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(LINE, max_size=25))
+def test_any_file_loads_or_fails_with_a_located_error(lines):
+    text = "\n".join(lines)
+    try:
+        tf = load(text)
+    except TaskFileError as exc:
+        assert exc.diagnostics
+        for d in exc.diagnostics:
+            assert 1 <= d.line <= text.count("\n") + 1
+            assert d.column >= 1
+            assert d.render("f.txt").startswith(f"f.txt:{d.line}:{d.column}: error: ")
+    else:
+        assert all(isinstance(tid, int) for tid in tf.tasks)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=300))
+def test_random_text_never_raises_anything_else(text):
+    try:
+        load(text)
+    except TaskFileError:
+        pass
