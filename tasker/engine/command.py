@@ -18,7 +18,7 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import apply_split
 from tasker.engine.variables import Variables
 from tasker.exec.base import CommandResult, CommandSpec
-from tasker.exec.exectypes import ArgumentsError, build_argv, expand_env, split_arguments
+from tasker.exec.exectypes import ArgumentsError, build_argv, expand_env
 from tasker.report.logger import shorten
 from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task

@@ -9,16 +9,19 @@ This module is the one place where Lark exceptions become `ConditionError`.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, FrozenSet, Iterator, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 from tasker.grammar_loader import load_grammar
+from tasker.syntax.condition_ast import (  # noqa: F401  re-exported for callers
+    MAX_DEPTH, And, BareOperand, BoolLiteral, Comparison, Contains, ExitCode, ExitNotZero,
+    ExitTest, LineCount, MultiTask, Node, Not, Operand, Or, OutputMatch, Expr, Ref,
+    StreamField, StreamValue, Success, Template, placeholders, walk,
+)
 from tasker.syntax.placeholders import RESULT_FIELDS
 
 
@@ -34,164 +37,6 @@ class ConditionError(Exception):
     def __str__(self) -> str:
         return f"column {self.column}: {self.message}" + (f" ({self.hint})" if self.hint else "")
 
-
-def _col() -> Any:
-    # Positions are metadata: two conditions that differ only in spacing are equal.
-    return dataclasses.field(default=0, compare=False)
-
-
-# ---- operands ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Ref:
-    """`@N_field@`: a stored result of task N, bound at evaluation."""
-    task_id: int
-    field: str  # lower-cased
-    column: int = _col()
-
-    def __str__(self) -> str:
-        return f"@{self.task_id}_{self.field}@"
-
-
-@dataclass(frozen=True)
-class Template:
-    """Literal text mixed with task-result references (`v@1_exit@`)."""
-    parts: Tuple[Union[str, Ref], ...]
-    column: int = _col()
-    unclosed_quote: bool = dataclasses.field(default=False, compare=False)  # validator warns
-
-    def text(self) -> str:
-        """The template as written, references in `@N_field@` form."""
-        return "".join(str(p) for p in self.parts)
-
-
-@dataclass(frozen=True)
-class ExitCode:
-    """`exit` / `exit_code` as an operand: the current exit code."""
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class StreamValue:
-    """`stdout` / `stderr` as an operand: the output, trailing newlines removed."""
-    stream: str
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class StreamField:
-    """`stdout:DELIM,IDX`: one field of the output (SPEC II.4.5)."""
-    stream: str
-    delimiter: str
-    index: int
-    column: int = _col()
-
-
-Operand = Union[ExitCode, StreamValue, StreamField, Template]
-
-
-# ---- expressions ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Or:
-    """`a|b|...`; true when any item is."""
-    items: Tuple["Expr", ...]
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class And:
-    """`a&b&...`; true when every item is."""
-    items: Tuple["Expr", ...]
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class Not:
-    """`!a`."""
-    operand: "Expr"
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class ExitTest:
-    """`exit_N`: the exit code equals N."""
-    code: int
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class ExitNotZero:
-    """`exit_not_0`."""
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class Success:
-    """`success`: the task's success result (else exit code 0)."""
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class BoolLiteral:
-    """`true` / `false`."""
-    value: bool
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class OutputMatch:
-    """`stdout~TEXT` / `stdout!~TEXT`; pattern None means the emptiness test `stdout~`."""
-    stream: str
-    pattern: Optional[Template]
-    negated: bool = False
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class LineCount:
-    """`stdout_count=N` (and `<`, `>`, `<=`, `>=`, `!=`)."""
-    stream: str
-    op: str
-    count: int
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class Contains:
-    """Legacy `contains:TEXT` / `not_contains:TEXT` on stdout."""
-    text: Template
-    negated: bool = False
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """`LEFT op RIGHT` with op in `= != ~ !~ < <= > >=` (fix C10 rule)."""
-    left: Operand
-    op: str
-    right: Template
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class BareOperand:
-    """A placeholder standing alone (`@0_success@`): true when it renders `true`."""
-    value: Template
-    column: int = _col()
-
-
-@dataclass(frozen=True)
-class MultiTask:
-    """A block aggregate (`all_success`, `min_success=N`, ...; SPEC II.5.3)."""
-    kind: str
-    count: Optional[int] = None
-    column: int = _col()
-
-
-Expr = Union[Or, And, Not, ExitTest, ExitNotZero, Success, BoolLiteral, OutputMatch,
-             LineCount, Contains, Comparison, BareOperand, MultiTask]
-Node = Union[Expr, ExitCode, StreamValue, StreamField, Template, Ref]
-
-MAX_DEPTH = 100  # keeps the recursive evaluator and printer far from Python's limit
 
 _FIELDS = "|".join(sorted(RESULT_FIELDS, key=len, reverse=True))
 _REF = re.compile(rf"@([0-9]{{1,9}})_({_FIELDS})@", re.IGNORECASE)
@@ -407,34 +252,6 @@ def _located(text: str, e: UnexpectedInput) -> ConditionError:
 
 
 # ---- public API --------------------------------------------------------------------------
-def walk(expr: Node) -> Iterator[Node]:
-    """Yield every node of the tree (expressions, operands, templates, refs), iteratively."""
-    stack: List[Node] = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(list(_children(node))))
-
-
-def _children(node: Node) -> Iterator[Node]:
-    """The direct sub-nodes of one node."""
-    if isinstance(node, (Or, And)):
-        yield from node.items
-    elif isinstance(node, Not):
-        yield node.operand
-    elif isinstance(node, OutputMatch) and node.pattern is not None:
-        yield node.pattern
-    elif isinstance(node, Contains):
-        yield node.text
-    elif isinstance(node, Comparison):
-        yield node.left
-        yield node.right
-    elif isinstance(node, BareOperand):
-        yield node.value
-    elif isinstance(node, Template):
-        yield from (p for p in node.parts if isinstance(p, Ref))
-
-
 def _check(expr: Expr, allow_block: bool) -> None:
     """Reject block-only forms outside blocks and nesting deep enough to hit recursion limits."""
     stack: List[Tuple[Expr, int]] = [(expr, 1)]
@@ -475,11 +292,6 @@ def parse_condition(text: str) -> Expr:
 def parse_block_condition(text: str) -> Expr:
     """Parse a block's `success=`/`next=`: conditions plus the multi-task forms of II.5.3."""
     return _parse(text, allow_block=True)
-
-
-def placeholders(expr: Expr) -> FrozenSet[Tuple[int, str]]:
-    """The task-result references (task_id, field) an expression reads."""
-    return frozenset((n.task_id, n.field) for n in walk(expr) if isinstance(n, Ref))
 
 
 # ---- printer -----------------------------------------------------------------------------

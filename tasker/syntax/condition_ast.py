@@ -1,0 +1,203 @@
+"""The condition AST: frozen values with the column where each starts.
+
+Parsed by `tasker.syntax.condition`, evaluated by `tasker.engine.evaluate`,
+read by the validator (placeholders, flow analysis). Columns are metadata:
+two conditions that differ only in spacing compare equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, FrozenSet, Iterator, List, Optional, Tuple, Union
+
+def _col() -> Any:
+    # Positions are metadata: two conditions that differ only in spacing are equal.
+    return dataclasses.field(default=0, compare=False)
+
+
+# ---- operands ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ref:
+    """`@N_field@`: a stored result of task N, bound at evaluation."""
+    task_id: int
+    field: str  # lower-cased
+    column: int = _col()
+
+    def __str__(self) -> str:
+        return f"@{self.task_id}_{self.field}@"
+
+
+@dataclass(frozen=True)
+class Template:
+    """Literal text mixed with task-result references (`v@1_exit@`)."""
+    parts: Tuple[Union[str, Ref], ...]
+    column: int = _col()
+    unclosed_quote: bool = dataclasses.field(default=False, compare=False)  # validator warns
+
+    def text(self) -> str:
+        """The template as written, references in `@N_field@` form."""
+        return "".join(str(p) for p in self.parts)
+
+
+@dataclass(frozen=True)
+class ExitCode:
+    """`exit` / `exit_code` as an operand: the current exit code."""
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class StreamValue:
+    """`stdout` / `stderr` as an operand: the output, trailing newlines removed."""
+    stream: str
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class StreamField:
+    """`stdout:DELIM,IDX`: one field of the output (SPEC II.4.5)."""
+    stream: str
+    delimiter: str
+    index: int
+    column: int = _col()
+
+
+Operand = Union[ExitCode, StreamValue, StreamField, Template]
+
+
+# ---- expressions ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Or:
+    """`a|b|...`; true when any item is."""
+    items: Tuple["Expr", ...]
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class And:
+    """`a&b&...`; true when every item is."""
+    items: Tuple["Expr", ...]
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class Not:
+    """`!a`."""
+    operand: "Expr"
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class ExitTest:
+    """`exit_N`: the exit code equals N."""
+    code: int
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class ExitNotZero:
+    """`exit_not_0`."""
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class Success:
+    """`success`: the task's success result (else exit code 0)."""
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class BoolLiteral:
+    """`true` / `false`."""
+    value: bool
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class OutputMatch:
+    """`stdout~TEXT` / `stdout!~TEXT`; pattern None means the emptiness test `stdout~`."""
+    stream: str
+    pattern: Optional[Template]
+    negated: bool = False
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class LineCount:
+    """`stdout_count=N` (and `<`, `>`, `<=`, `>=`, `!=`)."""
+    stream: str
+    op: str
+    count: int
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class Contains:
+    """Legacy `contains:TEXT` / `not_contains:TEXT` on stdout."""
+    text: Template
+    negated: bool = False
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`LEFT op RIGHT` with op in `= != ~ !~ < <= > >=` (fix C10 rule)."""
+    left: Operand
+    op: str
+    right: Template
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class BareOperand:
+    """A placeholder standing alone (`@0_success@`): true when it renders `true`."""
+    value: Template
+    column: int = _col()
+
+
+@dataclass(frozen=True)
+class MultiTask:
+    """A block aggregate (`all_success`, `min_success=N`, ...; SPEC II.5.3)."""
+    kind: str
+    count: Optional[int] = None
+    column: int = _col()
+
+
+Expr = Union[Or, And, Not, ExitTest, ExitNotZero, Success, BoolLiteral, OutputMatch,
+             LineCount, Contains, Comparison, BareOperand, MultiTask]
+Node = Union[Expr, ExitCode, StreamValue, StreamField, Template, Ref]
+
+MAX_DEPTH = 100  # keeps the recursive evaluator and printer far from Python's limit
+
+
+def walk(expr: Node) -> Iterator[Node]:
+    """Yield every node of the tree (expressions, operands, templates, refs), iteratively."""
+    stack: List[Node] = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(list(_children(node))))
+
+
+def _children(node: Node) -> Iterator[Node]:
+    """The direct sub-nodes of one node."""
+    if isinstance(node, (Or, And)):
+        yield from node.items
+    elif isinstance(node, Not):
+        yield node.operand
+    elif isinstance(node, OutputMatch) and node.pattern is not None:
+        yield node.pattern
+    elif isinstance(node, Contains):
+        yield node.text
+    elif isinstance(node, Comparison):
+        yield node.left
+        yield node.right
+    elif isinstance(node, BareOperand):
+        yield node.value
+    elif isinstance(node, Template):
+        yield from (p for p in node.parts if isinstance(p, Ref))
+
+
+def placeholders(expr: Expr) -> FrozenSet[Tuple[int, str]]:
+    """The task-result references (task_id, field) an expression reads."""
+    return frozenset((n.task_id, n.field) for n in walk(expr) if isinstance(n, Ref))
