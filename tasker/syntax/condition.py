@@ -22,6 +22,7 @@ from tasker.syntax.condition_ast import (  # noqa: F401  re-exported for callers
     ExitTest, LineCount, MultiTask, Node, Not, Operand, Or, OutputMatch, Expr, Ref,
     StreamField, StreamValue, Success, Template, placeholders, walk,
 )
+from tasker.syntax.condition_fast import quick_parse
 from tasker.syntax.placeholders import RESULT_FIELDS
 
 
@@ -172,7 +173,7 @@ def _parser() -> Lark:
     """The condition parser, built on first use (start-up stays cheap)."""
     # Columns come from the tokens: the inline transformer returns dataclasses, not Trees,
     # so propagate_positions would only add a wrapper call to every reduction (~15%).
-    return Lark(load_grammar("condition"), parser="lalr", transformer=_Build())
+    return Lark(load_grammar("condition"), parser="lalr", transformer=_Build(), cache=True)
 
 
 # ---- errors ------------------------------------------------------------------------------
@@ -274,6 +275,9 @@ def _parse(text: str, allow_block: bool) -> Expr:
     """Parse, locate errors, then apply the checks the grammar cannot express."""
     if not text.strip():
         raise ConditionError("empty condition", 1, "write a condition such as exit_0")
+    quick = quick_parse(text, _template)
+    if quick is not None:
+        return quick
     try:
         expr = _parser().parse(text)
     except UnexpectedInput as e:

@@ -1,0 +1,41 @@
+"""The fast path agrees with the grammar wherever it answers, columns included."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tasker.syntax.condition import _parser, _template, parse_condition
+from tasker.syntax.condition_ast import walk
+from tasker.syntax.condition_fast import quick_parse
+
+PIECES = ["exit_0", "exit_12", "EXIT_-3", "exit_not_0", "success", "True", "false", "stdout",
+          "StdErr", "exit", "exit_code", "@3_exit@", "@12_STDOUT@", "@0_success@", "~", "!~",
+          "=", "!=", "<=", ">=", "<", ">", "==", "ok", "a b", "x=y", "@1_stdout@", "(", ")",
+          "&", "|", '"', "'", " ", "  ", "\t", "!", "42", "-1", "1.5", "stdout_count", "\xa0",
+          "#", ",", "min_success"]
+
+
+def same(a, b):
+    """Equal ASTs with equal columns on every node."""
+    return a == b and [getattr(n, "column", None) for n in walk(a)] == \
+        [getattr(n, "column", None) for n in walk(b)]
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=6))
+def test_fast_path_matches_the_grammar(pieces):
+    text = "".join(pieces)
+    quick = quick_parse(text, _template)
+    if quick is None:
+        return
+    try:
+        slow = _parser().parse(text)
+    except Exception as exc:  # the grammar rejects it: the fast path must not accept it
+        raise AssertionError(f"fast path accepted {text!r}, grammar said {exc}") from None
+    assert same(quick, slow), (text, quick, slow)
+
+
+def test_common_shapes_take_the_fast_path():
+    for text in ("exit_0", " success ", "stdout~ready 1", "@41_exit@=0", "exit!=0",
+                 "stderr!~", "@2_stdout@~ok"):
+        assert quick_parse(text, _template) is not None, text
+    assert parse_condition("@41_exit@=0") == _parser().parse("@41_exit@=0")
