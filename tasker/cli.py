@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
 
 from tasker.engine.context import (
     EngineOptions, FatalRunError, Interrupt, Outcome, RunContext,
@@ -27,6 +27,9 @@ from tasker.session import Session
 from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
+
+if TYPE_CHECKING:
+    from tasker.exec.exectypes import ExecConfig
 
 EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START, EXIT_LOCKED = 2, 20, 24, 12, 25
 
@@ -179,7 +182,8 @@ def _load(session: Session, raw: str, lines: Sequence[L.Line]):
 
 
 def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
-    from tasker.validate.structure import validate_structure
+    from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
+    from tasker.validate.pipeline import check_task_file
 
     opts, log = session.options, session.log
     log.info(f"# Validating task file: {session.task_file}")
@@ -188,15 +192,52 @@ def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
         log.error("No tasks found in the file.")
         return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
     if not (opts.skip_task_validation or opts.skip_validation):
-        validate_structure(taskfile, log)
+        check_task_file(taskfile, log, skip_security=bool(opts.skip_security_validation),
+                        skip_subtask_range=bool(opts.skip_subtask_range_validation))
         log.info("# Task validation passed successfully.")
     if opts.start_from is not None and opts.start_from not in taskfile.tasks:
         log.error(f"--start-from {opts.start_from}: task {opts.start_from} is not defined")
         return session.finish(EXIT_START, "validation_failed", "start task not defined")
+    try:
+        config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))
+    except ExecConfigError as exc:
+        log.error(str(exc))
+        return session.finish(EXIT_INVALID, "validation_failed", str(exc))
+    code = _validate_hosts(session, config)
+    if code:
+        return session.finish(code, "validation_failed", "host validation failed")
     if opts.validate_only:
         log.info("# Validation completed successfully.")
         return session.finish(0, "success")
-    return _execute(session)
+    return _execute(session, config)
+
+
+def _validate_hosts(session: Session, config: ExecConfig) -> int:
+    """Host pre-flight unless skipped (SPEC II.8.5), then the summary; 0 or the exit code."""
+    from tasker.validate.hosts import HostCheckOptions, apply_fqdn, check_hosts
+    from tasker.validate.summary import summary_lines, use_color
+
+    opts, taskfile = session.options, session.taskfile
+    hosts = None
+    if opts.skip_host_validation or opts.skip_validation:
+        print("WARNING: Skipping host validation can lead to connection failures!")
+    else:
+        hosts = check_hosts(taskfile, config, HostCheckOptions(
+            skip_unresolved=bool(opts.skip_unresolved_host_validation),
+            skip_command=bool(opts.skip_command_validation),
+            cli_exec_type=opts.type, environ=session.environ), session.log)
+        for sentence in hosts.errors:
+            session.log.error(sentence)
+        if hosts.exit_code:
+            return hosts.exit_code
+        session.taskfile = apply_fqdn(taskfile, hosts.fqdn)
+    checked = None if opts.skip_task_validation or opts.skip_validation else True
+    tasks = sum(task.generated_by is None for task in taskfile.tasks.values())
+    for line in summary_lines(syntax_ok=True, task_count=tasks, dependency_ok=checked,
+                              flow_ok=checked, hosts=hosts,
+                              color=use_color(sys.stdout, session.environ)):
+        session.log.info(line)
+    return 0
 
 
 def _restore_state(session: Session) -> Optional[int]:
@@ -229,7 +270,7 @@ def _engine_options(session: Session, start: Optional[int]) -> EngineOptions:
                          environ=session.environ, start_from=start)
 
 
-def _execute(session: Session) -> int:
+def _execute(session: Session, config: ExecConfig) -> int:
     from tasker.instance import InstanceLocked
 
     try:
@@ -240,15 +281,14 @@ def _execute(session: Session) -> int:
         session.log.close()  # exit 25 bypasses the other records, as in the original
         return EXIT_LOCKED
     try:
-        return _run_engine(session)
+        return _run_engine(session, config)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run_engine(session: Session) -> int:
+def _run_engine(session: Session, config: ExecConfig) -> int:
     from tasker.engine.sequential import run_workflow
-    from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
     from tasker.exec.process import ProcessExecutor
     from tasker.report.backup import backup_task_file
     from tasker.report.paths import run_stamp
@@ -259,11 +299,6 @@ def _run_engine(session: Session) -> int:
                              run_stamp(session.started))
         except OSError as exc:
             session.log.warn(f"Task file backup failed: {exc}")
-    try:
-        config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))
-    except ExecConfigError as exc:
-        session.log.error(str(exc))
-        return session.finish(EXIT_INVALID, "validation_failed", str(exc))
     session.log.debug(f"Execution types from {config.source or 'built-in defaults'}: "
                       f"{', '.join(sorted(config.types))} (default {config.default_exec_type})")
     interrupt = Interrupt()
