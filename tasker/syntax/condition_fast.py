@@ -1,9 +1,10 @@
-"""A fast path for the commonest conditions: one atom, no groups, no quotes.
+"""A fast path for the commonest conditions: simple atoms, no groups, no quotes.
 
 Lark's LALR parser costs 50-100 microseconds per condition, and a 10,000-task
 file has 10,000 distinct conditions such as `@41_exit@=0`. Most conditions
-are a single atom of a few shapes (`exit_0`, `stdout~ready`, `@3_exit@!=0`,
-`success`), which a regular expression recognises in a few microseconds.
+are a few atoms of a few shapes (`exit_0`, `stdout~ready`, `@3_exit@!=0`,
+`success`) joined by `&`/`|`, which regular expressions recognise in a few
+microseconds.
 
 The grammar stays the definition of the language: this module only answers
 for texts it is sure about and returns None for everything else, which then
@@ -17,7 +18,7 @@ import re
 from typing import Callable, Optional
 
 from tasker.syntax.condition_ast import (
-    BoolLiteral, Comparison, ExitCode, ExitNotZero, ExitTest, Expr, OutputMatch, StreamValue,
+    And, Or, BoolLiteral, Comparison, ExitCode, ExitNotZero, ExitTest, Expr, OutputMatch, StreamValue,
     Success, Template,
 )
 from tasker.syntax.placeholders import RESULT_FIELDS
@@ -48,23 +49,60 @@ def _word(m: "re.Match[str]") -> Expr:
 
 
 def quick_parse(text: str, template: Callable[[str, int], Template]) -> Optional[Expr]:
-    """The AST of a single simple atom, or None when Lark must decide.
+    """The AST of simple atoms joined by `&` and `|`, or None when Lark must decide.
 
     `template` is the parser's own text -> Template builder, so literal parts
     and `@N_field@` references are split exactly as the grammar path does.
+    Without parentheses and quotes, `&` and `|` can only be operators, so the
+    text splits at them; `|` binds loosest, and both are n-ary as in the grammar.
     """
-    if len(text) > 200 or not text.isascii() or _ODD_BLANKS.search(text):
+    if len(text) > 400 or not text.isascii() or _ODD_BLANKS.search(text):
         return None  # unusual text: let the grammar decide
-    m = _WORD.fullmatch(text)
+    alternatives = []
+    start = 0
+    for part in text.split("|"):
+        end = start + len(part)
+        conj = _conjunction(text, start, end, template)
+        if conj is None:
+            return None
+        alternatives.append(conj)
+        start = end + 1
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return Or(tuple(alternatives), alternatives[0].column)
+
+
+def _conjunction(text: str, start: int, end: int,
+                 template: Callable[[str, int], Template]) -> Optional[Expr]:
+    """Atoms joined by `&` between text[start:end], or None."""
+    items = []
+    pos = start
+    while True:
+        amp = text.find("&", pos, end)
+        stop = end if amp < 0 else amp
+        atom = _atom(text, pos, stop, template)
+        if atom is None:
+            return None
+        items.append(atom)
+        if amp < 0:
+            break
+        pos = amp + 1
+    return items[0] if len(items) == 1 else And(tuple(items), items[0].column)
+
+
+def _atom(text: str, start: int, end: int,
+          template: Callable[[str, int], Template]) -> Optional[Expr]:
+    """One atom spanning text[start:end]; match positions are absolute, so are columns."""
+    m = _WORD.fullmatch(text, start, end)
     if m:
         return _word(m)
-    m = _MATCH.fullmatch(text)
+    m = _MATCH.fullmatch(text, start, end)
     if m:
         value = m.group("value")
         pattern = template(value, m.start("value") + 1) if value else None
         return OutputMatch(m.group("stream").lower(), pattern, m.group("op") == "!~",
                            m.start("stream") + 1)
-    m = _COMPARE.fullmatch(text) or _REF_MATCH.fullmatch(text)
+    m = _COMPARE.fullmatch(text, start, end) or _REF_MATCH.fullmatch(text, start, end)
     if m:
         return _comparison(m, template)
     return None

@@ -7,7 +7,7 @@ from tasker.syntax.condition import _parser, _template, parse_condition
 from tasker.syntax.condition_ast import walk
 from tasker.syntax.condition_fast import quick_parse
 
-PIECES = ["exit_0", "exit_12", "EXIT_-3", "exit_not_0", "success", "True", "false", "stdout",
+PIECES = ["exit_0", "&", "|", "&&", "exit_12", "EXIT_-3", "exit_not_0", "success", "True", "false", "stdout",
           "StdErr", "exit", "exit_code", "@3_exit@", "@12_STDOUT@", "@0_success@", "~", "!~",
           "=", "!=", "<=", ">=", "<", ">", "==", "ok", "a b", "x=y", "@1_stdout@", "(", ")",
           "&", "|", '"', "'", " ", "  ", "\t", "!", "42", "-1", "1.5", "stdout_count", "\xa0",
@@ -21,7 +21,7 @@ def same(a, b):
 
 
 @settings(max_examples=3000)
-@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=6))
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=9))
 def test_fast_path_matches_the_grammar(pieces):
     text = "".join(pieces)
     quick = quick_parse(text, _template)
