@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -55,28 +54,6 @@ def _result_data(result: TaskResult, masker: Masker) -> Dict[str, Any]:
     }
 
 
-def _header(
-    file_sha256: str,
-    record: RunRecord,
-    globals_: Mapping[str, str],
-    current_task: Optional[int],
-    next_task: Optional[int],
-    masker: Masker,
-) -> Dict[str, Any]:
-    """Everything of the state except `task_results`."""
-    return {
-        "version": STATE_VERSION,
-        "file_hash": file_sha256,
-        "saved_at": time.time(),
-        "current_task": current_task,
-        "next_task": next_task,
-        "last_task": record.last_task,
-        "execution_path": list(record.execution_path),
-        "failure": masker.mask_data(record.failure),
-        "globals": {name: masker.mask(value) for name, value in globals_.items()},
-    }
-
-
 class StateWriter:
     """Keeps one run's state file as a journal: one JSON line per save.
 
@@ -98,6 +75,7 @@ class StateWriter:
         self._fd: Optional[int] = None
         # id() of every result object written; the objects are kept so ids stay unique.
         self._written: Dict[int, TaskResult] = {}
+        self._path_len = 0  # execution_path entries already written
         # Sub-tasks of a parallel block may finish (and save) at the same time.
         self._lock = threading.Lock()
 
@@ -117,12 +95,13 @@ class StateWriter:
             values = list(record.results.values())  # one C-level copy: sub-tasks may store
             by_id = dict(zip(map(id, values), values))
             fresh = [by_id[key] for key in by_id.keys() - self._written.keys()]
+            # Only what changed: a line must cost the same for task 5 and task 5000.
+            path = record.execution_path
             entry = {
-                "saved_at": time.time(),
+                "path_added": path[self._path_len:],  # folded back into execution_path
                 "current_task": current_task,
                 "next_task": next_task,
                 "last_task": record.last_task,
-                "execution_path": list(record.execution_path),
                 "failure": self.masker.mask_data(record.failure),
                 "task_results": {str(r.task_id): _result_data(r, self.masker) for r in fresh},
             }
@@ -136,6 +115,7 @@ class StateWriter:
                 if self.fsync:
                     os.fsync(self._fd)
             self._written.update(zip(map(id, fresh), fresh))
+            self._path_len = len(path)
             if len(self._written) > 2 * len(by_id) + 64:  # loops replace results: forget old
                 self._written = by_id
 
@@ -210,10 +190,13 @@ def _fold(lines: List[str], path: Path) -> Dict[str, Any]:
         raise StateError(f"state file {path} is corrupt: no header")
     state = dict(entries[0])
     state.setdefault("task_results", {})
+    state.setdefault("execution_path", [])
     for entry in entries[1:]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("task_results"), dict):
+        if not isinstance(entry, dict) or not isinstance(entry.get("task_results"), dict) \
+                or not isinstance(entry.get("path_added", []), list):
             raise StateError(f"state file {path} is corrupt: bad journal entry")
         state["task_results"].update(entry.pop("task_results"))
+        state["execution_path"].extend(entry.pop("path_added", []))
         state.update(entry)
     return state
 
