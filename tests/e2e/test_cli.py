@@ -101,14 +101,17 @@ def test_set_overrides_a_global(tmp_path):
 
 
 def test_timeout_kills_the_process_group(tmp_path):
+    # A duration no other process uses, so pgrep finds only what this run started.
+    nap = f"{30 + os.getpid() % 1000 / 1000:.3f}"
+    task_file = tmp_path / "timeout.txt"
+    task_file.write_text((DATA / "timeout.txt").read_text().replace("sleep 30", f"sleep {nap}"))
     started = time.time()
-    proc = tasker(DATA / "timeout.txt", "-r", "--output-json", tmp_path / "r.json",
-                  tmp=tmp_path)
+    proc = tasker(task_file, "-r", "--output-json", tmp_path / "r.json", tmp=tmp_path)
     assert proc.returncode == 124 and time.time() - started < 20
     result = report(tmp_path)["task_results"]["0"]
     assert result["status"] == "timeout"
     assert "Process killed after timeout of 5 seconds" in result["stderr"]
-    leftover = subprocess.run(["pgrep", "-f", "sleep 30 & sleep 30"], capture_output=True)
+    leftover = subprocess.run(["pgrep", "-f", f"sleep {nap}"], capture_output=True)
     assert leftover.returncode == 1  # nothing left running
 
 
