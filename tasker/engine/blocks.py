@@ -1,12 +1,93 @@
-"""Blocks (parallel, conditional, decision): not built yet (issue 3)."""
+"""Blocks: parallel, conditional and decision (SPEC II.5 with the fixes of I.2).
+
+`run_block` is what the sequential engine calls for a task with `type=`; it
+returns where to go next (`Goto`) or how the run ends (`Stop`). Parallel and
+conditional blocks live in their own modules; the decision block, which runs
+nothing, is here.
+
+Decision blocks (II.5.6 with C1-C3): `success=` (or `failure=`, inverted) is
+evaluated on placeholders and globals only. The result is stored, so
+`@N_success@` works (C2). Routing: a true decision takes `on_success`, a false
+one `on_failure`; `next=never` stops the run successfully (and never restarts
+at task 0, C1); `next=always` continues either way; otherwise a true decision
+continues with ID + 1 and a false one stops the run with exit 10 (C3).
+"""
 
 from __future__ import annotations
 
-from tasker.engine.context import FatalRunError, RunContext
+import time
+
+from tasker.engine.conditional import run_conditional
+from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.evaluate import Current, evaluate
+from tasker.engine.parallel import run_parallel
+from tasker.engine.routing import Goto, Stop, failure_stop, target
+from tasker.engine.sequential import Iteration, Step, record
+from tasker.engine.variables import Variables
+from tasker.results import FAILED, SUCCESS, TaskResult
 from tasker.syntax.ast import Task
 
 
-def run_block(ctx: RunContext, task: Task):
-    """Run a block task; see SPEC II.5."""
-    raise FatalRunError(f"Task {task.id}: type={task.type} blocks are not supported yet",
+def run_block(ctx: RunContext, task: Task) -> Step:
+    """Run a block task and decide where to go next (SPEC II.5)."""
+    if task.kind == "parallel":
+        return run_parallel(ctx, task)
+    if task.kind == "conditional":
+        return run_conditional(ctx, task)
+    if task.kind == "decision":
+        return run_decision(ctx, task)
+    raise FatalRunError(f"Task {task.id}: '{task.type}' is not a block type", 20, task.id)
+
+
+def decide(ctx: RunContext, task: Task) -> bool:
+    """The decision: `success=` as is, or `failure=` inverted, on dummy current values."""
+    lookup = Variables(ctx.record.results).lookup
+    if "success" in task.conditions:
+        value = evaluate(task.conditions["success"], Current(), lookup)
+        ctx.log.info(f"Task {task.id}: Decision condition '{task.get('success')}' "
+                     f"evaluated to: {value}")
+        return value
+    if "failure" in task.conditions:
+        failed = evaluate(task.conditions["failure"], Current(), lookup)
+        ctx.log.info(f"Task {task.id}: Decision condition 'failure={task.get('failure')}' "
+                     f"evaluated to: {failed} → success={not failed}")
+        return not failed
+    raise FatalRunError(f"Task {task.id}: decision block needs 'success' or 'failure'",
                         20, task.id)
+
+
+def run_decision(ctx: RunContext, task: Task) -> Step:
+    """Evaluate, store and route a decision block."""
+    ctx.log.info(f"Task {task.id}: DECISION - Evaluating conditions")
+    ctx.record.execution_path.append(task.id)
+    passed = decide(ctx, task)
+    ctx.log.info(f"Task {task.id}: Decision PASSED" if passed else
+                 f"Task {task.id}: Decision FAILED (success condition not met)")
+    result = TaskResult(task.id, 0 if passed else 1, success=passed,
+                        status=SUCCESS if passed else FAILED, start_time=time.time())
+    record(ctx, result, Iteration())
+    ctx.record.last_task = task.id
+    return route_decision(ctx, task, result)
+
+
+def route_decision(ctx: RunContext, task: Task, result: TaskResult) -> Step:
+    """Where a decision leads (C1, C3)."""
+    passed = result.success
+    key = "on_success" if passed else "on_failure"
+    if task.has(key):
+        tid = target(ctx, task, key)
+        word = "success" if passed else "failure"
+        ctx.log.info(f"Task {task.id}: Decision {word}, jumping to task {tid} ({key})")
+        return Goto(tid)
+    nxt = (task.get("next") or "").strip().lower()
+    if nxt == "never":
+        ctx.log.info(f"Task {task.id}: 'next=never' found, stopping execution")
+        ctx.log.info("SUCCESS: Task execution completed successfully with 'next=never'.")
+        return Stop(Outcome(0, "success", task_id=task.id))
+    if passed or nxt == "always":
+        ctx.log.info(f"Task {task.id}: Continuing to task {task.id + 1}")
+        return Goto(task.id + 1)
+    ctx.log.info(f"Task {task.id}: Decision failed and no on_failure - workflow will fail "
+                 "with exit 10")
+    ctx.log.error(f"FAILED: Workflow stopped - decision Task {task.id} failed.")
+    return failure_stop(ctx, task, result, f"decision {task.id} failed", 10)

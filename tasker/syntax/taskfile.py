@@ -20,6 +20,7 @@ from tasker.syntax.ast import (
     Task, TaskFile,
 )
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
+from tasker.syntax.fanout import expand_hostnames
 from tasker.syntax.placeholders import GLOBAL_NAME, substitute_globals
 
 ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -209,6 +210,7 @@ def build_task_file(path: str, text: str, lines: Sequence[L.Line],
                  if "type" in fields else False)
         conditions = _parse_conditions(b, fields, block)
         tasks[tid] = Task(tid, line, MappingProxyType(fields), tuple(unknown), conditions)
+    tasks = expand_hostnames(tasks)  # hostnames= blocks get their sub-tasks (II.5.4)
     errors = [d for d in b.diags if d.is_error]
     if errors:
         raise TaskFileError(path, errors)

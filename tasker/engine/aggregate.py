@@ -1,0 +1,178 @@
+"""What parallel and conditional blocks share: the aggregate result and the routing on it.
+
+A block stores one result under its own ID (SPEC II.4.3): exit 0 when every
+sub-task succeeded, a summary line as stdout, the failed and timed-out IDs as
+stderr, and the counts behind `@P_success_count@` and friends. Routing then
+follows II.5.1 step 6 with the fixes of I.2: `success=` (a multi-task
+condition), else `next`, else `all_success` for both kinds of block (C4).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, List, Optional, Sequence
+
+from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.evaluate import Current, evaluate, evaluate_block
+from tasker.engine.routing import Goto, Stop, failure_stop, target
+from tasker.engine.sequential import Iteration, Step, is_loop, record, resolve_int
+from tasker.engine.variables import Variables
+from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
+from tasker.syntax.ast import Task
+
+RunOnce = Callable[[Optional[int]], Optional[TaskResult]]  # iteration -> block result
+
+
+def subtask_ids(task: Task, key: str) -> List[int]:
+    """The IDs of a block list (`tasks`, `if_true_tasks`, ...), in list order."""
+    ids = []
+    for word in (task.get(key) or "").split(","):
+        word = word.strip()
+        if not word:
+            continue
+        try:
+            ids.append(int(word))
+        except ValueError:
+            raise FatalRunError(f"Task {task.id}: '{word}' in {key} is not a task ID",
+                                20, task.id) from None
+    return ids
+
+
+def subtasks(ctx: RunContext, task: Task, key: str) -> List[Task]:
+    """The tasks a block list names; every one must be defined."""
+    found = []
+    for tid in subtask_ids(task, key):
+        sub = ctx.taskfile.tasks.get(tid)
+        if sub is None:
+            raise FatalRunError(f"Task {task.id}: {key} names task {tid}, which is not defined",
+                                20, task.id)
+        found.append(sub)
+    return found
+
+
+def block_result(task: Task, title: str, results: Sequence[TaskResult], started: float,
+                 duration: float, iterations: int = 1) -> TaskResult:
+    """The block's own stored result (II.4.3)."""
+    failed = [r.task_id for r in results if not r.success]
+    timeouts = [r.task_id for r in results if r.status == TIMEOUT]
+    total, ok = len(results), len(results) - len(failed)
+    stdout = f"{title}: {ok}/{total} successful"
+    if timeouts:
+        stdout += f", {len(timeouts)} timeout"
+    stdout += f", {len(failed)} failed"
+    parts = [f"Failed tasks: {failed}"] if failed else []
+    if timeouts:
+        parts.append(f"Timeout tasks: {timeouts}")
+    all_ok = not failed
+    return TaskResult(task.id, 0 if all_ok else 1, stdout=stdout, stderr=". ".join(parts),
+                      success=all_ok, status=SUCCESS if all_ok else FAILED, start_time=started,
+                      duration=duration, iterations=iterations,
+                      counts=BlockCounts(ok, len(failed)))
+
+
+def store_block(ctx: RunContext, result: TaskResult, iteration: Optional[int]) -> None:
+    """Store the block result, trace it, and make it the run's last task."""
+    record(ctx, result, Iteration(iteration))
+    ctx.record.last_task = result.task_id
+
+
+def elapsed(started_monotonic: float) -> float:
+    """Seconds since a time.monotonic() reading."""
+    return time.monotonic() - started_monotonic
+
+
+def _ratio(result: TaskResult) -> str:
+    counts = result.counts or BlockCounts(0, 0)
+    return f"{counts.success}/{counts.total}"
+
+
+def _current(result: TaskResult) -> Current:
+    """The aggregate as "current" values for a `next=` condition or `loop_break`."""
+    return Current(result.exit_code, result.stdout, result.stderr, result.success)
+
+
+def _all_success(ctx: RunContext, task: Task, result: TaskResult, why: str) -> bool:
+    counts = result.counts or BlockCounts(0, 0)
+    met = counts.total > 0 and counts.failed == 0
+    ctx.log.info(f"Task {task.id}: {why}, using all_success logic: {_ratio(result)} = {met}")
+    return met
+
+
+def aggregate_met(ctx: RunContext, task: Task, result: TaskResult) -> Optional[bool]:
+    """Truth of the block's aggregate test; None for `next=never` (stop successfully)."""
+    counts = result.counts or BlockCounts(0, 0)
+    lookup = Variables(ctx.record.results).lookup
+    key = "success" if task.has("success") else "next"
+    text = (task.get(key) or "").strip()
+    low = text.lower()
+    if not text:
+        return _all_success(ctx, task, result, "No 'next' condition")
+    if key == "next" and low == "never":
+        return None
+    if key == "next" and low == "always":
+        ctx.log.info(f"Task {task.id}: 'next=always' found, proceeding to next task")
+        return True
+    if key == "next" and low == "success":
+        return _all_success(ctx, task, result, "'next=success'")
+    expr = task.conditions.get(key)
+    if expr is None:  # `next=loop` after the loop is done
+        return True
+    met = evaluate_block(expr, counts.success, counts.failed, _current(result), lookup)
+    ctx.log.info(f"Task {task.id}: Success condition '{text}' evaluated to: {met}")
+    return met
+
+
+def route_block(ctx: RunContext, task: Task, result: TaskResult, word: str) -> Step:
+    """Jump, continue with ID + 1, or stop with exit 10, after a parallel/conditional block."""
+    met = aggregate_met(ctx, task, result)
+    if met is None:
+        ctx.log.info(f"Task {task.id}: 'next=never' found, stopping execution")
+        ctx.log.info("SUCCESS: Task execution completed successfully with 'next=never'.")
+        return Stop(Outcome(0, "success", task_id=task.id))
+    state = "success" if met else "failure"
+    key = "on_success" if met else "on_failure"
+    if task.has(key):
+        tid = target(ctx, task, key)
+        ctx.log.info(f"Task {task.id}: {word} {state} ({_ratio(result)}), jumping to Task {tid}")
+        return Goto(tid)
+    if met:
+        ctx.log.info(f"Task {task.id}: {word} {state} ({_ratio(result)}), proceeding to next "
+                     "task")
+        return Goto(task.id + 1)
+    ctx.log.info(f"Task {task.id}: {word} {state} ({_ratio(result)}) and no on_failure - "
+                 "workflow will fail with exit 10")
+    ctx.log.error(f"FAILED: Workflow stopped - Task {task.id} block condition not met.")
+    return failure_stop(ctx, task, result, f"block {task.id}: {word.lower()} condition not met "
+                        f"({_ratio(result)} successful)", 10)
+
+
+def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
+    """`next=loop` with `loop=N` on a block: run it up to N times, then go on with ID + 1."""
+    count = resolve_int(ctx, task, "loop")
+    brk = task.conditions.get("loop_break")
+    keep_going = task.conditions.get("next")  # `next=loop&COND`
+    for k in range(1, count + 1):
+        result = once(k)
+        if result is None:
+            return Stop(None)
+        lookup = Variables(ctx.record.results).lookup
+        if brk is not None and evaluate(brk, _current(result), lookup):
+            ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
+                         f"'{task.get('loop_break')}' satisfied")
+            return Goto(task.id + 1)
+        if keep_going is not None and not evaluate(keep_going, _current(result), lookup):
+            ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
+            return Goto(task.id + 1)
+    ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
+    return Goto(task.id + 1)
+
+
+def run_aggregate_block(ctx: RunContext, task: Task, word: str, once: RunOnce) -> Step:
+    """Enter a parallel/conditional block: path entry, (loop of) runs, routing."""
+    ctx.record.execution_path.append(task.id)
+    if is_loop(task):
+        return run_looped(ctx, task, once)
+    result = once(None)
+    if result is None:
+        return Stop(None)
+    return route_block(ctx, task, result, word)

@@ -1,0 +1,114 @@
+"""A live progress line for a running block, on a terminal only (SPEC I.4).
+
+`[block P] done/total, running R, failed F, elapsed Xs` is redrawn about four
+times a second on stderr while a parallel or conditional block runs, and
+cleared before the block's completion lines are logged. It is never written
+to the log file (it does not go through the Log) and never when stdout or
+stderr is not a terminal. NO_COLOR and TERM=dumb only concern colour, and the
+line uses none: no escape sequences at all, just carriage returns and blanks.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Optional, TextIO
+
+REFRESH = 0.25  # seconds between redraws
+SHOW_AFTER = 0.5  # quick blocks finish before a line would only flicker
+
+
+def wanted(stdout: TextIO, stderr: TextIO) -> bool:
+    """True when both console streams are terminals."""
+    try:
+        return stdout.isatty() and stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
+def console_progress(block_id: int, total: int) -> "Progress":
+    """A block's progress line on this process's console (drawn only on a terminal)."""
+    return Progress(block_id, total, enabled=wanted(sys.stdout, sys.stderr))
+
+
+class Progress:
+    """Counts a block's sub-tasks and, when enabled, draws the live line from a thread."""
+
+    def __init__(self, block_id: int, total: int, *, enabled: bool,
+                 stream: Optional[TextIO] = None, refresh: float = REFRESH,
+                 show_after: float = SHOW_AFTER) -> None:
+        self.block_id, self.total = block_id, total
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.refresh, self.show_after = refresh, show_after
+        self.done = self.running = self.failed = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._shown = 0  # length of the line on screen, 0 when none
+        self._started = time.monotonic()
+
+    # -- counters (called from worker threads) ----------------------------------------
+    def started(self) -> None:
+        """A sub-task began running."""
+        with self._lock:
+            self.running += 1
+
+    def finished(self, success: bool) -> None:
+        """A sub-task finished (after its last attempt)."""
+        with self._lock:
+            self.running -= 1
+            self.done += 1
+            self.failed += 0 if success else 1
+
+    def line(self) -> str:
+        """The status text as it is drawn."""
+        with self._lock:
+            done, running, failed = self.done, self.running, self.failed
+        elapsed = time.monotonic() - self._started
+        return (f"[block {self.block_id}] {done}/{self.total}, running {running}, "
+                f"failed {failed}, elapsed {elapsed:.1f}s")
+
+    # -- drawing ----------------------------------------------------------------------
+    def __enter__(self) -> "Progress":
+        self._started = time.monotonic()
+        if self.enabled:
+            self._thread = threading.Thread(target=self._loop, name=f"progress-{self.block_id}",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._clear()
+
+    def _loop(self) -> None:
+        if self._stop.wait(self.show_after):
+            return
+        while True:
+            self._draw(self.line())
+            if self._stop.wait(self.refresh):
+                return
+
+    def _draw(self, text: str) -> None:
+        # The cursor goes back to column 0, so a log line written meanwhile
+        # starts at the left edge and the status line reappears below it.
+        pad = " " * max(0, self._shown - len(text))
+        self._write("\r" + text + pad + "\r")
+        self._shown = len(text)
+
+    def _clear(self) -> None:
+        if self._shown:
+            self._write("\r" + " " * self._shown + "\r")
+            self._shown = 0
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # the terminal went away: stop drawing
+            self.enabled = False
+            self._stop.set()

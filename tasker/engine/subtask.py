@@ -1,0 +1,192 @@
+"""One sub-task of a parallel or conditional block, with its retries (SPEC II.5.1-5.5).
+
+A sub-task runs like an ordinary task (condition, command, splits, success or
+failure condition, sleep) with the block's differences: it never routes, a
+`return` in it is its result instead of the end of the run, a program that
+cannot be started is a failed result instead of a fatal stop, and in a dry run
+it succeeds without being looked at. Every attempt is stored under the
+sub-task's own ID and traced with the block's ID and the attempt number.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Optional, Tuple
+
+from tasker.engine import command
+from tasker.engine.context import FatalRunError, RunContext
+from tasker.engine.sequential import (
+    Iteration, condition_allows, record, resolve_int, sleep_after,
+)
+from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
+from tasker.exec.base import TIMEOUT_EXIT
+from tasker.exec.exectypes import ArgumentsError
+from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT, TaskResult
+from tasker.syntax.ast import Task
+
+DRY_RUN_STDOUT = "DRY RUN - Command not executed"
+ROUTING_KEYS = ("on_success", "on_failure", "next", "loop")  # as tasker.validate.blocks
+COUNT_RANGE, DELAY_RANGE = (1, 1000), (0.0, 300.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The block's retry settings (II.5.5); disabled means one attempt, no label suffix."""
+
+    enabled: bool = False
+    count: int = 1  # additional attempts
+    delay: float = 1.0  # seconds between attempts
+
+    @property
+    def attempts(self) -> int:
+        """Most attempts a sub-task gets."""
+        return 1 + self.count if self.enabled else 1
+
+    def describe(self) -> str:
+        """The suffix of the block's start line."""
+        if not self.enabled:
+            return ""
+        return f", retry_failed=true (count={self.count}, delay={self.delay:g}s)"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a sub-task runs: its block, the block's loop iteration, the retry policy."""
+
+    block_id: int
+    policy: RetryPolicy = RetryPolicy()
+    iteration: Optional[int] = None
+
+
+def _coerced(ctx: RunContext, block: Task, key: str, bounds: Tuple[float, float],
+             default: float) -> float:
+    """A retry number, resolved at run time; out of range or not a number gives the default."""
+    text = block.get(key)
+    if text is None or not text.strip():
+        return default
+    value = Variables(ctx.record.results).resolve(text)[0].strip()
+    try:
+        number = float(value) if key == "retry_delay" else int(value)
+    except ValueError:
+        ctx.log.warn(f"Invalid retry configuration: {key} '{value}' is not a number, "
+                     f"using {default:g}")
+        return default
+    low, high = bounds
+    if not low <= number <= high:
+        ctx.log.warn(f"{key} {number:g} out of range ({low:g}-{high:g}), using {default:g}")
+        return default
+    return number
+
+
+def retry_policy(ctx: RunContext, block: Task) -> RetryPolicy:
+    """Retry is on with `retry_count` (any value) or `retry_failed=true` (II.5.5)."""
+    flag = (block.get("retry_failed") or "").strip().lower() == "true"
+    if not (flag or block.has("retry_count")):
+        return RetryPolicy()
+    count = int(_coerced(ctx, block, "retry_count", COUNT_RANGE, 1))
+    delay = _coerced(ctx, block, "retry_delay", DELAY_RANGE, 1.0)
+    return RetryPolicy(True, count, delay)
+
+
+def _slim(result: TaskResult) -> TaskResult:
+    """Keep only what substitution can use of a spilled stream; its file holds all of it.
+
+    A block may have a thousand results alive at once; without this each would
+    keep a whole in-memory megabyte of every spilled stream.
+    """
+    changes = {}
+    if result.stdout_file and len(result.stdout) > SPILLED_SUBSTITUTION_CAP:
+        changes["stdout"] = result.stdout[:SPILLED_SUBSTITUTION_CAP]
+    if result.stderr_file and len(result.stderr) > SPILLED_SUBSTITUTION_CAP:
+        changes["stderr"] = result.stderr[:SPILLED_SUBSTITUTION_CAP]
+    return replace(result, **changes) if changes else result
+
+
+def _returned(ctx: RunContext, task: Task) -> TaskResult:
+    """A sub-task with `return` is not executed: the value is its exit code (II.5.1)."""
+    code = resolve_int(ctx, task, "return")
+    return TaskResult(task.id, code, success=code == 0, status=SUCCESS if code == 0 else FAILED,
+                      hostname=task.get("hostname") or "", start_time=time.time())
+
+
+def _dry_run(ctx: RunContext, task: Task, label: str) -> TaskResult:
+    """Show what would run; block sub-tasks succeed unconditionally in a dry run (II.7.3)."""
+    started = time.time()
+    try:
+        prep = command.prepare(ctx, task, Variables(ctx.record.results))
+    except ArgumentsError as exc:
+        ctx.log.error(f"Task {label}: arguments cannot be split: {exc}")
+        return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started)
+    shown = " ".join(prep.argv)
+    ctx.log.info(f"Task {label}: [DRY RUN] Would execute: {shown}")
+    return TaskResult(task.id, 0, stdout=DRY_RUN_STDOUT, success=True, status=SUCCESS,
+                      hostname=prep.hostname, exec_type=prep.exec_name, command=shown,
+                      start_time=started)
+
+
+def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResult:
+    """One attempt: skip, return value, dry run or the command; stored and traced."""
+    if not ctx.options.dry_run and not condition_allows(ctx, task, label, it):
+        return ctx.record.results[task.id]  # condition_allows stored the skipped result
+    if task.has("return"):
+        result = _returned(ctx, task)
+    elif ctx.options.dry_run:
+        result = _dry_run(ctx, task, label)
+    else:
+        result = command.execute(ctx, task, label, fatal_missing=False)
+    result = _slim(replace(result, attempts=it.attempt))
+    record(ctx, result, it)
+    if not task.has("return"):
+        sleep_after(ctx, task, label)
+    return result
+
+
+def _check_subtask(ctx: RunContext, slot: Slot, task: Task) -> None:
+    """Blocks do not nest; routing keys in a sub-task are ignored (validation rejects both)."""
+    if task.kind in ("parallel", "conditional", "decision"):
+        raise FatalRunError(f"Task {slot.block_id}: sub-task {task.id} is a {task.kind} block; "
+                            "blocks cannot be nested", 20, slot.block_id)
+    stripped = [key for key in ROUTING_KEYS if task.has(key)]
+    if stripped:
+        ctx.log.warn(f"Task {slot.block_id}: Stripped routing parameters from subtask {task.id} "
+                     f"({', '.join(stripped)}). Sub-tasks of a block do not route.")
+
+
+def _retry_wanted(ctx: RunContext, policy: RetryPolicy, result: TaskResult, k: int) -> bool:
+    """Unsuccessful, not a timeout (timeouts are final), attempts left, not interrupted."""
+    return (policy.enabled and not result.success and result.exit_code != TIMEOUT_EXIT
+            and k < policy.attempts and not ctx.interrupt.requested)
+
+
+def run_subtask(ctx: RunContext, slot: Slot, task: Task) -> TaskResult:
+    """Run a sub-task with its retries and return its final result."""
+    _check_subtask(ctx, slot, task)
+    policy, base = slot.policy, f"{slot.block_id}-{task.id}"
+    k = 1
+    while True:
+        label = f"{base}.{k}" if policy.enabled else base
+        result = attempt(ctx, task, label, Iteration(slot.iteration, k, slot.block_id))
+        if not _retry_wanted(ctx, policy, result, k):
+            break
+        ctx.log.info(f"Task {label}: FAILED - will retry as Task {base}.{k + 1} "
+                     f"in {policy.delay:g}s")
+        # Waiting on the interrupt event lets Ctrl-C cut the delay short.
+        if not ctx.options.dry_run and ctx.interrupt.event.wait(policy.delay):
+            break
+        k += 1
+    _log_final(ctx, policy, base, result, k)
+    return result
+
+
+def _log_final(ctx: RunContext, policy: RetryPolicy, base: str, result: TaskResult,
+               k: int) -> None:
+    """The retry summary (when retry is on) and the `Completed` line."""
+    label = f"{base}.{k}" if policy.enabled else base
+    if policy.enabled and k > 1:
+        if result.success:
+            ctx.log.info(f"Task {label}: SUCCESS after {k - 1} retry attempt(s)")
+        else:
+            ctx.log.info(f"Task {label}: FAILED after {k - 1} retry attempt(s) - giving up")
+    suffix = {TIMEOUT: " (timeout)", SKIPPED: " (skipped)"}.get(result.status, "")
+    ctx.log.info(f"Task {base}: Completed - Success: {result.success}{suffix}")
