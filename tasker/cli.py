@@ -309,7 +309,7 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
             ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session, start),
                              exec_config=config, executor=ProcessExecutor(Path(spool)),
                              log=session.log, interrupt=interrupt, record=session.record,
-                             on_task_finished=session.save_state)
+                             on_task_finished=session.save_state, spool_dir=Path(spool))
             outcome = run_workflow(ctx)
         except FatalRunError as exc:
             session.log.error(f"FATAL ERROR: {exc.message}")

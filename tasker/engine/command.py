@@ -7,6 +7,8 @@ result and logs the Appendix A lines for it under the given label.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -16,7 +18,7 @@ from tasker.engine.context import (
 )
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import apply_split
-from tasker.engine.variables import Variables
+from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.exec.base import CommandResult, CommandSpec
 from tasker.exec.exectypes import ArgumentsError, build_argv, expand_env
 from tasker.report.logger import shorten
@@ -152,6 +154,24 @@ def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
     return current.exit_code == 0
 
 
+def _bounded_stream(ctx: RunContext, text: str, path: Optional[str],
+                    name: str) -> Tuple[str, Optional[str]]:
+    """Keep at most the substitution cap of a stored stream; a file holds all of it.
+
+    A block may keep a thousand results alive at once; a megabyte each would
+    be a gigabyte. Only the first SPILLED_SUBSTITUTION_CAP characters can ever
+    be substituted, so that is what stays; the rest is in `@N_<name>_file@`.
+    """
+    if len(text) <= SPILLED_SUBSTITUTION_CAP or ctx.spool_dir is None:
+        return text, path
+    if path is None:
+        ctx.spool_dir.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix=f"tasker_{name}_", dir=ctx.spool_dir)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(text)
+    return text[:SPILLED_SUBSTITUTION_CAP], path
+
+
 def execute(ctx: RunContext, task: Task, label: str, *, fatal_missing: bool = True,
             success_key: str = "success") -> TaskResult:
     """Run the task's command once and return its result (not yet stored)."""
@@ -173,8 +193,10 @@ def execute(ctx: RunContext, task: Task, label: str, *, fatal_missing: bool = Tr
     current = Current(result.exit_code, stdout, stderr)
     success = judge_success(ctx, task, label, current, variables, success_key)
     status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
+    stdout, stdout_file = _bounded_stream(ctx, stdout, result.stdout_file, "stdout")
+    stderr, stderr_file = _bounded_stream(ctx, stderr, result.stderr_file, "stderr")
     return TaskResult(
         task_id=task.id, exit_code=result.exit_code, stdout=stdout, stderr=stderr,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
         command=" ".join(prep.argv), start_time=started, duration=result.duration,
-        stdout_file=result.stdout_file, stderr_file=result.stderr_file)
+        stdout_file=stdout_file, stderr_file=stderr_file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 from tasker.results import RunRecord
@@ -73,5 +74,7 @@ class RunContext:
     log: object  # tasker.report.logger.Log
     interrupt: Interrupt
     record: RunRecord = field(default_factory=RunRecord)
+    # Where streams too large to keep with a stored result are written (None: kept).
+    spool_dir: Optional[Path] = None
     # Called after every finished top-level task with (task id, intended next id).
     on_task_finished: Callable[[int, Optional[int]], None] = lambda tid, nxt: None

@@ -19,7 +19,7 @@ from tasker.engine.context import FatalRunError, RunContext
 from tasker.engine.sequential import (
     Iteration, condition_allows, record, resolve_int, sleep_after,
 )
-from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
+from tasker.engine.variables import Variables
 from tasker.exec.base import TIMEOUT_EXIT
 from tasker.exec.exectypes import ArgumentsError
 from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT, TaskResult
@@ -89,20 +89,6 @@ def retry_policy(ctx: RunContext, block: Task) -> RetryPolicy:
     return RetryPolicy(True, count, delay)
 
 
-def _slim(result: TaskResult) -> TaskResult:
-    """Keep only what substitution can use of a spilled stream; its file holds all of it.
-
-    A block may have a thousand results alive at once; without this each would
-    keep a whole in-memory megabyte of every spilled stream.
-    """
-    changes = {}
-    if result.stdout_file and len(result.stdout) > SPILLED_SUBSTITUTION_CAP:
-        changes["stdout"] = result.stdout[:SPILLED_SUBSTITUTION_CAP]
-    if result.stderr_file and len(result.stderr) > SPILLED_SUBSTITUTION_CAP:
-        changes["stderr"] = result.stderr[:SPILLED_SUBSTITUTION_CAP]
-    return replace(result, **changes) if changes else result
-
-
 def _returned(ctx: RunContext, task: Task) -> TaskResult:
     """A sub-task with `return` is not executed: the value is its exit code (II.5.1)."""
     code = resolve_int(ctx, task, "return")
@@ -135,7 +121,7 @@ def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResul
         result = _dry_run(ctx, task, label)
     else:
         result = command.execute(ctx, task, label, fatal_missing=False)
-    result = _slim(replace(result, attempts=it.attempt))
+    result = replace(result, attempts=it.attempt)
     record(ctx, result, it)
     if not task.has("return"):
         sleep_after(ctx, task, label)

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Validation benchmark: tasks per second of `tasker FILE --validate-only` (issue 4, item 7).
+
+Writes a task file of N tasks (default 10,000) in which every task has arguments,
+a condition and a reference to the result of an earlier task, then times:
+
+  (a) the whole command, interpreter start-up included:
+      `python3 tasker.py FILE --validate-only --skip-host-validation -l DIR`;
+  (b) in-process: loading the file (classify + build) and the validator
+      (`validate_task_file`) separately, so a slow phase is easy to spot.
+
+It prints seconds and tasks per second for each, best of R runs; the target for
+(a) is at least 30,000 tasks/s. It never asserts: a benchmark reports.
+
+    python bench/bench_validate.py [--tasks N] [--repeat R] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET = 30_000  # tasks per second for the whole command
+
+
+def write_task_file(path: Path, count: int) -> None:
+    """N tasks; task i reads task i-1 (task 0 reads a global) in arguments and condition."""
+    parts = ["ENVIRONMENT=production\n"]
+    for i in range(count):
+        ref = f"@{i - 1}_stdout@" if i else "@ENVIRONMENT@"
+        cond = f"@{i - 1}_exit@=0" if i else "@ENVIRONMENT@=production"
+        parts.append(f"task={i}\nhostname=localhost\ncommand=echo\n"
+                     f"arguments=step {i} after {ref}\nexec=local\ncondition={cond}\n")
+    path.write_text("".join(parts), encoding="utf-8")
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    """The fastest of `repeat` timed calls, in seconds."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def whole_command(path: Path, logs: Path) -> None:
+    """One run of the CLI as an operator would start it."""
+    proc = subprocess.run([sys.executable, str(REPO / "tasker.py"), str(path), "--validate-only",
+                           "--skip-host-validation", "-l", str(logs)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"validation failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+
+
+def in_process(path: Path, repeat: int) -> List[tuple]:
+    """(phase, seconds) for loading and for validating, best of `repeat`."""
+    sys.path.insert(0, str(REPO))
+    from tasker.syntax.taskfile import LoadOptions, load_task_file
+    from tasker.validate.pipeline import validate_task_file
+
+    options = LoadOptions(environ={})
+    # Fresh parses each time: the condition parser caches by text.
+    from tasker.syntax import condition
+
+    def load():
+        for fn in (condition.parse_condition, condition.parse_block_condition):
+            fn.cache_clear()
+        return load_task_file(str(path), options)
+
+    tf = load()
+    errors = [d for d in validate_task_file(tf) if d.is_error]
+    if errors:
+        raise SystemExit(f"the generated file is invalid: {errors[0].message}")
+    return [("load (classify + build)", best(load, repeat)),
+            ("validate_task_file", best(lambda: validate_task_file(tf), repeat))]
+
+
+def profile(path: Path) -> None:
+    """Top functions of one in-process load + validation, by cumulative time."""
+    import cProfile
+    import pstats
+
+    from tasker.syntax.taskfile import LoadOptions, load_task_file
+    from tasker.validate.pipeline import validate_task_file
+
+    prof = cProfile.Profile()
+    prof.enable()
+    validate_task_file(load_task_file(str(path), LoadOptions(environ={})))
+    prof.disable()
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(20)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Generate, time, print."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tasks", type=int, default=10_000)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--profile", action="store_true", help="also print a cProfile summary")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tasker_bench_") as tmp:
+        path = Path(tmp, "validate_bench.txt")
+        write_task_file(path, args.tasks)
+        n = args.tasks
+        print(f"{n} tasks, best of {args.repeat}")
+        for phase, secs in in_process(path, args.repeat):
+            print(f"  in-process {phase:<24} {secs:7.3f} s  {n / secs:>10,.0f} tasks/s")
+        secs = best(lambda: whole_command(path, Path(tmp, "logs")), args.repeat)
+        print(f"  whole command (python3 tasker.py)  {secs:7.3f} s  {n / secs:>10,.0f} tasks/s"
+              f"  (target {TARGET:,})")
+        if args.profile:
+            profile(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

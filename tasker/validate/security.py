@@ -1,0 +1,276 @@
+"""Security rules for hostname, command, arguments and globals (SPEC II.8.3, II.1.5).
+
+The exec type gives the context: `local` (and the remote wrappers) start the
+program without a shell, so shell syntax in a command or arguments is either a
+mistake or an attack and is an error, with a hint to use `exec=shell`; shell
+types (`shell`, `bash`, `sh`, `/bin/bash`, `/bin/sh`, `cmd`) may use it.
+Path traversal, length limits and NUL bytes are errors for every type;
+suspicious or dangerous patterns, format strings, escapes and long runs of one
+character are warnings. Globals are checked like `local` arguments, always,
+even with `--skip-security-validation` (they are constants pasted everywhere);
+the rules on their use (unused, unset `$VAR` in a used one) are here too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import Iterator, List, Optional, Pattern, Set, Tuple
+
+from tasker.report.masking import MASK, is_secret_name, split_secret_vars
+from tasker.syntax.ast import Field, GlobalVar, Task, TaskFile
+from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
+from tasker.syntax.placeholders import global_refs
+
+SHELL_TYPES = frozenset({"shell", "bash", "sh", "/bin/bash", "/bin/sh", "cmd"})
+LIMITS = {"hostname": 253, "command": 4096, "arguments": 2000}
+CHECKED_FIELDS = ("hostname", "command", "arguments")
+SHELL_HINT = "use exec=shell if you need a pipe or redirection"
+_METACHARS = re.compile(r"[;&|$`()<>\\'\"\n\r]")
+_C_FORM = re.compile(r"-c\s+[\"']")  # `bash -c "..."` style arguments carry a script
+_HOST_OK = re.compile(r"[A-Za-z0-9.-]*\Z")
+_SSH_HOST_OK = re.compile(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+(?::[0-9]+)?\Z")
+
+
+def _rx(pattern: str) -> Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+INJECTION: Tuple[Tuple[Pattern[str], str], ...] = (
+    (_rx(r";\s*(?:rm|curl|wget|cat)\s"), "a ';' followed by another command"),
+    (_rx(r"\|\s*nc\s"), "a pipe into nc"),
+    (_rx(r"\$\("), "command substitution $(...)"),
+    (_rx(r"`[^`]*`"), "command substitution `...`"),
+    (_rx(r"&&\s*rm\s"), "'&& rm'"),
+    (_rx(r"\|\|\s*curl\s"), "'|| curl'"),
+    (_rx(r"[<>]\s*/dev/"), "a redirection to or from /dev/"),
+)
+TRAVERSAL = _rx(r"\.\./|\.\.\\|%2e%2e%2f|%2e%2e%5c|\.\.%2f|\.\.%5c|%252e%252e%252f"
+                r"|/etc/passwd|/etc/shadow|/proc/version|c:\\windows\\")
+WARNINGS: Tuple[Tuple[Pattern[str], str, Tuple[str, ...]], ...] = (
+    (_rx(r"/bin/(?:bash|sh|zsh|csh|tcsh)\b|\b(?:python|perl|ruby|php)\s|\bsystem\(\""
+         r"|\bchmod\s+[0-7]+\b|\bchown\s|\bsudo\s|\bsu\s"),
+     "a suspicious pattern (shell, interpreter or privilege change)", ("arguments",)),
+    (_rx(r"rm\s+-rf\s+/(?![\w.])|chmod\s+777|/etc/passwd|/etc/shadow|\beval\(|\bexec\(|sudo\s+rm"
+         r"|mkfs\.|\bdd\b.{0,256}?\bof=/dev/"), "a dangerous operation", CHECKED_FIELDS),
+    (_rx(r"%(?:[0-9]+\$)?[sxdn]\b"), "a format-string pattern (%s, %x, %d, %n)",
+     CHECKED_FIELDS),
+    (_rx(r"%[0-9a-f]{2}|\\x[0-9a-f]{2}|\\u[0-9a-f]{4}"), "an encoded character "
+     "(URL, hex or unicode escape)", CHECKED_FIELDS),
+)
+
+
+# Every pattern above needs one of these characters or (lower-cased) substrings. Most
+# values hold none, and testing for them is far cheaper than running the patterns.
+_TRIGGER_CHARS = frozenset(";&|$`()<>\\'\"\n\r%\x00")
+_TRIGGER_WORDS = ("..", "/etc/", "/proc/", "/bin/", "c:\\", "python", "perl", "ruby", "php",
+                  "chmod", "chown", "sudo", "su ", "su\t", "rm ", "rm\t", "mkfs", "dd")
+
+
+@lru_cache(maxsize=4096)  # host names and commands repeat from task to task
+def suspect(text: str) -> bool:
+    """False when no security pattern can match `text` (a fast pre-check)."""
+    if not _TRIGGER_CHARS.isdisjoint(text):
+        return True
+    low = text.lower()
+    return any(word in low for word in _TRIGGER_WORDS)
+
+
+def exec_type(task: Task) -> str:
+    """The task's exec type for these checks: lower-cased, aliases folded, default local."""
+    text = (task.get("exec") or "").strip().lower()
+    if not text or "@" in text:
+        return "local"
+    return "shell" if text in SHELL_TYPES else text
+
+
+def is_shell(task: Task) -> bool:
+    """True when the task runs through a shell (`exec=shell` or an alias)."""
+    return exec_type(task) == "shell"
+
+
+def masked_global(tf: TaskFile, g: GlobalVar) -> Tuple[str, Optional[str]]:
+    """`NAME=value` and the source line, with the value masked for secret globals."""
+    listed = split_secret_vars(tf.globals["SECRET_VARS"].value) \
+        if "SECRET_VARS" in tf.globals else ()
+    source = tf.source_line(g.line)
+    if not (is_secret_name(g.name, listed) or g.name in tf.secrets):
+        return f"{g.name}={g.value}", source
+    if source is not None and g.column:
+        source = source[:g.column - 1] + MASK  # the value runs to the end of its line
+    return f"{g.name}={MASK}", source
+
+
+def _first(pattern: Pattern[str], text: str) -> int:
+    """0-based offset of the first match, or -1."""
+    m = pattern.search(text)
+    return m.start() if m else -1
+
+
+def _injection(text: str) -> Tuple[int, str]:
+    """The earliest injection pattern in `text`: (offset, description) or (-1, "")."""
+    hits = [(m.start(), why) for rx, why in INJECTION for m in [rx.search(text)] if m]
+    return min(hits) if hits else (-1, "")
+
+
+def value_findings(key: str, text: str, shell: bool, limit: Optional[int],
+                   ) -> Iterator[Tuple[str, int, str, Optional[str]]]:
+    """(severity, offset, what, hint) for every rule `text` breaks as field `key`."""
+    if limit is not None and len(text) > limit and not (key == "hostname" and "@" in text):
+        yield ERROR, limit, f"is {len(text)} characters long (at most {limit})", None
+    if "\x00" in text:
+        yield ERROR, text.index("\x00"), "contains a NUL byte", None
+    if key == "hostname" or (key == "command" and not shell):
+        pos = _first(_METACHARS, text)
+        if pos >= 0:
+            what = "newline" if text[pos] in "\r\n" else f"'{text[pos]}'"
+            hint = SHELL_HINT if key == "command" else "a host name is letters, digits, " \
+                "'.' and '-'"
+            yield ERROR, pos, f"contains the shell metacharacter {what}", hint
+    elif key == "arguments" and not shell and not _C_FORM.match(text):
+        pos, why = _injection(text)
+        if pos >= 0:
+            yield ERROR, pos, f"contains {why}, which looks like command injection", \
+                SHELL_HINT
+    if key == "arguments":
+        pos = _first(TRAVERSAL, text)
+        if pos >= 0:
+            yield ERROR, pos, "contains a path-traversal or sensitive-file pattern", \
+                "use an absolute path inside the intended directory"
+    yield from _warnings(key, text)
+
+
+def _warnings(key: str, text: str) -> Iterator[Tuple[str, int, str, Optional[str]]]:
+    for rx, what, keys in WARNINGS:
+        if key in keys:
+            pos = _first(rx, text)
+            if pos >= 0:
+                yield WARNING, pos, f"contains {what}", None
+    if len(text) > 100:
+        ch, count = Counter(text).most_common(1)[0]
+        if count > 0.8 * len(text):
+            yield WARNING, text.index(ch), "consists mostly of one repeated character", None
+
+
+def _host_warning(kind: str, text: str) -> Optional[int]:
+    """Offset of the first unusual host-name character (a warning), or None."""
+    if _HOST_OK.match(text):
+        return None
+    if "@" in text and kind != "ssh":
+        return None  # placeholders are checked once resolved, by host validation
+    if kind == "ssh" and _SSH_HOST_OK.match(text):
+        return None
+    return next(i for i, ch in enumerate(text) if not (ch.isascii() and (ch.isalnum() or
+                                                                        ch in ".-")))
+
+
+def field_diagnostics(tf: TaskFile, task: Task, f: Field, kind: str) -> Iterator[Diagnostic]:
+    """The security findings of one hostname/command/arguments field of exec type `kind`."""
+    if len(f.value) <= 100 and not suspect(f.value):
+        if f.key == "hostname" and f.value and not _HOST_OK.match(f.value):
+            yield from _host_diagnostic(tf, task, f, kind)
+        return
+    exact = f.value == f.raw  # offsets only map into the line without substitution
+    where = "" if exact else " (after substituting globals)"
+    errors = False
+    for severity, offset, what, hint in value_findings(f.key, f.value, kind == "shell",
+                                                       LIMITS[f.key]):
+        errors |= severity == ERROR
+        col = f.column + offset if exact else f.column
+        yield Diagnostic(severity, f"Task {task.id}: {f.key} {what}{where}", f.line, col, hint,
+                         tf.source_line(f.line))
+    if f.key == "hostname" and not errors and f.value:
+        yield from _host_diagnostic(tf, task, f, kind)
+
+
+def _host_diagnostic(tf: TaskFile, task: Task, f: Field, kind: str) -> Iterator[Diagnostic]:
+    pos = _host_warning(kind, f.value)
+    if pos is not None:
+        yield Diagnostic(WARNING, f"Task {task.id}: hostname '{f.value}' has characters other "
+                         "than letters, digits, '.' and '-'", f.line,
+                         f.column + pos if f.value == f.raw else f.column, None,
+                         tf.source_line(f.line))
+
+
+def security_diagnostics(tf: TaskFile) -> List[Diagnostic]:
+    """II.8.3 for every task's hostname, command and arguments (skippable)."""
+    found: List[Diagnostic] = []
+    for task in tf.tasks.values():
+        if task.generated_by is not None:
+            continue  # generated from its block, whose fields are checked
+        kind = exec_type(task)
+        for key in CHECKED_FIELDS:
+            f = task.fields.get(key)
+            if f is None or (len(f.value) <= 100 and not suspect(f.value) and (
+                    key != "hostname" or _HOST_OK.match(f.value))):
+                continue  # the common case, decided without building anything (speed)
+            found.extend(field_diagnostics(tf, task, f, kind))
+    return found
+
+
+def global_diagnostics(tf: TaskFile, g: GlobalVar) -> Iterator[Diagnostic]:
+    """A global's value checked like `local` arguments, value masked for secrets."""
+    _, source = masked_global(tf, g)
+    exact = g.value == g.template
+    origin = "" if g.line else " (from --set)"
+    for severity, offset, what, hint in value_findings("arguments", g.value, False, None):
+        col = g.column + offset if exact and g.line else g.column
+        if hint == SHELL_HINT:
+            hint = "a global is pasted into fields as text; put shell syntax in a task " \
+                "with exec=shell"
+        yield Diagnostic(severity, f"Global variable {g.name}{origin} {what}", g.line, col,
+                         hint, source)
+
+
+def global_security_diagnostics(tf: TaskFile) -> List[Diagnostic]:
+    """The security findings of every global value (applied even with skip flags)."""
+    found: List[Diagnostic] = []
+    for g in tf.globals.values():
+        found.extend(global_diagnostics(tf, g))
+    return found
+
+
+# ---- usage of globals (II.1.3, II.8.1) -------------------------------------------------
+def used_globals(tf: TaskFile) -> Set[str]:
+    """Globals that some task field refers to, directly or through other globals."""
+    used: Set[str] = set()
+    # One search over all values at once: a name never spans a line break (speed).
+    text = "\n".join(f.raw for t in tf.tasks.values() for f in t.fields.values() if "@" in f.raw)
+    todo = [name for name, _ in global_refs(text)]
+    while todo:
+        name = todo.pop()
+        if name in used or name not in tf.globals:
+            continue
+        used.add(name)
+        todo.extend(n for n, _ in global_refs(tf.globals[name].value))
+    return used
+
+
+def globals_rules(tf: TaskFile) -> Iterator[Diagnostic]:
+    """Unused globals (warning), unset `$VAR`s in used ones (error), undefined chains."""
+    used = used_globals(tf)
+    for name, g in tf.globals.items():
+        if not g.line:
+            continue  # --set values have no place in the file
+        shown, source = masked_global(tf, g)
+        if name not in used:
+            if name != "SECRET_VARS":
+                unset = f" (it also uses unset ${', $'.join(g.unset_env)})" \
+                    if g.unset_env else ""
+                yield Diagnostic(WARNING, f"Global variable {shown} is defined but never "
+                                 f"used{unset}", g.line, g.column, None, source)
+            continue
+        for var in g.unset_env:
+            pos = g.template.find("$" + var)
+            pos = pos if pos >= 0 else g.template.find("${" + var)
+            yield Diagnostic(ERROR, f"Environment variable expansion failed for used global "
+                             f"variable {name}: ${var} is not set", g.line,
+                             g.column + max(pos, 0), f"export {var} before running tasker",
+                             source)
+        for ref, pos in global_refs(g.value):
+            if ref not in tf.globals:
+                col = g.column + pos if g.value == g.template else g.column
+                yield Diagnostic(WARNING, f"Global variable {name} refers to @{ref}@, which "
+                                 "is not defined; it stays as literal text", g.line, col,
+                                 None, source)

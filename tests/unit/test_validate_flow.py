@@ -1,0 +1,161 @@
+"""Static flow analysis: gaps, endless loops, unreachable tasks, early reads, C16."""
+
+import pytest
+
+from tasker.syntax import lines as L
+from tasker.syntax.taskfile import LoadOptions, build_task_file
+from tasker.validate.flow import END_FAIL, END_OK, SUB, flow_diagnostics, routing_graph
+
+
+def load(text):
+    return build_task_file("t.txt", text, L.classify(text), LoadOptions())
+
+
+def t(tid, *fields):
+    """An ordinary task with extra `key=value` fields."""
+    return f"task={tid}\nhostname=h\ncommand=echo\n" + "".join(f + "\n" for f in fields)
+
+
+def found(text):
+    return [(d.line, d.column, d.severity, d.message, d.hint)
+            for d in flow_diagnostics(load(text))]
+
+
+def has(diags, line, col, severity, fragment):
+    return any(d[:3] == (line, col, severity) and fragment in d[3] for d in diags)
+
+
+def line_of(text, needle):
+    return text.split("\n").index(needle) + 1
+
+
+PARALLEL_1 = "task=1\ntype=parallel\ntasks=100,101\n" + t(100) + t(101)
+
+CASES = [
+    # gaps (II.8.1)
+    (t(0) + t(1) + t(3) + t(4), "task=3", 6, "error", "Missing task(s) [2] between task 1"),
+    (t(0) + t(6), "task=6", 6, "error", "Missing task(s) [1, 2, 3, 4, 5]"),
+    (t(0) + t(30), "task=30", 6, "error", "[1, 2, ..., 29]"),
+    # endless routing loop: both ways out of 1 and 2 lead back
+    (t(0) + t(1, "on_success=2", "on_failure=2") + t(2, "on_success=1", "on_failure=1"),
+     "on_success=1", 12, "error", "closes a routing loop (1 -> 2 -> 1)"),
+    (t(0, "on_success=0", "on_failure=0"), "on_success=0", 12, "error",
+     "on_success closes a routing loop (0 -> 0)"),
+    # unreachable
+    (t(0, "next=never") + t(1), "task=1", 6, "warning", "Task 1 is never reached"),
+    (t(0, "return=0") + t(1), "task=1", 6, "warning", "start task (0)"),
+    (t(0, "next=never") + PARALLEL_1, "task=1", 6, "warning", "(nor its sub-tasks)"),
+    (t(0, "next=never") + t(99, "return=1"), "task=99", 6, "warning", "never reached"),
+    # early reads
+    (t(0, "arguments=@1_stdout@") + t(1), "arguments=@1_stdout@", 11, "warning",
+     "reads @1_stdout@, but task 1 cannot have run before task 0"),
+    (t(0, "on_success=2", "on_failure=2") + t(1) + t(2, "condition=@1_exit@=0"),
+     "condition=@1_exit@=0", 11, "warning", "task 1 cannot have run before task 2"),
+    ("task=0\ntype=parallel\ntasks=10,11\nnext=never\n" + t(10) + t(11, "arguments=@10_exit@"),
+     "arguments=@10_exit@", 11, "warning", "cannot have run"),
+    ("task=0\ntype=conditional\ncondition=true\nif_true_tasks=11,10\nif_false_tasks=12\n"
+     "next=never\n" + t(10) + t(11, "arguments=@10_stdout@") + t(12),
+     "arguments=@10_stdout@", 11, "warning", "task 10 cannot have run before task 11"),
+    # C16: the flow walks into a sub-task
+    (t(0) + PARALLEL_1.replace("100", "2").replace("101", "3"), "task=1", 6, "warning",
+     "the flow continues to task 2 (all_success (ID+1)), a sub-task of block 1"),
+]
+
+
+@pytest.mark.parametrize("text, needle, col, severity, fragment", CASES)
+def test_findings(text, needle, col, severity, fragment):
+    diags = found(text)
+    assert has(diags, line_of(text, needle), col, severity, fragment), diags
+
+
+CLEAN = [
+    t(0) + t(1) + t(2),
+    t(0, "on_success=5", "on_failure=90") + t(5, "next=never") + t(90, "return=1"),
+    t(0, "on_failure=99") + t(1, "next=never") + t(99, "return=1"),
+    t(0) + t(1, "arguments=@0_stdout@ @0_exit@") + t(2, "condition=@1_success@=true"),
+    t(0, "loop=3", "next=loop", "arguments=@0_stdout@"),
+    t(0) + PARALLEL_1 + t(2, "arguments=@100_stdout@ @1_success@"),
+    "task=0\ntype=conditional\ncondition=true\nif_true_tasks=10,11\nif_false_tasks=12\n"
+    "next=never\n" + t(10) + t(11, "arguments=@10_stdout@") + t(12),
+    "task=0\ntype=parallel\ntasks=10,11\nsuccess=min_success=1\nnext=never\n" + t(10) + t(11),
+    t(0, "on_success=@0_stdout@") + t(1, "next=never") + t(50),  # run-time target
+    t(0) + "task=1\ntype=parallel\ntasks=100\nnext=never\n" + t(100),
+]
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_clean(text):
+    assert [d for d in found(text) if "recommended range" not in d[3]] == []
+
+
+def test_block_reads_its_own_subtasks_after_they_ran():
+    text = "task=0\ntype=parallel\ntasks=10\nnext=@10_exit@=0\n" + t(10, "next=never")
+    assert [d for d in found(text) if "cannot have run" in d[3]] == []
+
+
+def test_parallel_siblings_hint():
+    text = "task=0\ntype=parallel\ntasks=10,11\nnext=never\n" + t(10) + t(11, "arguments=@10_exit@")
+    (d,) = [d for d in found(text) if "cannot have run" in d[3]]
+    assert "run at the same time in parallel block 0" in d[4]
+
+
+def test_gap_is_not_also_reported_as_unreachable():
+    diags = found(t(0) + t(1) + t(3))
+    assert [d[2] for d in diags] == ["error"]
+
+
+def edges(text):
+    g = routing_graph(load(text))
+    return {(e.src, e.dst, e.label, e.kind, e.end) for e in g.edges}
+
+
+def test_graph_of_ordinary_tasks():
+    got = edges(t(0, "condition=true") + t(1, "on_success=3") + t(2, "next=never") + t(3))
+    assert got == {
+        (0, 1, "skipped (ID+1)", "flow", ""), (0, 1, "ID+1", "flow", ""),
+        (0, None, "failure", "flow", END_FAIL),
+        (1, 3, "on_success", "flow", ""), (1, None, "failure (exit 10)", "flow", END_FAIL),
+        (2, None, "next=never", "flow", END_OK),
+        (3, None, "ID+1", "flow", END_OK), (3, None, "failure", "flow", END_FAIL),
+    }
+
+
+def test_graph_of_next_loop_and_return():
+    got = edges(t(0, "next=exit_0", "on_failure=2") + t(1, "loop=2", "next=loop")
+                + "task=2\nreturn=3\n")
+    assert (0, 1, "next: exit_0 (ID+1)", "flow", "") in got
+    assert (0, 2, "on_failure (not next: exit_0)", "flow", "") in got
+    assert (1, 1, "loop x2", "loop", "") in got and (1, 2, "ID+1", "flow", "") in got
+    assert (2, None, "return 3", "flow", END_FAIL) in got
+
+
+def test_graph_of_blocks():
+    got = edges("task=0\ntype=conditional\ncondition=true\nif_true_tasks=10\n"
+                "if_false_tasks=11\nsuccess=any_success\non_failure=2\n" + t(10) + t(11)
+                + "task=1\ntype=decision\nsuccess=true\n" + t(2))
+    assert (0, 10, "if true", SUB, "") in got and (0, 11, "if false", SUB, "") in got
+    assert (0, 1, "any_success (ID+1)", "flow", "") in got
+    assert (0, 2, "on_failure (not any_success)", "flow", "") in got
+    assert (1, 2, "true (ID+1)", "flow", "") in got
+    assert (1, None, "false (exit 10)", "flow", END_FAIL) in got
+
+
+def test_graph_start_is_lowest_without_task_zero():
+    assert routing_graph(load(t(5) + t(6))).start == 5
+
+
+def test_large_chain_is_fast():
+    import time
+
+    text = "".join(t(i, f"arguments=@{i - 1}_stdout@" if i else "arguments=x")
+                   for i in range(3000))
+    tf = load(text)
+    started = time.perf_counter()
+    assert flow_diagnostics(tf) == []
+    assert time.perf_counter() - started < 1.0
+
+
+def test_endless_loop_with_a_negative_task_id():
+    text = "task=-1\nhostname=h\ncommand=x\non_success=0\non_failure=0\n" + \
+        t(0, "on_success=-1", "on_failure=-1")
+    assert any("closes a routing loop" in d[3] for d in found(text))
