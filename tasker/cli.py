@@ -8,17 +8,15 @@ messages and exit codes (SPEC I.9). Every path after the file was read ends in
 
 from __future__ import annotations
 
+import hashlib
 import os
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
-from tasker.engine.context import (
-    EngineOptions, FatalRunError, Interrupt, Outcome, RunContext,
-)
+from tasker import preflight, runner
+from tasker.engine.context import FatalRunError
 from tasker.options import Options, UsageError, effective_args, merge, parse_cli, parse_file_args
 from tasker.report.logger import Log
 from tasker.report.masking import Masker, split_secret_vars
@@ -28,18 +26,11 @@ from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
 
-if TYPE_CHECKING:
-    from tasker.exec.exectypes import ExecConfig
-
-EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START, EXIT_LOCKED = 2, 20, 24, 12, 25
+EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START = 2, 20, 24, 12
 
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr)
-
-
-def _options(argv: Sequence[str]) -> Options:
-    return merge(parse_cli(argv), {})
 
 
 def main(argv: Optional[Sequence[str]] = None,
@@ -88,7 +79,8 @@ def _finish_early(cli: dict, path: str, environ: Mapping[str, str], code: int,
 
 def _session(options: Options, path: str, environ: Mapping[str, str]) -> Optional[Session]:
     """Create the log and the run's paths; None (after a message) if the log dir fails."""
-    log = Log(level=options.log_level)
+    # With --graph, stdout carries only the graph (so it can be piped to `dot`).
+    log = Log(level=options.log_level, stream=sys.stderr if options.graph else None)
     base = default_base(options.log_dir, environ)
     started = time.time()
     try:
@@ -143,23 +135,6 @@ def _show_recovery_info(session: Session) -> int:
     return 0
 
 
-def _lock_instance(session: Session):
-    """With --instance-check, hold the workflow's lock; None when not asked for."""
-    from tasker.instance import InstanceLock, instance_key
-
-    opts = session.options
-    if not opts.instance_check:
-        return None
-    if opts.force_instance:
-        session.log.warn("# WARNING: Instance check bypassed (--force-instance flag set)")
-        return None
-    home = Path(session.environ.get("HOME") or Path.home())
-    lock = InstanceLock(home, instance_key(session.file_sha256, session.globals()))
-    masked = {k: session.masker.mask(v) for k, v in session.globals().items()}
-    lock.acquire(str(session.task_file), opts.project, masked)
-    return lock
-
-
 def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
     session.log.error("# Task validation FAILED.")
     for d in exc.diagnostics:
@@ -172,7 +147,7 @@ def _load(session: Session, raw: str, lines: Sequence[L.Line]):
     overrides = dict(opts.set or [])
     load = LoadOptions(environ=session.environ, overrides=overrides,
                        strict_env=bool(opts.strict_env_validation))
-    session.file_sha256 = __import__("hashlib").sha256(raw.encode("utf-8")).hexdigest()
+    session.file_sha256 = hashlib.sha256(raw.encode("utf-8")).hexdigest()
     taskfile = build_task_file(str(session.task_file), raw, lines, load)
     session.taskfile = taskfile
     values = taskfile.global_values
@@ -182,8 +157,8 @@ def _load(session: Session, raw: str, lines: Sequence[L.Line]):
 
 
 def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
+    """Load, validate, pre-flight, then run (or stop where an option says so)."""
     from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
-    from tasker.validate.pipeline import check_task_file
 
     opts, log = session.options, session.log
     log.info(f"# Validating task file: {session.task_file}")
@@ -191,10 +166,10 @@ def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
     if not taskfile.tasks:
         log.error("No tasks found in the file.")
         return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
-    if not (opts.skip_task_validation or opts.skip_validation):
-        check_task_file(taskfile, log, skip_security=bool(opts.skip_security_validation),
-                        skip_subtask_range=bool(opts.skip_subtask_range_validation))
-        log.info("# Task validation passed successfully.")
+    preflight.validate_task_file(session)
+    if opts.graph:
+        print(preflight.render_graph(session, opts.graph))
+        return session.finish(0, "success")
     if opts.start_from is not None and opts.start_from not in taskfile.tasks:
         log.error(f"--start-from {opts.start_from}: task {opts.start_from} is not defined")
         return session.finish(EXIT_START, "validation_failed", "start task not defined")
@@ -203,135 +178,12 @@ def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
     except ExecConfigError as exc:
         log.error(str(exc))
         return session.finish(EXIT_INVALID, "validation_failed", str(exc))
-    code = _validate_hosts(session, config)
+    code = preflight.validate_hosts(session, config)
     if code:
         return session.finish(code, "validation_failed", "host validation failed")
     if opts.validate_only:
         log.info("# Validation completed successfully.")
         return session.finish(0, "success")
-    return _execute(session, config)
-
-
-def _validate_hosts(session: Session, config: ExecConfig) -> int:
-    """Host pre-flight unless skipped (SPEC II.8.5), then the summary; 0 or the exit code."""
-    from tasker.validate.hosts import HostCheckOptions, apply_fqdn, check_hosts
-    from tasker.validate.summary import summary_lines, use_color
-
-    opts, taskfile = session.options, session.taskfile
-    hosts = None
-    if opts.skip_host_validation or opts.skip_validation:
-        print("WARNING: Skipping host validation can lead to connection failures!")
-    else:
-        hosts = check_hosts(taskfile, config, HostCheckOptions(
-            skip_unresolved=bool(opts.skip_unresolved_host_validation),
-            skip_command=bool(opts.skip_command_validation),
-            cli_exec_type=opts.type, environ=session.environ), session.log)
-        for sentence in hosts.errors:
-            session.log.error(sentence)
-        if hosts.exit_code:
-            return hosts.exit_code
-        session.taskfile = apply_fqdn(taskfile, hosts.fqdn)
-    checked = None if opts.skip_task_validation or opts.skip_validation else True
-    tasks = sum(task.generated_by is None for task in taskfile.tasks.values())
-    for line in summary_lines(syntax_ok=True, task_count=tasks, dependency_ok=checked,
-                              flow_ok=checked, hosts=hosts,
-                              color=use_color(sys.stdout, session.environ)):
-        session.log.info(line)
-    return 0
-
-
-def _restore_state(session: Session) -> Optional[int]:
-    """Bring back the previous run's results; return the task to start at (or None)."""
-    from tasker import resume
-
-    opts, tasks = session.options, session.taskfile.tasks
-    if opts.start_from is None and not opts.auto_recovery:
-        return None
-    state = resume.read_state(session.paths.state_file)
-    if state is None:
-        return opts.start_from
-    resume.check_same_file(state, session.file_sha256, bool(opts.force))
-    start = opts.start_from
-    if start is None:
-        start = resume.resume_task(state, tasks)
-        if start is None:
-            return None
-        session.log.info(f"Auto-recovery: resuming workflow at task {start}")
-    session.record.results.update(resume.restored_results(state))
-    session.log.info(f"Restored {len(session.record.results)} task result(s) from "
-                     f"{session.paths.state_file}")
-    return start
-
-
-def _engine_options(session: Session, start: Optional[int]) -> EngineOptions:
-    opts = session.options
-    return EngineOptions(dry_run=not opts.run, fire_and_forget=bool(opts.fire_and_forget),
-                         cli_exec_type=opts.type, cli_timeout=opts.timeout,
-                         environ=session.environ, start_from=start)
-
-
-def _execute(session: Session, config: ExecConfig) -> int:
-    from tasker.instance import InstanceLocked
-
-    try:
-        lock = _lock_instance(session)
-    except InstanceLocked as exc:
-        session.log.error(f"Workflow is already running: {exc.holder}")
-        session.log.error(f"Lock file: {exc.path}")
-        session.log.close()  # exit 25 bypasses the other records, as in the original
-        return EXIT_LOCKED
-    try:
-        return _run_engine(session, config)
-    finally:
-        if lock is not None:
-            lock.release()
-
-
-def _run_engine(session: Session, config: ExecConfig) -> int:
-    from tasker.engine.sequential import run_workflow
-    from tasker.exec.process import ProcessExecutor
-    from tasker.report.backup import backup_task_file
-    from tasker.report.paths import run_stamp
-
-    if session.real_run and not session.options.no_task_backup:
-        try:
-            backup_task_file(session.task_file, session.paths.backup_dir,
-                             run_stamp(session.started))
-        except OSError as exc:
-            session.log.warn(f"Task file backup failed: {exc}")
-    session.log.debug(f"Execution types from {config.source or 'built-in defaults'}: "
-                      f"{', '.join(sorted(config.types))} (default {config.default_exec_type})")
-    interrupt = Interrupt()
-    with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
-            _signals(interrupt):
-        try:
-            start = _restore_state(session) if session.real_run else session.options.start_from
-            ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session, start),
-                             exec_config=config, executor=ProcessExecutor(Path(spool)),
-                             log=session.log, interrupt=interrupt, record=session.record,
-                             on_task_finished=session.save_state, spool_dir=Path(spool))
-            outcome = run_workflow(ctx)
-        except FatalRunError as exc:
-            session.log.error(f"FATAL ERROR: {exc.message}")
-            outcome = Outcome(exc.exit_code, "failed", exc.message, exc.task_id)
-    return session.finish(outcome.exit_code, outcome.status, outcome.error)
-
-
-class _signals:
-    """Route SIGINT/SIGTERM to the run's Interrupt for the duration of the run."""
-
-    def __init__(self, interrupt: Interrupt):
-        self.interrupt = interrupt
-        self.saved: List = []
-
-    def __enter__(self) -> "_signals":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.saved.append((sig, signal.signal(sig, self._handle)))
-        return self
-
-    def _handle(self, signum: int, _frame) -> None:
-        self.interrupt.trigger(signum)
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self.saved:
-            signal.signal(sig, old)
+    if opts.show_plan and not preflight.plan_accepted(session):
+        return session.finish(0, "success")
+    return runner.execute(session, config)

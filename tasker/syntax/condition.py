@@ -362,3 +362,12 @@ def format_condition(expr: Expr) -> str:
     if isinstance(expr, MultiTask):
         return expr.kind if expr.count is None else f"{expr.kind}={expr.count}"
     raise TypeError(f"not a condition node: {expr!r}")
+
+
+__all__ = [
+    "ConditionError", "parse_condition", "parse_block_condition", "format_condition",
+    "placeholders", "walk", "Node", "Expr", "Operand", "MAX_DEPTH", "And", "Or", "Not",
+    "BareOperand", "BoolLiteral", "Comparison", "Contains", "ExitCode", "ExitNotZero",
+    "ExitTest", "LineCount", "MultiTask", "OutputMatch", "Ref", "StreamField", "StreamValue",
+    "Success", "Template",
+]

@@ -221,3 +221,29 @@ def test_instance_check_refuses_a_second_run(tmp_path):
         first.terminate()
         first.wait(timeout=20)
     assert not list(tmp_path.glob("TASKER/locks/*.lock"))
+
+
+def test_graph_prints_dot_and_mermaid(tmp_path):
+    dot = tasker(DATA / "failing.txt", "--graph", "dot", tmp=tmp_path)
+    assert dot.returncode == 0 and dot.stdout.lstrip().startswith("digraph")
+    mermaid = tasker(DATA / "failing.txt", "--graph", "mermaid", tmp=tmp_path)
+    assert mermaid.returncode == 0 and "flowchart TD" in mermaid.stdout
+
+
+def test_show_plan_refuses_without_a_terminal_unless_yes(tmp_path):
+    declined = tasker(DATA / "hello.txt", "-r", "--show-plan", tmp=tmp_path,
+                      stdin=subprocess.DEVNULL)
+    assert declined.returncode == 0
+    assert "needs a terminal" in declined.stdout
+    assert "Task 0: Executing" not in declined.stdout
+    accepted = tasker(DATA / "hello.txt", "-r", "--show-plan", "-y", tmp=tmp_path)
+    assert accepted.returncode == 0 and "Task 1: Executing" in accepted.stdout
+
+
+def test_globals_are_security_checked_even_with_skip_validation(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("EVIL=x; rm -rf /tmp/x\ntask=0\nhostname=localhost\ncommand=echo\n"
+                 "arguments=@EVIL@\nexec=local\n")
+    proc = tasker(f, "-r", "--skip-validation", tmp=tmp_path)
+    assert proc.returncode == 20
+    no_traceback(proc)

@@ -1,0 +1,89 @@
+"""Pre-flight stages between loading and running: task validation, plan, graph, hosts.
+
+Each stage returns 0 to go on, or the exit code to stop with; the CLI ends
+the session with it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tasker.exec.exectypes import ExecConfig
+from tasker.session import Session
+from tasker.syntax.diagnostics import TaskFileError
+
+
+def validate_task_file(session: Session) -> None:
+    """The task-file validator, unless skipped; globals are security-checked always.
+
+    Raises TaskFileError with every error found; warnings are logged at DEBUG.
+    """
+    from tasker.validate.pipeline import check_task_file
+    from tasker.validate.security import global_security_diagnostics
+
+    opts, taskfile = session.options, session.taskfile
+    if opts.skip_task_validation or opts.skip_validation:
+        errors = [d for d in global_security_diagnostics(taskfile) if d.is_error]
+        if errors:  # globals are checked even when validation is skipped (II.1.3)
+            raise TaskFileError(taskfile.path, errors)
+        return
+    check_task_file(taskfile, session.log, skip_security=bool(opts.skip_security_validation),
+                    skip_subtask_range=bool(opts.skip_subtask_range_validation))
+    session.log.info("# Task validation passed successfully.")
+
+
+def render_graph(session: Session, fmt: str) -> str:
+    """`--graph dot|mermaid`: the workflow as a graph, secrets masked."""
+    from tasker.validate.render import render_graph as render
+
+    return render(session.taskfile, fmt)
+
+
+def plan_accepted(session: Session) -> bool:
+    """`--show-plan`: print the plan and ask; without a terminal only `-y` says yes."""
+    from tasker.validate.render import render_plan
+
+    print(render_plan(session.taskfile))
+    if session.options.yes:
+        print("Proceed with execution? [y/N]: y (--yes)")
+        return True
+    if not sys.stdin.isatty():
+        session.log.error("--show-plan needs a terminal to ask for confirmation; "
+                          "add -y to proceed without asking")
+        return False
+    try:
+        answer = input("Proceed with execution? [y/N]: ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    session.log.info("Execution cancelled by user.")
+    return False
+
+
+def validate_hosts(session: Session, config: ExecConfig) -> int:
+    """Host pre-flight unless skipped (SPEC II.8.5), then the summary; 0 or the exit code."""
+    from tasker.validate.hosts import HostCheckOptions, apply_fqdn, check_hosts
+    from tasker.validate.summary import summary_lines, use_color
+
+    opts, taskfile = session.options, session.taskfile
+    hosts = None
+    if opts.skip_host_validation or opts.skip_validation:
+        print("WARNING: Skipping host validation can lead to connection failures!")
+    else:
+        hosts = check_hosts(taskfile, config, HostCheckOptions(
+            skip_unresolved=bool(opts.skip_unresolved_host_validation),
+            skip_command=bool(opts.skip_command_validation),
+            cli_exec_type=opts.type, environ=session.environ), session.log)
+        for sentence in hosts.errors:
+            session.log.error(sentence)
+        if hosts.exit_code:
+            return hosts.exit_code
+        session.taskfile = apply_fqdn(taskfile, hosts.fqdn)
+    checked = None if opts.skip_task_validation or opts.skip_validation else True
+    tasks = sum(task.generated_by is None for task in taskfile.tasks.values())
+    for line in summary_lines(syntax_ok=True, task_count=tasks, dependency_ok=checked,
+                              flow_ok=checked, hosts=hosts,
+                              color=use_color(sys.stdout, session.environ)):
+        session.log.info(line)
+    return 0

@@ -1,0 +1,135 @@
+"""Running a validated workflow: instance lock, resume, signals, the engine, the records.
+
+Called by the CLI once validation passed; returns the exit code after
+`Session.finish` has written every record.
+"""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+from pathlib import Path
+from typing import List, Optional
+
+from tasker.engine.context import (
+    EngineOptions, FatalRunError, Interrupt, Outcome, RunContext,
+)
+from tasker.exec.exectypes import ExecConfig
+from tasker.session import Session
+
+EXIT_START, EXIT_LOCKED = 12, 25
+
+
+def _lock_instance(session: Session):
+    """With --instance-check, hold the workflow's lock; None when not asked for."""
+    from tasker.instance import InstanceLock, instance_key
+
+    opts = session.options
+    if not opts.instance_check:
+        return None
+    if opts.force_instance:
+        session.log.warn("# WARNING: Instance check bypassed (--force-instance flag set)")
+        return None
+    home = Path(session.environ.get("HOME") or Path.home())
+    lock = InstanceLock(home, instance_key(session.file_sha256, session.globals()))
+    masked = {k: session.masker.mask(v) for k, v in session.globals().items()}
+    lock.acquire(str(session.task_file), opts.project, masked)
+    return lock
+
+
+def _restore_state(session: Session) -> Optional[int]:
+    """Bring back the previous run's results; return the task to start at (or None)."""
+    from tasker import resume
+
+    opts, tasks = session.options, session.taskfile.tasks
+    if opts.start_from is None and not opts.auto_recovery:
+        return None
+    state = resume.read_state(session.paths.state_file)
+    if state is None:
+        return opts.start_from
+    resume.check_same_file(state, session.file_sha256, bool(opts.force))
+    start = opts.start_from
+    if start is None:
+        start = resume.resume_task(state, tasks)
+        if start is None:
+            return None
+        session.log.info(f"Auto-recovery: resuming workflow at task {start}")
+    session.record.results.update(resume.restored_results(state))
+    session.log.info(f"Restored {len(session.record.results)} task result(s) from "
+                     f"{session.paths.state_file}")
+    return start
+
+
+def _engine_options(session: Session, start: Optional[int]) -> EngineOptions:
+    opts = session.options
+    return EngineOptions(dry_run=not opts.run, fire_and_forget=bool(opts.fire_and_forget),
+                         cli_exec_type=opts.type, cli_timeout=opts.timeout,
+                         environ=session.environ, start_from=start)
+
+
+def execute(session: Session, config: ExecConfig) -> int:
+    """Lock (with --instance-check), resume if asked, run the engine, write the records."""
+    from tasker.instance import InstanceLocked
+
+    try:
+        lock = _lock_instance(session)
+    except InstanceLocked as exc:
+        session.log.error(f"Workflow is already running: {exc.holder}")
+        session.log.error(f"Lock file: {exc.path}")
+        session.log.close()  # exit 25 bypasses the other records, as in the original
+        return EXIT_LOCKED
+    try:
+        return _run_engine(session, config)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_engine(session: Session, config: ExecConfig) -> int:
+    from tasker.engine.sequential import run_workflow
+    from tasker.exec.process import ProcessExecutor
+    from tasker.report.backup import backup_task_file
+    from tasker.report.paths import run_stamp
+
+    if session.real_run and not session.options.no_task_backup:
+        try:
+            backup_task_file(session.task_file, session.paths.backup_dir,
+                             run_stamp(session.started))
+        except OSError as exc:
+            session.log.warn(f"Task file backup failed: {exc}")
+    session.log.debug(f"Execution types from {config.source or 'built-in defaults'}: "
+                      f"{', '.join(sorted(config.types))} (default {config.default_exec_type})")
+    interrupt = Interrupt()
+    with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
+            _signals(interrupt):
+        try:
+            start = _restore_state(session) if session.real_run else session.options.start_from
+            ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session, start),
+                             exec_config=config, executor=ProcessExecutor(Path(spool)),
+                             log=session.log, interrupt=interrupt, record=session.record,
+                             on_task_finished=session.save_state, spool_dir=Path(spool))
+            outcome = run_workflow(ctx)
+        except FatalRunError as exc:
+            session.log.error(f"FATAL ERROR: {exc.message}")
+            outcome = Outcome(exc.exit_code, "failed", exc.message, exc.task_id)
+    return session.finish(outcome.exit_code, outcome.status, outcome.error)
+
+
+class _signals:
+    """Route SIGINT/SIGTERM to the run's Interrupt for the duration of the run."""
+
+    def __init__(self, interrupt: Interrupt):
+        self.interrupt = interrupt
+        self.saved: List = []
+
+    def __enter__(self) -> "_signals":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.saved.append((sig, signal.signal(sig, self._handle)))
+        return self
+
+    def _handle(self, signum: int, _frame) -> None:
+        self.interrupt.trigger(signum)
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self.saved:
+            signal.signal(sig, old)
