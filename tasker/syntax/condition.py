@@ -4,7 +4,8 @@ The grammar is `grammars/condition.lark`. Globals were substituted into the
 text before it gets here; task results (`@N_field@`) stay in the AST as `Ref`
 parts of a `Template` and are bound only at evaluation (tasker.engine.evaluate),
 so an output holding `&` or `|` can never change an expression's structure.
-This module is the one place where Lark exceptions become `ConditionError`.
+Simple conditions take the fast path (condition_fast); the rest go to the
+Lark parser in condition_lark, imported only then, so start-up stays cheap.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import re
 from functools import lru_cache
 from typing import List, Optional, Tuple, Union
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedInput, UnexpectedToken
 
-from tasker.grammar_loader import load_grammar
 from tasker.syntax.condition_ast import (  # noqa: F401  re-exported for callers
     MAX_DEPTH, And, BareOperand, BoolLiteral, Comparison, Contains, ExitCode, ExitNotZero,
     ExitTest, LineCount, MultiTask, Node, Not, Operand, Or, OutputMatch, Expr, Ref,
@@ -61,198 +59,6 @@ def _template(raw: str, column: int, quote: str = "", unclosed: bool = False) ->
     return Template(tuple(p for p in parts if p != ""), column, unclosed)
 
 
-def _value(present: List[Token]) -> Template:
-    """The Template of the optional value token (absent: the empty template)."""
-    if not present:
-        return Template(())
-    tok = present[0]
-    if tok.type == "QUOTED":
-        return _template(tok[1:-1], tok.column + 1, tok[0])
-    if tok.type == "UNCLOSED_QUOTED":
-        return _template(tok[1:].rstrip(), tok.column + 1, tok[0], unclosed=True)
-    return _template(str(tok), tok.column)
-
-
-def _operand(tok: Token) -> Operand:
-    """The left operand of a comparison."""
-    if tok.type == "EXIT_OPERAND":
-        return ExitCode(tok.column)
-    if tok.type == "STREAM":
-        return StreamValue(tok.lower(), tok.column)
-    if tok.type == "STREAM_FIELD":
-        m = _FIELD_TOKEN.fullmatch(tok)
-        assert m is not None  # the lexer matched the same shape
-        return StreamField(m.group(1).lower(), m.group(2), int(m.group(3)), tok.column)
-    return _template(str(tok), tok.column)
-
-
-def _unrecognised(tok: Token) -> ConditionError:
-    """The located error for a word that is no condition (`foo`, `exit_abc`, `a,b`)."""
-    low = tok.lower()
-    text = tok if len(tok) <= 40 else tok[:37] + "..."  # keep messages one line long
-    words = set(low.split())
-    if words & {"and", "or", "not"}:
-        hint = "use '&' for AND, '|' for OR and '!' for NOT"
-    elif "," in tok:
-        hint = "did you mean '|' (OR) instead of ','?"
-    elif len(words) > 1:
-        hint = "missing '&' or '|' between conditions?"
-    elif low.startswith("exit_"):
-        return ConditionError(f"invalid exit test '{text}'", tok.column,
-                              "exit codes are integers: exit_0, exit_1, exit_not_0")
-    else:
-        hint = ("expected exit_N, exit_not_0, success, true, false, stdout~TEXT, "
-                "LEFT=RIGHT (or != ~ !~ < <= > >=) or a placeholder such as @1_success@")
-    return ConditionError(f"unrecognised condition '{text}'", tok.column, hint)
-
-
-class _Build(Transformer):
-    """Lark callbacks: each grammar rule becomes one AST node.
-
-    Callbacks take the children list as is: v_args(inline=True) would add two
-    Python calls per reduction, a third of the parse time.
-    """
-
-    def or_expr(self, items: List[Expr]) -> Or:
-        return Or(tuple(items), items[0].column)
-
-    def and_expr(self, items: List[Expr]) -> And:
-        return And(tuple(items), items[0].column)
-
-    def negation(self, ch: list) -> Not:
-        bang, operand = ch
-        return Not(operand, bang.column)
-
-    def exit_test(self, ch: List[Token]) -> Expr:
-        tok = ch[0]
-        if tok.lower() == "exit_not_0":
-            return ExitNotZero(tok.column)
-        return ExitTest(int(tok[5:]), tok.column)
-
-    def success(self, ch: List[Token]) -> Success:
-        return Success(ch[0].column)
-
-    def boolean(self, ch: List[Token]) -> BoolLiteral:
-        return BoolLiteral(ch[0].lower() == "true", ch[0].column)
-
-    def output_match(self, ch: List[Token]) -> OutputMatch:
-        stream, op, *value = ch
-        pattern = _value(value)
-        # `stdout~""` is the emptiness test too: an empty pattern means "nothing".
-        return OutputMatch(stream.lower(), pattern if pattern.parts else None, op == "!~",
-                           stream.column)
-
-    def line_count(self, ch: List[Token]) -> LineCount:
-        stream, op, count = ch
-        return LineCount(stream[:6].lower(), str(op), int(count), stream.column)
-
-    def legacy_contains(self, ch: List[Token]) -> Contains:
-        word, *value = ch
-        return Contains(_value(value), word.lower().startswith("not_"), word.column)
-
-    def comparison(self, ch: List[Token]) -> Comparison:
-        left, op, *value = ch
-        return Comparison(_operand(left), str(op), _value(value), left.column)
-
-    def bare_operand(self, ch: List[Token]) -> BareOperand:
-        tok = ch[0]
-        if not _PLACEHOLDER_ONLY.fullmatch(tok):
-            raise _unrecognised(tok)
-        return BareOperand(_template(str(tok), tok.column), tok.column)
-
-    def multi_task(self, ch: List[Token]) -> MultiTask:
-        word, *rest = ch
-        if rest and rest[0] != "=":
-            raise ConditionError(f"'{word}' takes '=' (not '{rest[0]}')", rest[0].column,
-                                 f"write {word.lower()}=N")
-        return MultiTask(word.lower(), int(rest[1]) if rest else None, word.column)
-
-
-@lru_cache(maxsize=None)
-def _parser() -> Lark:
-    """The condition parser, built on first use (start-up stays cheap)."""
-    # Columns come from the tokens: the inline transformer returns dataclasses, not Trees,
-    # so propagate_positions would only add a wrapper call to every reduction (~15%).
-    return Lark(load_grammar("condition"), parser="lalr", transformer=_Build(), cache=True)
-
-
-# ---- errors ------------------------------------------------------------------------------
-def _unclosed_paren(text: str) -> Optional[int]:
-    """Column of the first '(' that is never closed (quoted text skipped)."""
-    stack: List[int] = []
-    quote = ""
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote and text[i - 1] != "\\" else quote
-        elif ch in "\"'" and text.find(ch, i + 1) != -1:
-            quote = ch
-        elif ch == "(":
-            stack.append(i)
-        elif ch == ")" and stack:
-            stack.pop()
-    return stack[0] + 1 if stack else None
-
-
-def _expected(e: UnexpectedInput) -> set:
-    """Names of the terminals the parser (or the lexer) would have accepted."""
-    return set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
-
-
-def _at_end(text: str, e: UnexpectedInput) -> ConditionError:
-    """The error for a condition that stops too early."""
-    before = text.rstrip()
-    prev = before[-1:]
-    if prev in ("&", "|"):
-        return ConditionError(f"condition cannot end with '{prev}'", len(before),
-                              f"remove the trailing '{prev}' or add a condition after it")
-    if prev == "!":
-        return ConditionError("expected a condition after '!'", len(before), None)
-    if "RPAR" in _expected(e) or prev == "(":
-        col = _unclosed_paren(text)
-        where = f" at column {col}" if col else ""
-        return ConditionError("unbalanced parentheses: missing ')'", col or len(text) + 1,
-                              f"close the '('{where} or remove it")
-    return ConditionError("incomplete condition", len(text) + 1,
-                          "an operator and a value are missing, e.g. stdout~TEXT or exit!=0")
-
-
-def _located(text: str, e: UnexpectedInput) -> ConditionError:
-    """Turn a Lark exception into a ConditionError with a column and a hint."""
-    if isinstance(e, UnexpectedToken) and e.token.type == "$END":
-        return _at_end(text, e)
-    pos = e.pos_in_stream if e.pos_in_stream is not None else len(text)
-    col, got = pos + 1, text[pos:pos + 1]
-    prev = text[:pos].rstrip()[-1:]
-    if got in ("&", "|"):
-        if prev == got:
-            return ConditionError(f"'{got}{got}' is not an operator", col,
-                                  f"use a single '{got}'")
-        if prev in ("", "("):
-            return ConditionError(f"a condition cannot start with '{got}'", col,
-                                  f"remove the '{got}' or put a condition before it")
-        if prev in ("&", "|", "!"):
-            return ConditionError(f"expected a condition before '{got}'", col, None)
-    if got == ")":
-        if prev == "(":
-            return ConditionError("empty parentheses", col - 1, "put a condition inside '()'")
-        if prev in ("&", "|", "!"):
-            return ConditionError(f"expected a condition after '{prev}'", col, None)
-        return ConditionError("unbalanced parentheses: ')' without '('", col,
-                              "remove the ')' or add the missing '('")
-    if got == "(":
-        after_value = "COMPARE_OP" not in _expected(e)
-        return ConditionError("unexpected '('", col,
-                              "parentheses in an unquoted value must balance (3 levels at "
-                              "most): quote the value, stdout~\"a (b\""
-                              if after_value else "missing '&' or '|' before '('?")
-    if "COUNT" in _expected(e):
-        return ConditionError("expected a whole number", col, "e.g. stdout_count>2")
-    shown = got if got.isprintable() else repr(got)
-    return ConditionError(f"unexpected '{shown}'", col,
-                          "quote the value if it holds special characters: stdout~\"...\"")
-
-
-# ---- public API --------------------------------------------------------------------------
 def _check(expr: Expr, allow_block: bool) -> None:
     """Reject block-only forms outside blocks and nesting deep enough to hit recursion limits."""
     stack: List[Tuple[Expr, int]] = [(expr, 1)]
@@ -278,10 +84,9 @@ def _parse(text: str, allow_block: bool) -> Expr:
     quick = quick_parse(text, _template)
     if quick is not None:
         return quick
-    try:
-        expr = _parser().parse(text)
-    except UnexpectedInput as e:
-        raise _located(text, e) from None
+    from tasker.syntax.condition_lark import lark_parse  # Lark loads only when needed
+
+    expr = lark_parse(text)
     _check(expr, allow_block)
     return expr
 
@@ -302,6 +107,8 @@ def parse_block_condition(text: str) -> Expr:
 @lru_cache(maxsize=None)
 def _value_pattern() -> "re.Pattern[str]":
     """The grammar's own VALUE regex, so the printer quotes exactly when the lexer needs it."""
+    from tasker.syntax.condition_lark import _parser
+
     return re.compile(_parser().get_terminal("VALUE").pattern.to_regexp())
 
 

@@ -6,11 +6,14 @@ The result is a flat list of `Line` values in file order; giving them meaning
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, error
 
@@ -27,6 +30,9 @@ class Line:
     column: int  # 1-based column of the first non-blank character
 
 
+KINDS = {"COMMENT": COMMENT, "CLI_ARG": CLI_ARG, "PAIR": PAIR, "STRAY": STRAY}
+
+
 @lru_cache(maxsize=None)
 def _scanner() -> Tuple["re.Pattern[str]", Tuple[str, ...]]:
     """Compile the grammar's line terminals into one scanner, once per process.
@@ -35,17 +41,64 @@ def _scanner() -> Tuple["re.Pattern[str]", Tuple[str, ...]]:
     us its terminals. Running Lark's generic lexer and parser over the file
     would cost about 7 microseconds a line, too slow for 10,000-task files,
     so the terminals (in the grammar's priority order) become one regular
-    expression applied to each trimmed line.
+    expression applied to each trimmed line. Like Lark's own `cache=True`,
+    the compiled terminals are cached (in the user's cache directory, keyed
+    by the grammar's hash), so a run need not import Lark at all.
     """
-    from lark import Lark
-
     from tasker.grammar_loader import load_grammar
 
-    lark = Lark(load_grammar("taskfile"), parser="lalr", lexer="basic", cache=True)
-    kinds = {"COMMENT": COMMENT, "CLI_ARG": CLI_ARG, "PAIR": PAIR, "STRAY": STRAY}
-    terms = sorted((t for t in lark.terminals if t.name in kinds), key=lambda t: -t.priority)
-    pattern = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terms)
-    return re.compile(pattern), tuple(kinds[t.name] for t in terms)
+    grammar = load_grammar("taskfile")
+    cache = _cache_file(grammar)
+    terms = _read_cache(cache) if cache else None
+    if terms is None:
+        terms = _terminals(grammar)
+        if cache:
+            _write_cache(cache, terms)
+    pattern = "|".join(f"(?P<{name}>{regexp})" for name, regexp in terms)
+    return re.compile(pattern), tuple(KINDS[name] for name, _ in terms)
+
+
+def _terminals(grammar: str) -> List[Tuple[str, str]]:
+    """(name, regexp) of the line terminals, highest priority first, from Lark."""
+    from lark import Lark
+
+    lark = Lark(grammar, parser="lalr", lexer="basic")
+    terms = sorted((t for t in lark.terminals if t.name in KINDS), key=lambda t: -t.priority)
+    return [(t.name, t.pattern.to_regexp()) for t in terms]
+
+
+def _cache_file(grammar: str) -> Optional[Path]:
+    """`$XDG_CACHE_HOME/tasker/taskfile-<hash>.json`, or None without a home."""
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else "")
+    if not base:
+        return None
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return Path(base) / "tasker" / f"taskfile-{digest}.json"
+
+
+def _read_cache(path: Path) -> Optional[List[Tuple[str, str]]]:
+    """The cached terminals, or None when absent or not what we wrote."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        terms = [(str(name), str(regexp)) for name, regexp in data]
+        if sorted(name for name, _ in terms) != sorted(KINDS):
+            return None
+        re.compile("|".join(regexp for _, regexp in terms))
+        return terms
+    except (OSError, ValueError, TypeError, re.error):
+        return None
+
+
+def _write_cache(path: Path, terms: List[Tuple[str, str]]) -> None:
+    """Best effort: a cache that cannot be written only costs the next run time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(terms), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def read_text(path: str) -> str:

@@ -3,7 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasker.syntax.condition import _parser, _template, parse_condition
+from tasker.syntax.condition import _template, parse_condition
+from tasker.syntax.condition_lark import _parser
 from tasker.syntax.condition_ast import walk
 from tasker.syntax.condition_fast import quick_parse
 
