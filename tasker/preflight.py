@@ -63,7 +63,6 @@ def plan_accepted(session: Session) -> bool:
 
 def validate_hosts(session: Session, config: ExecConfig) -> int:
     """Host pre-flight unless skipped (SPEC II.8.5), then the summary; 0 or the exit code."""
-    from tasker.validate.hosts import HostCheckOptions, apply_fqdn, check_hosts
     from tasker.validate.summary import summary_lines, use_color
 
     opts, taskfile = session.options, session.taskfile
@@ -71,6 +70,8 @@ def validate_hosts(session: Session, config: ExecConfig) -> int:
     if opts.skip_host_validation or opts.skip_validation:
         print("WARNING: Skipping host validation can lead to connection failures!")
     else:
+        from tasker.validate.hosts import HostCheckOptions, apply_fqdn, check_hosts
+
         hosts = check_hosts(taskfile, config, HostCheckOptions(
             skip_unresolved=bool(opts.skip_unresolved_host_validation),
             skip_command=bool(opts.skip_command_validation),

@@ -13,9 +13,10 @@ On a terminal the marks are emoji; otherwise (a pipe, a log scraper, `NO_COLOR`,
 
 from __future__ import annotations
 
-from typing import List, Mapping, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, TextIO, Tuple
 
-from tasker.validate.hosts import HostCheckResult
+if TYPE_CHECKING:  # only a type here: importing hosts costs start-up time
+    from tasker.validate.hosts import HostCheckResult
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 _EMOJI = {OK: "✅", FAIL: "❌", SKIP: "⚠️"}
