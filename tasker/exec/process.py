@@ -17,6 +17,7 @@ import os
 import select
 import selectors
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -34,7 +35,6 @@ from tasker.exec.base import (
     append_line,
     timeout_message,
 )
-from tasker.exec.spawn import Child, close_on_exec_inherited
 
 _CHUNK = 65536
 _POLL = 0.1              # cancel is looked at this often while a child runs
@@ -50,7 +50,6 @@ class ProcessExecutor:
 
     def __init__(self, spool_dir: Path) -> None:
         self.spool_dir = Path(spool_dir)
-        close_on_exec_inherited()  # children get stdin/stdout/stderr and their pipes only
 
     def run(self, spec: CommandSpec, cancel: threading.Event) -> CommandResult:
         """Run `spec`; stop it on timeout (exit 124) or when `cancel` is set."""
@@ -207,13 +206,15 @@ def _run(
     """Start `argv`, collect its output, and turn every outcome into a CommandResult."""
     start = time.monotonic()
     try:
-        proc = Child(argv)
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
     except Exception as exc:  # noqa: BLE001 - a start error is a result, never an exception
         return _start_failure(argv, exc, time.monotonic() - start)
     out, err = _Stream("stdout", spool_dir), _Stream("stderr", spool_dir)
     watch = _Watch(proc.pid, start + timeout, cancel)
     try:
-        pipes = {proc.stdout_fd: out, proc.stderr_fd: err}
+        pipes = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
         _pump(pipes, watch)
         code = _reap(proc, watch)
     finally:
@@ -238,7 +239,7 @@ def _pump(streams: Dict[int, _Stream], watch: _Watch) -> None:
                     selector.unregister(key.fd)
 
 
-def _reap(proc: Child, watch: _Watch) -> int:
+def _reap(proc: subprocess.Popen, watch: _Watch) -> int:
     """Wait for the child's exit status, still honouring the deadline and cancel."""
     pidfd: Optional[int] = None
     try:
@@ -265,27 +266,32 @@ def _open_pidfd(pid: int) -> int:
         return -1
 
 
-def _block_until_exit(proc: Child, pidfd: int, seconds: Optional[float]) -> None:
+def _block_until_exit(proc: subprocess.Popen, pidfd: int, seconds: Optional[float]) -> None:
     """Block until the child exits or `seconds` pass.
 
     The pipes usually reach EOF a moment before the child becomes waitable;
-    a wait with a timeout would then sleep in growing steps from 0.5 ms, which
+    Popen.wait(timeout) would then sleep in growing steps from 0.5 ms, which
     more than doubles the cost of a quick command, so poll a pidfd instead.
     """
     if pidfd < 0:
-        proc.wait(timeout=seconds)
+        try:
+            proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pass
         return
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.poll(None if seconds is None else math.ceil(seconds * 1000))
 
 
-def _cleanup(proc: Child, out: _Stream, err: _Stream) -> None:
+def _cleanup(proc: subprocess.Popen, out: _Stream, err: _Stream) -> None:
     """Never leave a child or a descriptor behind, even when interrupted."""
     if proc.returncode is None:
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
-    proc.close_pipes()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
     out.close()
     err.close()
 
