@@ -55,9 +55,9 @@ def main(argv: Optional[Sequence[str]] = None,
         return _early_failure(cli, path, environ, exc)
     lines = L.classify(raw)
     try:
-        file_args = parse_file_args([a.text for a in header_arguments(lines)])
+        file_args = parse_file_args(header_arguments(lines))
     except UsageError as exc:
-        _say(f"ERROR: {exc.message}")
+        _say(f"{path}:{exc.line}: error: {exc.message}" if exc.line else f"ERROR: {exc.message}")
         return _finish_early(cli, path, environ, exc.exit_code, exc.message)
     options = merge(cli, file_args)
     return run(options, path, raw, lines, environ)

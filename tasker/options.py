@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Dict, List, Sequence, Tuple
 
 from tasker import __version__
+from tasker.syntax.ast import CliArgLine
 
 EXIT_CODES = """\
 exit status:
@@ -45,11 +46,14 @@ LOG_LEVELS = ("ERROR", "WARN", "INFO", "DEBUG")
 
 
 class UsageError(Exception):
-    """A bad option: message and exit code (2 for usage, 20 for forbidden file options)."""
+    """A bad option: message and exit code (2 for usage, 20 for forbidden file options).
 
-    def __init__(self, message: str, exit_code: int = 2):
+    `line` is the task-file line of a file-defined argument (0 for the command line).
+    """
+
+    def __init__(self, message: str, exit_code: int = 2, line: int = 0):
         super().__init__(message)
-        self.message, self.exit_code = message, exit_code
+        self.message, self.exit_code, self.line = message, exit_code, line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -171,19 +175,24 @@ def parse_cli(argv: Sequence[str]) -> Dict[str, Any]:
     return vars(build_parser().parse_args(list(argv)))
 
 
-def parse_file_args(lines: Sequence[str]) -> Dict[str, Any]:
-    """Parse file-defined argument lines; unknown options are ignored (II.7.6)."""
-    words: List[str] = []
-    for text in lines:
+def parse_file_args(lines: Sequence[CliArgLine]) -> Dict[str, Any]:
+    """Parse file-defined argument lines; unknown options are ignored (II.7.6).
+
+    A bad line raises UsageError carrying the line number, so the message can name it.
+    """
+    words: List[Tuple[str, int]] = []  # (word, line)
+    for arg in lines:
+        text = arg.text
         if re.match(r"-[A-Za-z][A-Za-z-]+", text) and not text.startswith("--"):
             raise UsageError(f"task file argument '{text}': a long option needs two dashes "
-                             f"(--{text.lstrip('-')})")
-        words.extend(text.split(None, 1) if "=" not in text else [text])
+                             f"(--{text.lstrip('-')})", line=arg.line)
+        words.extend((w, arg.line) for w in (text.split(None, 1) if "=" not in text else [text]))
     for name in ("-h", "--help", "-V", "--version", "--force-instance"):
-        if any(w == name or w.startswith(name + "=") for w in words):
-            raise UsageError(f"task file argument '{name}' is only allowed on the command line",
-                             20)
-    known, _unknown = build_parser(with_file=False).parse_known_args(words)
+        for word, line in words:
+            if word == name or word.startswith(name + "="):
+                raise UsageError(f"task file argument '{name}' is only allowed on the command "
+                                 "line", 20, line)
+    known, _unknown = build_parser(with_file=False).parse_known_args([w for w, _ in words])
     return vars(known)
 
 

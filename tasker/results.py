@@ -89,7 +89,11 @@ class RunRecord:
     execution_path: list = field(default_factory=list)  # top-level IDs in order
     last_task: Optional[int] = None  # last task that ran a command or block
     failure: Optional[dict] = None  # {"task_id", "exit_code", "error"}
+    # Task IDs in the order their results were stored, so the state writer can
+    # find what changed since its last save without looking at every result.
+    stored_ids: list = field(default_factory=list)
 
     def store(self, result: TaskResult) -> None:
         """Record `result` as the latest result of its task."""
         self.results[result.task_id] = result
+        self.stored_ids.append(result.task_id)

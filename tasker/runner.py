@@ -54,7 +54,8 @@ def _restore_state(session: Session) -> Optional[int]:
         if start is None:
             return None
         session.log.info(f"Auto-recovery: resuming workflow at task {start}")
-    session.record.results.update(resume.restored_results(state))
+    for result in resume.restored_results(state).values():
+        session.record.store(result)  # stored, so this run's state file keeps them too
     session.log.info(f"Restored {len(session.record.results)} task result(s) from "
                      f"{session.paths.state_file}")
     return start

@@ -73,8 +73,7 @@ class StateWriter:
         self.masker = masker
         self.fsync = fsync
         self._fd: Optional[int] = None
-        # id() of every result object written; the objects are kept so ids stay unique.
-        self._written: Dict[int, TaskResult] = {}
+        self._stored_len = 0  # record.stored_ids entries already written
         self._path_len = 0  # execution_path entries already written
         # Sub-tasks of a parallel block may finish (and save) at the same time.
         self._lock = threading.Lock()
@@ -90,12 +89,9 @@ class StateWriter:
     ) -> None:
         """Record the results stored since the last save, and the current position."""
         with self._lock:
-            # Set operations run in C: with 300 results and one new per save,
-            # finding the new one must not cost a Python loop over all of them.
-            values = list(record.results.values())  # one C-level copy: sub-tasks may store
-            by_id = dict(zip(map(id, values), values))
-            fresh = [by_id[key] for key in by_id.keys() - self._written.keys()]
-            # Only what changed: a line must cost the same for task 5 and task 5000.
+            ids = record.stored_ids[self._stored_len:]
+            self._stored_len += len(ids)
+            fresh = [record.results[tid] for tid in dict.fromkeys(ids) if tid in record.results]
             path = record.execution_path
             entry = {
                 "path_added": path[self._path_len:],  # folded back into execution_path
@@ -114,10 +110,7 @@ class StateWriter:
                 _write_all(self._fd, line.encode("ascii"))
                 if self.fsync:
                     os.fsync(self._fd)
-            self._written.update(zip(map(id, fresh), fresh))
             self._path_len = len(path)
-            if len(self._written) > 2 * len(by_id) + 64:  # loops replace results: forget old
-                self._written = by_id
 
     def _start(self, text: str) -> None:
         """Create the journal with its header atomically, then keep it open for appends."""

@@ -27,6 +27,10 @@ ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*
 MAX_GLOBAL_NAME = 64
 MAX_GLOBAL_VALUE = 1024
 BLOCK_CONDITION_FIELDS = ("success", "next")
+# Task IDs are ASCII decimal integers: int() would also take "1_000", "+5" and "٣".
+# A minus sign is kept so that the validator reports negative IDs with its range rule.
+_TASK_ID = re.compile(r"-?[0-9]+\Z")
+_BARE_NUMBER = re.compile(r"[+-]?[0-9]+\Z")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ def header_arguments(lines: Sequence[L.Line]) -> List[CliArgLine]:
         elif ln.kind == L.PAIR:
             break
     return found
+
+
+def parse_task_id(text: str) -> Optional[int]:
+    """The task ID `text` denotes (`-?[0-9]+` after stripping), else None."""
+    text = text.strip()
+    return int(text) if _TASK_ID.match(text) else None
 
 
 def expand_env(value: str, environ: Mapping[str, str]) -> Tuple[str, Tuple[str, ...]]:
@@ -103,9 +113,8 @@ class _Builder:
                 current[1].append(Field(key, value, value, ln.line, vcol))
 
     def start_task(self, value: str, ln: L.Line, vcol: int):
-        try:
-            tid = int(value)
-        except ValueError:
+        tid = parse_task_id(value)
+        if tid is None:
             self.err(f"task ID '{value}' is not a valid integer", ln.line, vcol,
                      "task IDs are whole numbers: task=0, task=1, ...")
             return ({}, [])  # keep reading so every error is reported
@@ -157,6 +166,16 @@ def _with_globals(fields: Dict[str, Field], values: Mapping[str, str]) -> Dict[s
     return out
 
 
+def _direct_jump(text: str):
+    """The "parser" of `next=N`: a bare number is a jump, which `next` does not do (II.8.1)."""
+    from tasker.syntax.condition import ConditionError
+
+    n = int(text)
+    raise ConditionError(f"Direct task jumping is not supported ({text} is a task ID, not a "
+                         "condition)", 1, f"use on_success={n} or on_failure={n} to jump to "
+                         f"task {n}")
+
+
 def _condition_fields(fields: Mapping[str, Field], block: bool):
     """Yield (field, parser) for every condition field that needs parsing."""
     from tasker.syntax.condition import parse_block_condition, parse_condition
@@ -172,6 +191,9 @@ def _condition_fields(fields: Mapping[str, Field], block: bool):
                 continue
             if low.startswith("loop&"):  # `next=loop&COND`: keep looping while COND holds
                 yield f, parse_condition, text[5:], 5
+                continue
+            if _BARE_NUMBER.match(text):  # `next=5`: reported as a located error
+                yield f, _direct_jump, text, 0
                 continue
         multi = block and key in BLOCK_CONDITION_FIELDS
         yield f, (parse_block_condition if multi else parse_condition), text, 0

@@ -2,8 +2,8 @@
 
 - a block list (`tasks`, `if_true_tasks`, `if_false_tasks`) names neither
   the block itself nor another block: blocks do not nest;
-- a sub-task has no `loop`, `next`, `on_success` or `on_failure` (it never
-  routes; the block does);
+- a sub-task has no `loop`, `loop_break`, `next`, `on_success` or `on_failure`
+  (it never routes or loops; the block does);
 - a `hostnames=` block is a parallel block without `tasks=`, with 2 to 1000
   valid host names and a `command`;
 - `host_success=` only means something on a `hostnames=` block;
@@ -11,7 +11,8 @@
 
 Keys that blocks forbid or ignore (`timeout`, `failure`, `command` on a
 decision ...), aggregate `success=`/`next=` forms and the reserved ID range are
-checked with the other field rules in tasker.validate.rules.
+checked with the other field rules (tasker.validate.block_rules and
+tasker.validate.condition_rules, run by tasker.validate.rules).
 
 `block_errors` returns located diagnostics; it never raises.
 """
@@ -24,9 +25,10 @@ from typing import Iterator, List, Set, Tuple
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, error
 from tasker.syntax.fanout import MAX_HOSTS, host_list
+from tasker.syntax.taskfile import parse_task_id
 
 LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
-SUBTASK_FORBIDDEN = ("loop", "next", "on_success", "on_failure")
+SUBTASK_FORBIDDEN = ("loop", "loop_break", "next", "on_success", "on_failure")  # II.8.1
 BLOCK_KINDS = ("parallel", "conditional", "decision")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
@@ -71,7 +73,8 @@ def list_errors(tf: TaskFile, block: Task, reported: Set[Tuple[int, str]]) -> It
             yield _at(tf, f, f"Task {block.id}: {key}= lists no tasks",
                       hint=f"{key}=10,11,12 (comma-separated task IDs)")
         for word, offset in _entries(f):
-            sub = tf.tasks.get(int(word)) if word.lstrip("-").isdigit() else None
+            tid = parse_task_id(word)
+            sub = tf.tasks.get(tid) if tid is not None else None
             if sub is None:
                 continue  # not an ID or not defined: the reference check reports it
             if sub.id == block.id:

@@ -1,6 +1,6 @@
 """The workflow as a picture (`--graph dot|mermaid`) or as text (`--show-plan`), SPEC I.4.
 
-Both come from `flow.routing_graph`: tasks are nodes labelled `N: command
+Both come from `graph.routing_graph`: tasks are nodes labelled `N: command
 arguments` (shortened), edges carry the condition that takes them (`ID+1`,
 `on_success`, `on_failure`, `next: exit_0`, `min_success=2`, ...), blocks are
 clusters (DOT) or subgraphs (Mermaid) holding their sub-tasks, and the ends of
@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 
 from tasker.report.masking import Masker, split_secret_vars
 from tasker.syntax.ast import Task, TaskFile
-from tasker.validate.flow import DYNAMIC, END_OK, FLOW, SUB, Edge, Graph, routing_graph, \
+from tasker.validate.graph import DYNAMIC, END_OK, FLOW, SUB, Edge, Graph, routing_graph, \
     seq_reached
 
 MAX_LABEL = 40

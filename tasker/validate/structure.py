@@ -12,6 +12,7 @@ from typing import Iterator, List
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error
 from tasker.syntax.placeholders import global_refs, task_refs
+from tasker.syntax.taskfile import parse_task_id
 
 ID_LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
 TARGET_FIELDS = ("on_success", "on_failure")
@@ -82,9 +83,10 @@ def _id_list(tf: TaskFile, task: Task, f: Field) -> Iterator[Diagnostic]:
         offset += len(part) + 1
         if not word:
             continue
-        if not word.lstrip("-").isdigit():
+        tid = parse_task_id(word)  # as task= lines: `-?[0-9]+` (not "+5", "1_0" or "٣")
+        if tid is None:
             yield _at(tf, f, f"Task {task.id}: '{word}' in {f.key} is not a task ID", col)
-        elif int(word) not in tf.tasks:
+        elif tid not in tf.tasks:
             yield _at(tf, f, f"Task {task.id}: {f.key} names task {word}, which is not "
                       "defined", col)
 

@@ -247,3 +247,14 @@ def test_globals_are_security_checked_even_with_skip_validation(tmp_path):
     proc = tasker(f, "-r", "--skip-validation", tmp=tmp_path)
     assert proc.returncode == 20
     no_traceback(proc)
+
+
+@pytest.mark.parametrize("line, code", [("--force-instance", 20), ("-auto-recovery", 2)])
+def test_bad_file_argument_names_the_file_and_line(tmp_path, line, code):
+    f = tmp_path / "t.txt"
+    f.write_text(f"# header\n--log-level=DEBUG\n{line}\ntask=0\nhostname=localhost\n"
+                 "command=true\nexec=local\n")
+    proc = tasker(f, "-r", tmp=tmp_path)
+    assert proc.returncode == code
+    assert f"{f}:3: error: task file argument '{line}'" in proc.stderr
+    no_traceback(proc)

@@ -137,3 +137,20 @@ def test_diagnostic_rendering_has_caret():
     text = diags[0].render("t.txt")
     assert text.splitlines()[0].startswith("t.txt:1:6: error:")
     assert text.splitlines()[2] == "    " + " " * 5 + "^"
+
+
+def test_next_with_a_bare_number_is_a_located_jump_error():
+    diags = errors_of("task=0\nhostname=h\ncommand=c\nnext= 5\n")
+    assert len(diags) == 1
+    d = diags[0]
+    assert (d.line, d.column) == (4, 7)  # the "5"
+    assert "Direct task jumping is not supported" in d.message
+    assert "on_success" in d.hint and "on_failure" in d.hint
+
+
+@pytest.mark.parametrize("tid", ["1_000", "+5", "\u0663", "5.0", "--5"])
+def test_task_ids_are_ascii_integers_only(tid):
+    diags = errors_of(f"task={tid}\nreturn=0\n")
+    assert [(d.line, d.column) for d in diags] == [(1, 6)]
+    assert f"task ID '{tid}' is not a valid integer" in diags[0].message
+    assert list(load("task= -5 \nreturn=0\n").tasks) == [-5]  # the validator reports it

@@ -1,0 +1,44 @@
+"""Block structure rules (tasker.validate.blocks): what sub-tasks may not have, ID lists."""
+
+import pytest
+
+from tasker.syntax import lines as L
+from tasker.syntax.taskfile import LoadOptions, build_task_file
+from tasker.validate.blocks import SUBTASK_FORBIDDEN, block_errors
+from tasker.validate.structure import structural_errors
+
+
+def load(text):
+    return build_task_file("t.txt", text, L.classify(text), LoadOptions())
+
+
+PARALLEL = "task=0\ntype=parallel\ntasks=10\n\n"
+CONDITIONAL = "task=0\ntype=conditional\ncondition=true\nif_true_tasks=10\nif_false_tasks=11\n\n"
+SUB = "task=10\nhostname=localhost\ncommand=true\n"  # lines 5-7 after PARALLEL
+OTHER = "task=11\nhostname=localhost\ncommand=true\n"
+
+
+def test_loop_break_is_forbidden_in_subtasks():
+    assert "loop_break" in SUBTASK_FORBIDDEN  # II.8.1: "a referenced task has loop/loop_break"
+
+
+@pytest.mark.parametrize("head, tail", [(PARALLEL, ""), (CONDITIONAL, OTHER)])
+def test_loop_break_in_a_subtask_is_a_located_error(head, tail):
+    text = head + SUB + "loop_break=exit_0\n" + tail
+    errs = block_errors(load(text))
+    assert [d.message for d in errs] == [
+        "Task 10 is a sub-task of block 0 and cannot have 'loop_break'"]
+    line = text.splitlines().index("loop_break=exit_0") + 1
+    assert (errs[0].line, errs[0].column) == (line, len("loop_break=") + 1)
+
+
+def test_loop_break_outside_blocks_is_not_a_block_error():
+    assert block_errors(load(SUB + "loop=2\nnext=loop\nloop_break=exit_0\n")) == []
+
+
+@pytest.mark.parametrize("entry", ["+10", "1_0", "\u0661\u0660", "\u00b2", "--10"])
+def test_id_list_entries_are_ascii_integers(entry):
+    tf = load(f"task=0\ntype=parallel\ntasks={entry}\n\n" + SUB)
+    assert block_errors(tf) == []  # not an ID: the structure check reports it, no traceback
+    assert [d.message for d in structural_errors(tf)] == [
+        f"Task 0: '{entry}' in tasks is not a task ID"]
