@@ -26,7 +26,7 @@ from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
 
 DRY_RUN_STDOUT = "DRY RUN - Command not executed"
-ROUTING_KEYS = ("on_success", "on_failure", "next", "loop")  # as tasker.validate.blocks
+ROUTING_KEYS = ("on_success", "on_failure", "next", "loop", "loop_break")  # as validate.blocks
 COUNT_RANGE, DELAY_RANGE = (1, 1000), (0.0, 300.0)
 
 

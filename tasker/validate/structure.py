@@ -61,9 +61,8 @@ def references(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
         f = task.fields.get(key)
         if f is None or "@" in f.value:
             continue
-        try:
-            target = int(f.value)
-        except ValueError:
+        target = parse_task_id(f.value)
+        if target is None:
             yield _at(tf, f, f"Task {task.id}: {key} must be a task ID, not '{f.value}'")
             continue
         if target not in tf.tasks:
