@@ -12,7 +12,6 @@ import fcntl
 import hashlib
 import json
 import os
-import socket
 import time
 from pathlib import Path
 from typing import IO, Mapping, Optional
@@ -51,6 +50,8 @@ class InstanceLock:
             holder = handle.read().strip() or "unknown holder"
             handle.close()
             raise InstanceLocked(self.path, holder) from None
+        import socket  # only runs with --instance-check need the host name
+
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({

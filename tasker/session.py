@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from tasker import __version__
-from tasker.report import json_report, statefile, summary
+from tasker.report import statefile
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.paths import RunPaths
@@ -102,6 +102,8 @@ class Session:
         path = self.report_path()
         if path is None:
             return
+        from tasker.report import json_report  # only runs that ask for a report pay for it
+
         total = len(self.taskfile.tasks) if self.taskfile else 0
         report = json_report.build_report(
             task_file=self.task_file, file_sha256=self.file_sha256, status=status,
@@ -116,6 +118,8 @@ class Session:
     def _write_summary(self, exit_code: int, ended: float, status: str) -> None:
         if self.paths.project_file is None:
             return
+        from tasker.report import summary
+
         tid = self.record.last_task
         result = self.record.results.get(tid) if tid is not None else None
         if result is not None:

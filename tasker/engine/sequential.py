@@ -188,10 +188,15 @@ def interrupted(ctx: RunContext) -> Outcome:
                    ctx.record.last_task)
 
 
-def run_workflow(ctx: RunContext) -> Outcome:
-    """Walk the workflow from the start task until it stops or runs off the end."""
+def _run_block(ctx: RunContext, task: Task) -> Step:
+    """Hand a block to the block engines (imported only by files that have blocks)."""
     from tasker.engine.blocks import run_block
 
+    return run_block(ctx, task)
+
+
+def run_workflow(ctx: RunContext) -> Outcome:
+    """Walk the workflow from the start task until it stops or runs off the end."""
     tasks = ctx.taskfile.tasks
     tid = start_id(ctx)
     while tid in tasks:
@@ -199,7 +204,7 @@ def run_workflow(ctx: RunContext) -> Outcome:
             return interrupted(ctx)
         task = tasks[tid]
         try:
-            nxt = run_block(ctx, task) if task.kind in ("parallel", "conditional", "decision") \
+            nxt = _run_block(ctx, task) if task.kind in ("parallel", "conditional", "decision") \
                 else step(ctx, task)
         except FatalRunError as exc:
             ctx.on_task_finished(tid, None)
