@@ -40,14 +40,19 @@ def failure_stop(ctx: RunContext, task: Task, result: TaskResult, reason: str,
     return Stop(Outcome(code, "failed", reason, task.id))
 
 
-def target(ctx: RunContext, task: Task, key: str) -> int:
-    """The ID in `on_success`/`on_failure`, resolved at run time (fix C19)."""
+def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer") -> int:
+    """An integer field, placeholders resolved at run time (fix C19)."""
     text, _ = Variables(ctx.record.results).resolve(task.get(key) or "")
     try:
         return int(text.strip())
     except ValueError:
-        raise FatalRunError(f"Task {task.id}: {key} must be a task ID, got '{text}'",
+        raise FatalRunError(f"Task {task.id}: '{key}' must be {what}, got '{text}'",
                             20, task.id) from None
+
+
+def target(ctx: RunContext, task: Task, key: str) -> int:
+    """The ID in `on_success`/`on_failure`, resolved at run time (fix C19)."""
+    return resolve_int(ctx, task, key, "a task ID")
 
 
 def jump(ctx: RunContext, task: Task, key: str, met: bool) -> Goto:

@@ -15,7 +15,7 @@ from typing import Optional, Union
 from tasker.engine import command
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate
-from tasker.engine.routing import Goto, Stop, failure_stop, route
+from tasker.engine.routing import Goto, Stop, failure_stop, resolve_int, route
 from tasker.engine.variables import Variables
 from tasker.results import FAILED, SKIPPED, SKIPPED_STDERR, SUCCESS, TaskResult, TraceEntry
 from tasker.syntax.ast import Task
@@ -62,16 +62,6 @@ def condition_allows(ctx: RunContext, task: Task, label: str,
                            attempts=it.attempt),
            it, skipped=True)
     return False
-
-
-def resolve_int(ctx: RunContext, task: Task, key: str) -> int:
-    """An integer field, placeholders resolved at run time (fix C19)."""
-    text, _ = Variables(ctx.record.results).resolve(task.get(key) or "")
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise FatalRunError(f"Task {task.id}: '{key}' must be an integer, got '{text}'",
-                            20, task.id) from None
 
 
 def return_now(ctx: RunContext, task: Task) -> Stop:
