@@ -11,14 +11,14 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
 from tasker.engine.split import apply_split
-from tasker.syntax.condition import (
-    And, BareOperand, BoolLiteral, Comparison, Contains, ExitCode, ExitNotZero, ExitTest, Expr,
-    LineCount, MultiTask, Not, Operand, Or, OutputMatch, Ref, StreamField, StreamValue, Success,
-    Template,
-)
+
+if TYPE_CHECKING:  # nodes are told apart by class name: a file without conditions
+    from tasker.syntax.condition_ast import (  # never loads the condition modules
+        Expr, LineCount, MultiTask, Operand, OutputMatch, Template,
+    )
 
 Lookup = Callable[[int, str], Optional[str]]
 Scalar = Union[bool, int, float, str]
@@ -82,11 +82,11 @@ def render(template: Template, lookup: Lookup) -> str:
     """The template's text with each reference bound; unresolved ones stay `@N_field@`."""
     out = []
     for part in template.parts:
-        if isinstance(part, Ref):
+        if isinstance(part, str):
+            out.append(part)
+        else:  # a Ref
             value = lookup(part.task_id, part.field)
             out.append(str(part) if value is None else value)
-        else:
-            out.append(part)
     return "".join(out)
 
 
@@ -97,11 +97,12 @@ def _stream(current: Current, name: str) -> str:
 
 def _operand(op: Operand, env: _Env) -> str:
     """The text of a comparison operand."""
-    if isinstance(op, ExitCode):
+    kind = type(op).__name__
+    if kind == "ExitCode":
         return str(env.current.exit_code)
-    if isinstance(op, StreamValue):
+    if kind == "StreamValue":
         return _stream(env.current, op.stream)
-    if isinstance(op, StreamField):
+    if kind == "StreamField":
         raw = env.current.stdout if op.stream == "stdout" else env.current.stderr
         return apply_split(raw, f"{op.delimiter},{op.index}").rstrip("\n")
     return render(op, env.lookup)
@@ -138,36 +139,36 @@ def _multi_task(node: MultiTask, counts: Optional[Tuple[int, int]]) -> bool:
     return rules.get(node.kind, False)
 
 
+def _success(expr, env: _Env) -> bool:
+    current = env.current
+    return current.exit_code == 0 if current.success is None else current.success
+
+
+# One small function per node kind, keyed by the node's class name.
+_NODES: Dict[str, Callable[..., bool]] = {
+    "Or": lambda e, env: any(_eval(x, env) for x in e.items),
+    "And": lambda e, env: all(_eval(x, env) for x in e.items),
+    "Not": lambda e, env: not _eval(e.operand, env),
+    "ExitTest": lambda e, env: env.current.exit_code == e.code,
+    "ExitNotZero": lambda e, env: env.current.exit_code != 0,
+    "Success": _success,
+    "BoolLiteral": lambda e, env: e.value,
+    "OutputMatch": lambda e, env: _output_match(e, env),
+    "LineCount": lambda e, env: _line_count(e, env),
+    "Contains": lambda e, env: (render(e.text, env.lookup) in env.current.stdout) != e.negated,
+    "Comparison": lambda e, env: compare(_operand(e.left, env), e.op,
+                                         render(e.right, env.lookup)),
+    "BareOperand": lambda e, env: render(e.value, env.lookup).strip().lower() == "true",
+    "MultiTask": lambda e, env: _multi_task(e, env.counts),
+}
+
+
 def _eval(expr: Expr, env: _Env) -> bool:
     """The recursive evaluator."""
-    if isinstance(expr, Or):
-        return any(_eval(e, env) for e in expr.items)
-    if isinstance(expr, And):
-        return all(_eval(e, env) for e in expr.items)
-    if isinstance(expr, Not):
-        return not _eval(expr.operand, env)
-    current = env.current
-    if isinstance(expr, ExitTest):
-        return current.exit_code == expr.code
-    if isinstance(expr, ExitNotZero):
-        return current.exit_code != 0
-    if isinstance(expr, Success):
-        return current.exit_code == 0 if current.success is None else current.success
-    if isinstance(expr, BoolLiteral):
-        return expr.value
-    if isinstance(expr, OutputMatch):
-        return _output_match(expr, env)
-    if isinstance(expr, LineCount):
-        return _line_count(expr, env)
-    if isinstance(expr, Contains):
-        return (render(expr.text, env.lookup) in current.stdout) != expr.negated
-    if isinstance(expr, Comparison):
-        return compare(_operand(expr.left, env), expr.op, render(expr.right, env.lookup))
-    if isinstance(expr, BareOperand):
-        return render(expr.value, env.lookup).strip().lower() == "true"
-    if isinstance(expr, MultiTask):
-        return _multi_task(expr, env.counts)
-    raise TypeError(f"not a condition node: {expr!r}")
+    node = _NODES.get(type(expr).__name__)
+    if node is None:
+        raise TypeError(f"not a condition node: {expr!r}")
+    return node(expr, env)
 
 
 def evaluate(expr: Expr, current: Current, lookup: Lookup) -> bool:

@@ -16,7 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.syntax import lines as L
 from tasker.syntax.ast import (
-    CONDITION_FIELDS, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Field, GlobalVar,
+    CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Field, GlobalVar,
     Task, TaskFile,
 )
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
@@ -201,6 +201,8 @@ def _condition_fields(fields: Mapping[str, Field], block: bool):
 
 def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> Mapping:
     """Parse the condition fields of one task; syntax errors become diagnostics."""
+    if not any(key in fields for key in CONDITION_FIELDS):
+        return EMPTY  # the condition parser is imported only by files that need it
     from tasker.syntax.condition import ConditionError
 
     parsed = {}

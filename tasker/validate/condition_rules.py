@@ -9,12 +9,14 @@ can never be true. Columns point inside the field's value.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from tasker.syntax import condition as C
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
 from tasker.validate.fields import LIST_FIELDS, at, block_list, is_loop_next
+
+if TYPE_CHECKING:
+    from tasker.syntax.condition_ast import MultiTask
 
 AGGREGATE_FORMS = ("all_success, any_success, majority_success, min_success=N, "
                    "max_success=N, min_failed=N, max_failed=N")
@@ -28,6 +30,8 @@ def aggregates(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
         if expr is None or f is None or (key == "next" and (
                 is_loop_next(task) or f.value.strip().lower() == "success")):
             continue  # `next=loop&COND` is a loop test; `next=success`: see rules.flow_fields
+        from tasker.syntax import condition_ast as C  # loaded only when there are conditions
+
         for node in C.walk(expr):
             col = _cond_col(f, node.column)
             if isinstance(node, C.MultiTask):
@@ -39,7 +43,7 @@ def aggregates(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                 break
 
 
-def _aggregate_count(tf: TaskFile, task: Task, f: Field, node: C.MultiTask, col: int,
+def _aggregate_count(tf: TaskFile, task: Task, f: Field, node: "MultiTask", col: int,
                      total: int) -> Iterator[Diagnostic]:
     if node.count is None:
         return
@@ -69,6 +73,8 @@ def conditions(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
         low = f.value.lower()
         if '"' not in low and "'" not in low and "exit_" not in low:
             continue  # neither a quote nor an exit test: nothing to look for (speed)
+        from tasker.syntax import condition_ast as C  # loaded only when there are conditions
+
         for node in C.walk(expr):
             if isinstance(node, C.Template) and node.unclosed_quote:
                 yield at(tf, f, f"Task {task.id}: {key} has a quote that is never closed; it "
