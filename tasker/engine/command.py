@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 from tasker.engine.context import (
     DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, FatalRunError, RunContext,
@@ -28,8 +27,7 @@ from tasker.syntax.ast import Task
 DRY_RUN_STDOUT = "DRY RUN STDOUT"
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A command ready to run: what to show, what to run, how long to allow."""
 
     hostname: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 from tasker.engine.split import apply_split
 
@@ -39,8 +39,7 @@ class Current:
     success: Optional[bool] = None  # the task's success result, for the word `success`
 
 
-@dataclass(frozen=True)
-class _Env:
+class _Env(NamedTuple):
     """Everything an evaluation reads; counts only inside a block's success=/next=."""
     current: Current
     lookup: Lookup

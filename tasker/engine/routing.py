@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate
@@ -12,15 +11,13 @@ from tasker.results import TaskResult
 from tasker.syntax.ast import Task
 
 
-@dataclass(frozen=True)
-class Goto:
+class Goto(NamedTuple):
     """Continue with task `task_id` (the run ends successfully if it is undefined)."""
 
     task_id: int
 
 
-@dataclass(frozen=True)
-class Stop:
+class Stop(NamedTuple):
     """End the run with `outcome` (None: stopped by a signal)."""
 
     outcome: Optional[Outcome]

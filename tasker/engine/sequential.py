@@ -9,8 +9,7 @@ Blocks are handed to `tasker.engine.blocks`; everything an ordinary task does
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from tasker.engine import command
 from tasker.engine.context import FatalRunError, Outcome, RunContext
@@ -23,8 +22,7 @@ from tasker.syntax.ast import Task
 Step = Union[Goto, Stop]
 
 
-@dataclass(frozen=True)
-class Iteration:
+class Iteration(NamedTuple):
     """Identifies one execution in the trace."""
 
     iteration: Optional[int] = None

@@ -10,19 +10,20 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, error
 
 COMMENT, CLI_ARG, PAIR, STRAY = "comment", "cli_arg", "pair", "stray"
 
 
-@dataclass(frozen=True)
-class Line:
-    """One meaningful line: its kind, its text (trimmed) and position."""
+class Line(NamedTuple):
+    """One meaningful line: its kind, its text (trimmed) and position.
+
+    A NamedTuple: a 10,000-task file has 60,000 of them.
+    """
 
     kind: str
     text: str
