@@ -18,7 +18,7 @@ from typing import Mapping, Optional, Sequence
 from tasker import preflight, runner
 from tasker.engine.context import FatalRunError
 from tasker.options import Options, UsageError, effective_args, merge, parse_cli, parse_file_args
-from tasker.report.logger import Log
+from tasker.report.logger import Log, print_out
 from tasker.report.masking import Masker, split_secret_vars
 from tasker.report.paths import default_base, run_paths
 from tasker.session import Session
@@ -103,7 +103,7 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
         environ: Mapping[str, str]) -> int:
     """Everything after the options are known; returns the exit code."""
     if options.show_effective_args:
-        print(effective_args(options))
+        print_out(effective_args(options))
         return 0
     session = _session(options, path, environ)
     if session is None:
@@ -111,7 +111,7 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
     if options.show_recovery_info:
         return _show_recovery_info(session)
     for name in options.ignored_from_file:
-        print(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task file "
+        print_out(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task file "
               "is ignored; give it on the command line.")
     try:
         return _pipeline(session, raw, lines)
@@ -129,9 +129,9 @@ def _show_recovery_info(session: Session) -> int:
         _say(f"ERROR: {exc.message}")
         return EXIT_START
     if state is None:
-        print(f"No recovery state for {session.task_file} ({session.paths.state_file}).")
+        print_out(f"No recovery state for {session.task_file} ({session.paths.state_file}).")
     else:
-        print(resume.describe(state, session.paths.state_file))
+        print_out(resume.describe(state, session.paths.state_file))
     return 0
 
 
@@ -168,7 +168,7 @@ def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
         return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
     preflight.validate_task_file(session)
     if opts.graph:
-        print(preflight.render_graph(session, opts.graph))
+        print_out(preflight.render_graph(session, opts.graph))
         return session.finish(0, "success")
     if opts.start_from is not None and opts.start_from not in taskfile.tasks:
         log.error(f"--start-from {opts.start_from}: task {opts.start_from} is not defined")

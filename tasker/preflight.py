@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from tasker.exec.exectypes import ExecConfig
+from tasker.report.logger import print_out
 from tasker.session import Session
 from tasker.syntax.diagnostics import TaskFileError
 
@@ -43,9 +44,9 @@ def plan_accepted(session: Session) -> bool:
     """`--show-plan`: print the plan and ask; without a terminal only `-y` says yes."""
     from tasker.validate.render import render_plan
 
-    print(render_plan(session.taskfile))
+    print_out(render_plan(session.taskfile))
     if session.options.yes:
-        print("Proceed with execution? [y/N]: y (--yes)")
+        print_out("Proceed with execution? [y/N]: y (--yes)")
         return True
     if not sys.stdin.isatty():
         session.log.error("--show-plan needs a terminal to ask for confirmation; "
@@ -68,7 +69,7 @@ def validate_hosts(session: Session, config: ExecConfig) -> int:
     opts, taskfile = session.options, session.taskfile
     hosts = None
     if opts.skip_host_validation or opts.skip_validation:
-        print("WARNING: Skipping host validation can lead to connection failures!")
+        print_out("WARNING: Skipping host validation can lead to connection failures!")
     else:
         from tasker.validate.hosts import HostCheckOptions, apply_fqdn, check_hosts
 

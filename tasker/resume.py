@@ -34,7 +34,12 @@ def check_same_file(state: dict, file_sha256: str, force: bool) -> None:
 
 
 def resume_task(state: dict, tasks: Mapping[int, object]) -> Optional[int]:
-    """Where an interrupted or failed run should go on: intended next, else last + 1."""
+    """Where an interrupted or failed run should go on: intended next, else last + 1.
+
+    None for a run that completed: there is nothing to resume, start afresh.
+    """
+    if state.get("completed"):
+        return None
     for candidate in (state.get("next_task"), state.get("current_task")):
         if isinstance(candidate, int) and candidate in tasks:
             return candidate

@@ -83,6 +83,8 @@ class Session:
         self._write_report(exit_code, status, ended)
         self._write_summary(exit_code, ended, status)
         if self.state_writer is not None:
+            if exit_code == 0:
+                self.state_writer.mark_completed()
             self.state_writer.close()
         if exit_code != 0:
             self._alert(exit_code, error or status)

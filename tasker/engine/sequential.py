@@ -161,7 +161,8 @@ def start_id(ctx: RunContext) -> int:
     start = ctx.options.start_from
     if start is None:
         start = 0 if 0 in tasks else min(tasks)
-    if start > 0:
+    restored = any(tid < start for tid in ctx.record.results)
+    if start > 0 and not restored:  # with restored results the earlier tasks do resolve
         ctx.log.warn(f"# WARNING: Task dependencies @X_stdout@, @X_stderr@, @X_stdout_file@, "
                      f"@X_stderr_file@, @X_success@ for tasks 0-{start - 1} will be unresolved")
         ctx.log.warn(f"# Tasks {start}+ may fail if they depend on results from earlier tasks")

@@ -8,6 +8,7 @@ written when it opens, so the file holds the whole run.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -182,3 +183,17 @@ class Log:
                            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}")
             self._stamp_second = second
         return self._stamp
+
+
+def print_out(text: str) -> None:
+    """Print to stdout; a reader that went away (`| head`) must not stop the run.
+
+    After a broken pipe, stdout points at /dev/null so later output (and the
+    interpreter's final flush) is dropped quietly instead of raising.
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

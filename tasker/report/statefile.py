@@ -117,6 +117,14 @@ class StateWriter:
         atomic_write(self.path, text.encode("ascii"), fsync=self.fsync, mode=0o600)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
+    def mark_completed(self) -> None:
+        """Record that the run completed, so auto-recovery starts afresh next time."""
+        with self._lock:
+            if self._fd is not None:
+                _write_all(self._fd, b'{"completed":true,"task_results":{}}\n')
+                if self.fsync:
+                    os.fsync(self._fd)
+
     def close(self) -> None:
         """Close the journal (the state file itself stays)."""
         with self._lock:

@@ -258,3 +258,23 @@ def test_bad_file_argument_names_the_file_and_line(tmp_path, line, code):
     assert proc.returncode == code
     assert f"{f}:3: error: task file argument '{line}'" in proc.stderr
     no_traceback(proc)
+
+
+def test_a_closed_stdout_does_not_crash(tmp_path):
+    argv = [sys.executable, str(ROOT / "tasker.py"), str(DATA / "hello.txt"), "-r", "--show-plan",
+            "-y", "-l", str(tmp_path / "logs")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, HOME=str(tmp_path)))
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 0
+    assert "Traceback" not in err
+
+
+def test_auto_recovery_after_a_completed_run_starts_afresh(tmp_path):
+    assert tasker(DATA / "hello.txt", "-r", tmp=tmp_path).returncode == 0
+    again = tasker(DATA / "hello.txt", "-r", "--auto-recovery", "--output-json",
+                   tmp_path / "r.json", tmp=tmp_path)
+    assert again.returncode == 0 and "Auto-recovery" not in again.stdout
+    assert report(tmp_path)["execution_summary"]["execution_path"] == [0, 1]
