@@ -200,6 +200,7 @@ def merge(cli: Dict[str, Any], file: Dict[str, Any]) -> Options:
     """default < file < command line; flags are OR-ed; some flags are CLI-only."""
     flag_names = _flag_names()
     values = dict(DEFAULTS)
+    values.update((name, False) for name in flag_names)
     ignored = tuple(k for k in FILE_IGNORED if file.get(k))
     for key, value in file.items():
         if key not in FILE_IGNORED:

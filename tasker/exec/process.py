@@ -18,7 +18,6 @@ import select
 import selectors
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -36,6 +35,7 @@ from tasker.exec.base import (
     append_line,
     timeout_message,
 )
+from tasker.exec.spawn import Child, close_on_exec_inherited
 
 _CHUNK = 65536
 _POLL = 0.1              # cancel is looked at this often while a child runs
@@ -51,9 +51,9 @@ class ProcessExecutor:
 
     def __init__(self, spool_dir: Path) -> None:
         self.spool_dir = Path(spool_dir)
-        # Program name -> path found on PATH. Popen searches PATH in Python for
-        # every start (a tenth of a millisecond with a dozen PATH entries);
-        # a run starts the same few programs hundreds of times.
+        close_on_exec_inherited()  # children get stdin/stdout/stderr and their pipes only
+        # Program name -> path found on PATH: a run starts the same few programs
+        # hundreds of times, and a known path spares every start the PATH search.
         self._programs: Dict[str, str] = {}
 
     def run(self, spec: CommandSpec, cancel: threading.Event) -> CommandResult:
@@ -61,7 +61,7 @@ class ProcessExecutor:
         return _run(spec.argv, spec.timeout, cancel, self.spool_dir, self._locate(spec.argv))
 
     def _locate(self, argv: Tuple[str, ...]) -> Optional[str]:
-        """The program's path (cached per run), or None to let Popen decide."""
+        """The program's path (cached per run), or None to let the PATH search decide."""
         name = argv[0] if argv else ""
         if not name or os.sep in name:
             return None
@@ -224,16 +224,13 @@ def _run(
     """Start `argv`, collect its output, and turn every outcome into a CommandResult."""
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            argv, executable=executable, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True
-        )
+        proc = Child(argv, executable)
     except Exception as exc:  # noqa: BLE001 - a start error is a result, never an exception
         return _start_failure(argv, exc, time.monotonic() - start)
     out, err = _Stream("stdout", spool_dir), _Stream("stderr", spool_dir)
     watch = _Watch(proc.pid, start + timeout, cancel)
     try:
-        pipes = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
+        pipes = {proc.stdout_fd: out, proc.stderr_fd: err}
         _pump(pipes, watch)
         code = _reap(proc, watch)
     finally:
@@ -258,7 +255,7 @@ def _pump(streams: Dict[int, _Stream], watch: _Watch) -> None:
                     selector.unregister(key.fd)
 
 
-def _reap(proc: subprocess.Popen, watch: _Watch) -> int:
+def _reap(proc: Child, watch: _Watch) -> int:
     """Wait for the child's exit status, still honouring the deadline and cancel."""
     pidfd: Optional[int] = None
     try:
@@ -285,32 +282,27 @@ def _open_pidfd(pid: int) -> int:
         return -1
 
 
-def _block_until_exit(proc: subprocess.Popen, pidfd: int, seconds: Optional[float]) -> None:
+def _block_until_exit(proc: Child, pidfd: int, seconds: Optional[float]) -> None:
     """Block until the child exits or `seconds` pass.
 
     The pipes usually reach EOF a moment before the child becomes waitable;
-    Popen.wait(timeout) would then sleep in growing steps from 0.5 ms, which
+    a wait with a timeout would then sleep in growing steps from 0.5 ms, which
     more than doubles the cost of a quick command, so poll a pidfd instead.
     """
     if pidfd < 0:
-        try:
-            proc.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            pass
+        proc.wait(timeout=seconds)
         return
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.poll(None if seconds is None else math.ceil(seconds * 1000))
 
 
-def _cleanup(proc: subprocess.Popen, out: _Stream, err: _Stream) -> None:
+def _cleanup(proc: Child, out: _Stream, err: _Stream) -> None:
     """Never leave a child or a descriptor behind, even when interrupted."""
     if proc.returncode is None:
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
+    proc.close_pipes()
     out.close()
     err.close()
 
