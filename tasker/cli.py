@@ -138,7 +138,8 @@ def _show_recovery_info(session: Session) -> int:
 def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
     session.log.error("# Task validation FAILED.")
     for d in exc.diagnostics:
-        session.log.error(d.render(exc.path).replace("\n", "\n    "))
+        if d.is_error:  # warnings are in the DEBUG log already
+            session.log.error(d.render(exc.path).replace("\n", "\n    "))
     _say(exc.render())
 
 

@@ -17,7 +17,8 @@ from tasker.syntax.diagnostics import TaskFileError
 def validate_task_file(session: Session) -> None:
     """The task-file validator, unless skipped; globals are security-checked always.
 
-    Raises TaskFileError with every error found; warnings are logged at DEBUG.
+    Raises TaskFileError with every finding; warnings are logged at DEBUG (and shown
+    on stderr with --validate-only).
     """
     from tasker.validate.pipeline import check_task_file
     from tasker.validate.security import global_security_diagnostics
@@ -28,8 +29,11 @@ def validate_task_file(session: Session) -> None:
         if errors:  # globals are checked even when validation is skipped (II.1.3)
             raise TaskFileError(taskfile.path, errors)
         return
-    check_task_file(taskfile, session.log, skip_security=bool(opts.skip_security_validation),
-                    skip_subtask_range=bool(opts.skip_subtask_range_validation))
+    warnings = check_task_file(taskfile, session.log,
+                               skip_security=bool(opts.skip_security_validation),
+                               skip_subtask_range=bool(opts.skip_subtask_range_validation))
+    if warnings and opts.validate_only:  # the pre-flight shows every finding, like a compiler
+        print("\n".join(d.render(taskfile.path) for d in warnings), file=sys.stderr)
     session.log.info("# Task validation passed successfully.")
 
 

@@ -74,12 +74,16 @@ def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
 
 def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
                     skip_subtask_range: bool = False) -> List[Diagnostic]:
-    """Validate, log the warnings, raise TaskFileError on errors; return the warnings."""
+    """Validate, log the warnings; raise TaskFileError on errors; return the warnings.
+
+    The TaskFileError carries the warnings too, so the report of a failed
+    validation shows every finding of the phase in line order.
+    """
     found = validate_task_file(tf, skip_security=skip_security,
                                skip_subtask_range=skip_subtask_range)
     warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
     log_warnings(warnings, log)
     errors = [d for d in found if d.is_error]
     if errors:
-        raise TaskFileError(tf.path, errors)
+        raise TaskFileError(tf.path, errors + warnings)
     return warnings

@@ -278,3 +278,16 @@ def test_auto_recovery_after_a_completed_run_starts_afresh(tmp_path):
                    tmp_path / "r.json", tmp=tmp_path)
     assert again.returncode == 0 and "Auto-recovery" not in again.stdout
     assert report(tmp_path)["execution_summary"]["execution_path"] == [0, 1]
+
+
+def test_validate_only_shows_warnings_and_errors_with_locations(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("UNUSED=1\ntask=0\nhostname=localhost\ncommand=echo\nexec=local\n"
+                 "colour=red\n")
+    ok = tasker(f, "--validate-only", "--skip-host-validation", tmp=tmp_path)
+    assert ok.returncode == 0
+    assert f"{f}:6:1: warning:" in ok.stderr  # unknown field `colour`
+    f.write_text(f.read_text() + "on_success=0\n")
+    bad = tasker(f, "--validate-only", "--skip-host-validation", tmp=tmp_path)
+    assert bad.returncode == 20
+    assert ": error:" in bad.stderr and ": warning:" in bad.stderr
