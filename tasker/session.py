@@ -125,7 +125,9 @@ class Session:
         tid = self.record.last_task
         result = self.record.results.get(tid) if tid is not None else None
         if result is not None:
-            host = result.hostname or result.exec_type
+            task = self.taskfile.tasks.get(tid) if self.taskfile else None
+            # A block has no host: the column names its type, as in the original.
+            host = result.hostname or result.exec_type or (task.type if task else "")
             cmd = result.command
         else:
             tid, host, cmd = -1, "localhost", status

@@ -291,3 +291,13 @@ def test_validate_only_shows_warnings_and_errors_with_locations(tmp_path):
     bad = tasker(f, "--validate-only", "--skip-host-validation", tmp=tmp_path)
     assert bad.returncode == 20
     assert ": error:" in bad.stderr and ": warning:" in bad.stderr
+
+
+def test_project_summary_names_a_block_by_its_type(tmp_path):
+    f = tmp_path / "b.txt"
+    f.write_text("task=0\ntype=parallel\ntasks=1,2\nnext=never\n" + "".join(
+        f"task={i}\nhostname=localhost\ncommand=echo\narguments={i}\nexec=local\n"
+        for i in (1, 2)))
+    assert tasker(f, "-r", "-p", "P", "--skip-host-validation", tmp=tmp_path).returncode == 0
+    row = (tmp_path / "logs" / "project" / "P.summary").read_text().splitlines()[1].split("\t")
+    assert row[4:6] == ["0", "parallel"]
