@@ -49,7 +49,7 @@ def run_conditional_once(ctx: RunContext, task: Task,
                  f"(sequential{slot.policy.describe()})")
     results: List[TaskResult] = []
     started, t0 = time.time(), time.monotonic()
-    with console_progress(task.id, len(subs)) as progress:
+    with console_progress(task.id, len(subs), ctx.log) as progress:
         for sub in subs:
             if ctx.interrupt.requested:
                 break

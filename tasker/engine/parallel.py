@@ -88,7 +88,7 @@ def run_parallel_once(ctx: RunContext, task: Task,
                  f"(max_parallel={limit}{slot.policy.describe()})")
     results: List[Optional[TaskResult]] = [None] * len(subs)
     started, t0 = time.time(), time.monotonic()
-    with console_progress(task.id, len(subs)) as progress:
+    with console_progress(task.id, len(subs), ctx.log) as progress:
         def work(i: int) -> None:
             progress.started()
             result = results[i] = run_subtask(ctx, slot, subs[i])

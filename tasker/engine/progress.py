@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Optional, TextIO
+from typing import Any, Optional, TextIO
 
 REFRESH = 0.25  # seconds between redraws
 SHOW_AFTER = 0.5  # quick blocks finish before a line would only flicker
@@ -27,9 +27,12 @@ def wanted(stdout: TextIO, stderr: TextIO) -> bool:
         return False
 
 
-def console_progress(block_id: int, total: int) -> "Progress":
-    """A block's progress line on this process's console (drawn only on a terminal)."""
-    return Progress(block_id, total, enabled=wanted(sys.stdout, sys.stderr))
+def console_progress(block_id: int, total: int, log: Any = None) -> "Progress":
+    """A block's progress line on this process's console (drawn only on a terminal).
+
+    With `log`, the line is blanked before each log line so the two never mix.
+    """
+    return Progress(block_id, total, enabled=wanted(sys.stdout, sys.stderr), log=log)
 
 
 class Progress:
@@ -37,13 +40,15 @@ class Progress:
 
     def __init__(self, block_id: int, total: int, *, enabled: bool,
                  stream: Optional[TextIO] = None, refresh: float = REFRESH,
-                 show_after: float = SHOW_AFTER) -> None:
+                 show_after: float = SHOW_AFTER, log: Any = None) -> None:
         self.block_id, self.total = block_id, total
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
         self.refresh, self.show_after = refresh, show_after
         self.done = self.running = self.failed = 0
+        self.log = log
         self._lock = threading.Lock()
+        self._screen = threading.Lock()  # one writer of the status line at a time
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._shown = 0  # length of the line on screen, 0 when none
@@ -74,6 +79,8 @@ class Progress:
     def __enter__(self) -> "Progress":
         self._started = time.monotonic()
         if self.enabled:
+            if self.log is not None:
+                self.log.set_status(self)
             self._thread = threading.Thread(target=self._loop, name=f"progress-{self.block_id}",
                                             daemon=True)
             self._thread.start()
@@ -84,6 +91,8 @@ class Progress:
         if self._thread is not None:
             self._thread.join()
             self._clear()
+        if self.enabled and self.log is not None:
+            self.log.set_status(None)
 
     def _loop(self) -> None:
         if self._stop.wait(self.show_after):
@@ -96,14 +105,20 @@ class Progress:
     def _draw(self, text: str) -> None:
         # The cursor goes back to column 0, so a log line written meanwhile
         # starts at the left edge and the status line reappears below it.
-        pad = " " * max(0, self._shown - len(text))
-        self._write("\r" + text + pad + "\r")
-        self._shown = len(text)
+        with self._screen:
+            pad = " " * max(0, self._shown - len(text))
+            self._write("\r" + text + pad + "\r")
+            self._shown = len(text)
 
     def _clear(self) -> None:
-        if self._shown:
-            self._write("\r" + " " * self._shown + "\r")
-            self._shown = 0
+        with self._screen:
+            if self._shown:
+                self._write("\r" + " " * self._shown + "\r")
+                self._shown = 0
+
+    def clear_for_log(self) -> None:
+        """Blank the line before the log writes one (it is redrawn on the next tick)."""
+        self._clear()
 
     def _write(self, text: str) -> None:
         try:

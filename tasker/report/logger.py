@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Callable, List, Optional, TextIO, Tuple
+from typing import IO, Any, Callable, List, Optional, TextIO, Tuple
 
 from tasker.report.masking import NO_SECRETS, Masker
 
@@ -69,6 +69,7 @@ class Log:
         self._stamp_second = -1
         self._stamp = ""
         self.path: Optional[Path] = None
+        self._status: Optional[Any] = None  # a live progress line, see set_status
 
     # -- configuration -------------------------------------------------------------
 
@@ -80,6 +81,11 @@ class Log:
     def set_level(self, level: str) -> None:
         """Change the console level (e.g. once file-defined arguments are known)."""
         self._rank = level_rank(level)
+
+    def set_status(self, status: Optional[Any]) -> None:
+        """A live status line (with `clear_for_log()`) to blank before console lines."""
+        with self._lock:
+            self._status = status
 
     def set_masker(self, masker: Masker) -> None:
         """Mask with `masker` from now on (globals are parsed after logging has started)."""
@@ -163,6 +169,8 @@ class Log:
     def _console(self, line: str) -> None:
         """Write to the console; a closed pipe (`| head`) silences it instead of failing the run."""
         stream = self._stream
+        if self._status is not None:
+            self._status.clear_for_log()
         try:
             try:
                 stream.write(line)

@@ -207,3 +207,23 @@ def test_shorten(text, expected):
 
 def test_shorten_custom_limit():
     assert shorten("abcdef", limit=3) == "abc... (6 chars total)"
+
+
+def test_a_status_line_is_blanked_before_each_console_line():
+    import io
+
+    from tasker.report.logger import Log
+
+    class Status:
+        cleared = 0
+
+        def clear_for_log(self):
+            Status.cleared += 1
+
+    log = Log(stream=io.StringIO())
+    log.set_status(Status())
+    log.info("one")
+    log.debug("not on the console at INFO")
+    log.set_status(None)
+    log.info("two")
+    assert Status.cleared == 1
