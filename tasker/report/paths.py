@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+import time
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -37,7 +37,9 @@ def project_name(name: str) -> str:
 
 def run_stamp(t: float) -> str:
     """`YYYYMMDD_HHMMSS_micro` in local time."""
-    return datetime.fromtimestamp(t).strftime("%Y%m%d_%H%M%S_%f")
+    whole = int(t)
+    micro = min(int(round((t - whole) * 1_000_000)), 999_999)
+    return time.strftime("%Y%m%d_%H%M%S", time.localtime(whole)) + f"_{micro:06d}"
 
 
 def state_file_name(task_file: Path) -> str:

@@ -14,7 +14,6 @@ Every finding is a located Diagnostic.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Iterator, List
@@ -180,11 +179,20 @@ def splits(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                      len(delim) + 1, severity=WARNING)
 
 
+def _similar_keys(key: str) -> List[str]:
+    """Task keys that `key` was probably meant to be (for the "did you mean" hint)."""
+    same = [k for k in TASK_FIELDS if k.lower() == key.lower()]
+    if same:
+        return same
+    import difflib  # only files with unknown keys pay for it
+
+    return difflib.get_close_matches(key, sorted(TASK_FIELDS), n=1, cutoff=0.6)
+
+
 def keys_and_exec(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     """Unknown keys, unknown exec types, spaces in commands, too many fields."""
     for f in task.unknown:
-        close = [k for k in TASK_FIELDS if k.lower() == f.key.lower()] or \
-            difflib.get_close_matches(f.key, sorted(TASK_FIELDS), n=1, cutoff=0.6)
+        close = _similar_keys(f.key)
         hint = f"did you mean `{close[0]}`?" if close else "keys are case-sensitive"
         yield diag(tf, WARNING, f"Task {task.id} has unknown field '{f.key}'; it is ignored",
                    f.line, _key_column(tf, f), hint)
