@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ")
                          if hasattr(signal, name))
@@ -42,7 +42,8 @@ def close_on_exec_inherited() -> None:
 class Child:
     """A running child: pid (also its process group), pipe ends, exit status."""
 
-    def __init__(self, argv: Sequence[str], executable: Optional[str] = None) -> None:
+    def __init__(self, argv: Sequence[str], executable: Optional[str] = None,
+                 env: Optional[Mapping[str, str]] = None) -> None:
         if not argv or not argv[0]:
             raise ValueError("empty command")
         out_r, out_w = os.pipe()
@@ -51,7 +52,7 @@ class Child:
             # A known absolute path skips the PATH search entirely.
             spawn = os.posix_spawn if executable else os.posix_spawnp
             self.pid = spawn(
-                executable or argv[0], list(argv), os.environ,
+                executable or argv[0], list(argv), os.environ if env is None else env,
                 file_actions=[(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)],
                 setsid=True, setsigdef=_DEFAULT_SIGNALS)
         except BaseException:
