@@ -143,6 +143,6 @@ def classify(text: str) -> List[Line]:
 def split_pair(line: Line) -> Tuple[str, str, int]:
     """Split a pair line at its first `=`: (key, value, 1-based value column)."""
     key, _, rest = line.text.partition("=")
-    value = rest.strip()
-    offset = len(key) + 1 + (len(rest) - len(rest.lstrip()))
-    return key.strip(), value, line.column + offset
+    value = rest.lstrip()
+    offset = len(key) + 1 + len(rest) - len(value)
+    return key.strip(), value.rstrip(), line.column + offset

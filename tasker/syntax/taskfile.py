@@ -161,7 +161,7 @@ def _with_globals(fields: Dict[str, Field], values: Mapping[str, str]) -> Dict[s
     """Substitute globals into every field value (the raw text is kept)."""
     out = {}
     for key, f in fields.items():
-        new = substitute_globals(f.raw, values)
+        new = substitute_globals(f.raw, values) if "@" in f.raw else f.raw
         out[key] = f if new == f.raw else Field(key, f.raw, new, f.line, f.column)
     return out
 
