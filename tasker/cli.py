@@ -12,6 +12,7 @@ import hashlib
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
@@ -111,13 +112,21 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
     if options.show_recovery_info:
         return _show_recovery_info(session)
     for name in options.ignored_from_file:
-        print_out(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task file "
-              "is ignored; give it on the command line.")
+        print_out(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
+                  "file is ignored; give it on the command line.")
     try:
         return _pipeline(session, raw, lines)
     except TaskFileError as exc:
         _report_diagnostics(session, exc)
         return session.finish(EXIT_INVALID, "validation_failed", "task file is not valid")
+    except KeyboardInterrupt:  # Ctrl-C before the engine's own handler is in place
+        session.log.warn("Received SIGINT, stopping")
+        return session.finish(130, "interrupted", "interrupted by SIGINT")
+    except Exception as exc:  # noqa: BLE001 - a bug: keep the records, say where to look
+        session.log.debug("Internal error:\n" + traceback.format_exc())
+        session.log.error(f"Internal error ({exc.__class__.__name__}: {exc}); this is a bug "
+                          "in tasker, the log file has the details")
+        return session.finish(1, "failed", f"internal error: {exc.__class__.__name__}")
 
 
 def _show_recovery_info(session: Session) -> int:

@@ -21,7 +21,8 @@ exit status:
   0        workflow completed (ran off the last task, next=never, return=0),
            --validate-only passed, plan declined, informational options
   1        a failed unrouted task whose own exit code was 0; unreadable task
-           file; log directory cannot be created
+           file; log directory cannot be created; an internal error (a bug:
+           the log file has the details)
   2        command-line usage error
   N        return=N, or the exit code of a failed unrouted task
   10       on_success-only task failed; block aggregate condition not met

@@ -301,3 +301,25 @@ def test_project_summary_names_a_block_by_its_type(tmp_path):
     assert tasker(f, "-r", "-p", "P", "--skip-host-validation", tmp=tmp_path).returncode == 0
     row = (tmp_path / "logs" / "project" / "P.summary").read_text().splitlines()[1].split("\t")
     assert row[4:6] == ["0", "parallel"]
+
+
+def test_an_internal_error_is_a_sentence_and_the_records_are_written(tmp_path, monkeypatch):
+    """A bug must not surface as a traceback: one sentence, exit 1, the report written."""
+    import io
+
+    from tasker import cli, preflight
+
+    def broken(session):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(preflight, "validate_task_file", broken)
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    code = cli.main([str(DATA / "hello.txt"), "-r", "--output-json", str(tmp_path / "r.json"),
+                     "-l", str(tmp_path / "logs")], environ=dict(os.environ, HOME=str(tmp_path)))
+    assert code == 1
+    assert "Internal error (RuntimeError: simulated bug)" in out.getvalue()
+    assert "Traceback" not in out.getvalue()
+    assert report(tmp_path)["workflow_metadata"]["status"] == "failed"
+    log = next((tmp_path / "logs" / "log").glob("*.log")).read_text()
+    assert "Traceback" in log  # the details are kept for whoever reports it
