@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
 import time
 import traceback
@@ -114,8 +115,12 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
     for name in options.ignored_from_file:
         print_out(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
                   "file is ignored; give it on the command line.")
+    previous = _catch_sigterm()  # the engine installs its own handlers while it runs
     try:
         return _pipeline(session, raw, lines)
+    except _Terminated:
+        session.log.warn("Received SIGTERM, stopping")
+        return session.finish(143, "interrupted", "interrupted by SIGTERM")
     except TaskFileError as exc:
         _report_diagnostics(session, exc)
         return session.finish(EXIT_INVALID, "validation_failed", "task file is not valid")
@@ -127,6 +132,28 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
         session.log.error(f"Internal error ({exc.__class__.__name__}: {exc}); this is a bug "
                           "in tasker, the log file has the details")
         return session.finish(1, "failed", f"internal error: {exc.__class__.__name__}")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived before the engine's own signal handling took over.
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` swallows it.
+    """
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into _Terminated; None where signals cannot be set (not the main thread)."""
+    try:
+        return signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:
+        return None
 
 
 def _show_recovery_info(session: Session) -> int:

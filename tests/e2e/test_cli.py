@@ -323,3 +323,23 @@ def test_an_internal_error_is_a_sentence_and_the_records_are_written(tmp_path, m
     assert report(tmp_path)["workflow_metadata"]["status"] == "failed"
     log = next((tmp_path / "logs" / "log").glob("*.log")).read_text()
     assert "Traceback" in log  # the details are kept for whoever reports it
+
+
+def test_sigterm_during_host_validation_writes_the_report(tmp_path):
+    """Before the engine runs, SIGTERM still ends in exit 143 with the report written."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "pbrun").write_text("#!/bin/sh\nsleep 30\n")  # a connectivity test that hangs
+    (fake / "pbrun").chmod(0o755)
+    f = tmp_path / "t.txt"
+    f.write_text("task=0\nhostname=localhost\ncommand=true\nexec=pbrun\n")
+    argv = [sys.executable, str(ROOT / "tasker.py"), str(f), "-r", "--output-json",
+            str(tmp_path / "r.json"), "-l", str(tmp_path / "logs")]
+    env = dict(os.environ, HOME=str(tmp_path), PATH=f"{fake}:{os.environ['PATH']}")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, (out + err).decode()
+    assert b"Traceback" not in out + err
+    assert report(tmp_path)["workflow_metadata"]["status"] == "interrupted"
