@@ -19,10 +19,11 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import apply_split
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.exec.base import CommandResult, CommandSpec
-from tasker.exec.exectypes import ArgumentsError, build_argv, expand_env
+from tasker.exec.exectypes import ArgumentsError, build_argv
 from tasker.report.logger import shorten
 from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
+from tasker.syntax.placeholders import expand_env
 
 DRY_RUN_STDOUT = "DRY RUN STDOUT"
 

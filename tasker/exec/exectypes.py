@@ -18,7 +18,6 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 SPLIT_ELEMENT = "{arguments_split}"  # a template element that becomes 0..n elements
 _PLACEHOLDER = re.compile(r"\{(binary|hostname|command|arguments)\}")
-_ENV_REFERENCE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)  # as os.path.expandvars
 _SHELL_SPECIAL = re.compile(r"[\"'\\]")
 _SHELL_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace in POSIX mode
 
@@ -83,20 +82,6 @@ def current_platform() -> str:
     if sys.platform.startswith("win"):
         return "windows"
     return "darwin" if sys.platform == "darwin" else "linux"
-
-
-def expand_env(text: str, environ: Mapping[str, str]) -> str:
-    """Replace `$NAME` and `${NAME}` from `environ`; unset names stay as written."""
-    if "$" not in text:
-        return text
-
-    def replace(match: "re.Match[str]") -> str:
-        name = match.group(1)
-        if name.startswith("{"):
-            name = name[1:-1]
-        return environ.get(name, match.group(0))
-
-    return _ENV_REFERENCE.sub(replace, text)
 
 
 def split_arguments(arguments: str) -> List[str]:

@@ -106,13 +106,11 @@ class TaskFile:
     """A loaded task file: header arguments, globals and tasks by ID."""
 
     path: str
-    sha256: str
     lines: tuple  # source lines, for diagnostics
     cli_args: tuple = ()
     globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
     tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
     warnings: tuple = ()  # Diagnostic values found while loading
-    secrets: frozenset = field(default_factory=frozenset)  # names of secret globals
 
     def source_line(self, line: int) -> Optional[str]:
         """The text of 1-based `line`, or None."""

@@ -8,7 +8,7 @@ task results are substituted at run time by `tasker.engine.variables`.
 from __future__ import annotations
 
 import re
-from typing import Iterator, Mapping, Tuple
+from typing import Iterator, List, Mapping, Tuple
 
 RESULT_FIELDS = frozenset({
     "stdout", "stderr", "success", "exit", "exit_code", "stdout_file", "stderr_file",
@@ -18,6 +18,7 @@ RESULT_FIELDS = frozenset({
 TASK_REF = re.compile(r"@(\d+)_([A-Za-z_]+)@")
 GLOBAL_REF = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)@")
 GLOBAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 MAX_GLOBAL_PASSES = 10
 
 
@@ -53,3 +54,24 @@ def substitute_globals(text: str, values: Mapping[str, str]) -> str:
             break
         text = new
     return text
+
+
+def expand_env_names(text: str, environ: Mapping[str, str]) -> Tuple[str, Tuple[str, ...]]:
+    """Expand `$NAME`/`${NAME}`; unset names stay literally and are returned too."""
+    if "$" not in text:
+        return text, ()
+    unset: List[str] = []
+
+    def one(m: "re.Match[str]") -> str:
+        name = m.group(1) or m.group(2)
+        if name in environ:
+            return environ[name]
+        unset.append(name)
+        return m.group(0)
+
+    return ENV_REF.sub(one, text), tuple(unset)
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> str:
+    """`$NAME`/`${NAME}` replaced from `environ` (in globals and in `arguments`)."""
+    return expand_env_names(text, environ)[0]

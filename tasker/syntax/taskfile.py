@@ -8,7 +8,6 @@ are parsed once, here, after the globals are substituted into them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,9 +20,8 @@ from tasker.syntax.ast import (
 )
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
 from tasker.syntax.fanout import expand_hostnames
-from tasker.syntax.placeholders import GLOBAL_NAME, substitute_globals
+from tasker.syntax.placeholders import ENV_REF, GLOBAL_NAME, expand_env_names, substitute_globals
 
-ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 MAX_GLOBAL_NAME = 64
 MAX_GLOBAL_VALUE = 1024
 BLOCK_CONDITION_FIELDS = ("success", "next")
@@ -57,22 +55,6 @@ def parse_task_id(text: str) -> Optional[int]:
     """The task ID `text` denotes (`-?[0-9]+` after stripping), else None."""
     text = text.strip()
     return int(text) if _TASK_ID.match(text) else None
-
-
-def expand_env(value: str, environ: Mapping[str, str]) -> Tuple[str, Tuple[str, ...]]:
-    """Expand `$NAME`/`${NAME}`; unset names stay literally and are returned."""
-    if "$" not in value:
-        return value, ()
-    unset: List[str] = []
-
-    def one(m: re.Match) -> str:
-        name = m.group(1) or m.group(2)
-        if name in environ:
-            return environ[name]
-        unset.append(name)
-        return m.group(0)
-
-    return ENV_REF.sub(one, value), tuple(unset)
 
 
 class _Builder:
@@ -138,7 +120,7 @@ class _Builder:
                      "names are letters, digits and '_', not starting with a digit, "
                      f"at most {MAX_GLOBAL_NAME} characters")
             return
-        expanded, unset = expand_env(value, self.options.environ)
+        expanded, unset = expand_env_names(value, self.options.environ)
         if self.options.strict_env:
             for name in ENV_REF.findall(value):
                 name = name[0] or name[1]
@@ -240,7 +222,6 @@ def build_task_file(path: str, text: str, lines: Sequence[L.Line],
         raise TaskFileError(path, errors)
     return TaskFile(
         path=path,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         lines=tuple(source),
         cli_args=tuple(header_arguments(lines)),
         globals=MappingProxyType(b.globals),

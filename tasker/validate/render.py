@@ -24,7 +24,7 @@ def _masker(tf: TaskFile) -> Masker:
     """Masks the values of secret globals (name patterns, SECRET_VARS=, the loader's list)."""
     listed = split_secret_vars(tf.globals["SECRET_VARS"].value) \
         if "SECRET_VARS" in tf.globals else ()
-    return Masker.from_globals(tf.global_values, tuple(listed) + tuple(tf.secrets))
+    return Masker.from_globals(tf.global_values, tuple(listed))
 
 
 def _short(text: str, limit: int = MAX_LABEL) -> str:

@@ -95,7 +95,7 @@ def masked_global(tf: TaskFile, g: GlobalVar) -> Tuple[str, Optional[str]]:
     listed = split_secret_vars(tf.globals["SECRET_VARS"].value) \
         if "SECRET_VARS" in tf.globals else ()
     source = tf.source_line(g.line)
-    if not (is_secret_name(g.name, listed) or g.name in tf.secrets):
+    if not is_secret_name(g.name, listed):
         return f"{g.name}={g.value}", source
     if source is not None and g.column:
         source = source[:g.column - 1] + MASK  # the value runs to the end of its line

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterator, List
 
 from tasker.syntax.ast import Field, Task, TaskFile
-from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error
+from tasker.syntax.diagnostics import Diagnostic, error
 from tasker.syntax.placeholders import global_refs, task_refs
 from tasker.syntax.taskfile import parse_task_id
 
@@ -114,12 +114,3 @@ def structural_errors(tf: TaskFile) -> List[Diagnostic]:
         found.extend(references(tf, task))
         found.extend(placeholders(tf, task))
     return found
-
-
-def validate_structure(tf: TaskFile, log) -> None:
-    """Log the loader's warnings at DEBUG; raise TaskFileError on structural errors."""
-    for d in tf.warnings:
-        log.debug(f"# WARNING: Line {d.line}: {d.message}")
-    errors = structural_errors(tf)
-    if errors:
-        raise TaskFileError(tf.path, errors)

@@ -14,9 +14,9 @@ from tasker.exec.exectypes import (
     ExecType,
     build_argv,
     builtin_config,
-    expand_env,
     split_arguments,
 )
+from tasker.syntax.placeholders import expand_env
 
 LINUX = builtin_config("linux")
 

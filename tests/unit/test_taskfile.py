@@ -4,7 +4,8 @@ import pytest
 
 from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
-from tasker.syntax.taskfile import LoadOptions, build_task_file, expand_env, header_arguments
+from tasker.syntax.placeholders import expand_env_names as expand_env
+from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
 
 
 def load(text, **kw):
