@@ -132,11 +132,11 @@ class Session:
         else:
             tid, host, cmd = -1, "localhost", status
         try:
-            summary.append_summary(
-                self.paths.project_file, ended=ended, exit_code=exit_code,
+            summary.append_summary(self.paths.project_file, summary.summary_line(
+                ended=ended, exit_code=exit_code,
                 task_file=self.task_file, task_id=tid, hostname=host, command=cmd,
                 log_file=Path(self.log_name).name if self.log_name else "unknown.log",
-                masker=self.masker)
+                masker=self.masker))
         except OSError as exc:
             self.log.warn(f"Failed to write project summary: {exc}")
 

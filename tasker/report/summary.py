@@ -54,23 +54,8 @@ def summary_line(
     return "\t".join(clean_field(field) for field in fields)
 
 
-def append_summary(
-    project_file: Path,
-    *,
-    ended: float,
-    exit_code: int,
-    task_file: Path,
-    task_id: int,
-    hostname: str,
-    command: str,
-    log_file: str,
-    masker: Masker,
-) -> None:
-    """Append one run's line to the project summary, with the header if the file is new."""
-    line = summary_line(
-        ended=ended, exit_code=exit_code, task_file=task_file, task_id=task_id,
-        hostname=hostname, command=command, log_file=log_file, masker=masker,
-    )
+def append_summary(project_file: Path, line: str) -> None:
+    """Append one run's `summary_line` to the project summary, with the header if new."""
     project_file = Path(project_file)
     project_file.parent.mkdir(parents=True, exist_ok=True)
     with open(project_file, "a", encoding="utf-8", newline="\n") as handle:

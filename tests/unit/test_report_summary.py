@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tasker.report.masking import Masker
-from tasker.report.summary import SUMMARY_HEADER, append_summary, clean_field
+from tasker.report.summary import SUMMARY_HEADER, append_summary, clean_field, summary_line
 
 ENDED = time.mktime((2025, 10, 5, 14, 3, 11, 0, 0, -1))
 
@@ -21,7 +21,7 @@ def append(path: Path, **overrides) -> None:
         masker=Masker(),
     )
     fields.update(overrides)
-    append_summary(path, **fields)
+    append_summary(path, summary_line(**fields))
 
 
 def test_header_once_then_one_line_per_run(tmp_path):
