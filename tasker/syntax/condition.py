@@ -21,7 +21,7 @@ from tasker.syntax.condition_ast import (  # noqa: F401  re-exported for callers
     StreamField, StreamValue, Success, Template, placeholders, walk,
 )
 from tasker.syntax.condition_fast import quick_parse
-from tasker.syntax.placeholders import RESULT_FIELDS
+from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
 
 class ConditionError(Exception):
@@ -37,7 +37,7 @@ class ConditionError(Exception):
         return f"column {self.column}: {self.message}" + (f" ({self.hint})" if self.hint else "")
 
 
-_FIELDS = "|".join(sorted(RESULT_FIELDS, key=len, reverse=True))
+_FIELDS = RESULT_FIELD_PATTERN
 _REF = re.compile(rf"@([0-9]{{1,9}})_({_FIELDS})@", re.IGNORECASE)
 _PLACEHOLDER_ONLY = re.compile(r"(?:@[A-Za-z0-9_]+@)+")  # task refs or unresolved globals
 _FIELD_TOKEN = re.compile(r"(stdout|stderr):(.+?),(-?[0-9]+)", re.IGNORECASE | re.DOTALL)

@@ -21,9 +21,9 @@ from tasker.syntax.condition_ast import (
     And, Or, BoolLiteral, Comparison, ExitCode, ExitNotZero, ExitTest, Expr, OutputMatch, StreamValue,
     Success, Template,
 )
-from tasker.syntax.placeholders import RESULT_FIELDS
+from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
-_FIELDS = "|".join(sorted(RESULT_FIELDS, key=len, reverse=True))
+_FIELDS = RESULT_FIELD_PATTERN
 # An unquoted value without groups: no & | ( ) and no quotes anywhere.
 _VALUE = r"(?P<value>[^\s&|()\"'][^&|()\"']*?)?"
 _OP = r"(?P<op>!=|<=|>=|=|<|>)"

@@ -15,6 +15,8 @@ RESULT_FIELDS = frozenset({
     "hostname", "duration", "success_count", "failed_count", "total_count",
 })
 
+# The field names as a regex alternation, longest first (so `stdout_file` beats `stdout`).
+RESULT_FIELD_PATTERN = "|".join(sorted(RESULT_FIELDS, key=len, reverse=True))
 TASK_REF = re.compile(r"@(\d+)_([A-Za-z_]+)@")
 GLOBAL_REF = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)@")
 GLOBAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
