@@ -13,9 +13,9 @@ import time
 from typing import Callable, List, Optional, Sequence
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
-from tasker.engine.evaluate import Current, evaluate, evaluate_block
+from tasker.engine.evaluate import Current, evaluate_block
 from tasker.engine.routing import Goto, Stop, failure_stop, target
-from tasker.engine.sequential import Iteration, Step, is_loop, record, resolve_int
+from tasker.engine.sequential import Iteration, Step, is_loop, loop_ends, record, resolve_int
 from tasker.engine.variables import Variables
 from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
 from tasker.syntax.ast import Task
@@ -149,19 +149,11 @@ def route_block(ctx: RunContext, task: Task, result: TaskResult, word: str) -> S
 def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
     """`next=loop` with `loop=N` on a block: run it up to N times, then go on with ID + 1."""
     count = resolve_int(ctx, task, "loop")
-    brk = task.conditions.get("loop_break")
-    keep_going = task.conditions.get("next")  # `next=loop&COND`
     for k in range(1, count + 1):
         result = once(k)
         if result is None:
             return Stop(None)
-        lookup = Variables(ctx.record.results).lookup
-        if brk is not None and evaluate(brk, _current(result), lookup):
-            ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
-                         f"'{task.get('loop_break')}' satisfied")
-            return Goto(task.id + 1)
-        if keep_going is not None and not evaluate(keep_going, _current(result), lookup):
-            ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
+        if loop_ends(ctx, task, result):
             return Goto(task.id + 1)
     ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
     return Goto(task.id + 1)

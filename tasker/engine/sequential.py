@@ -112,24 +112,29 @@ def is_loop(task: Task) -> bool:
     return task.has("loop") and (nxt == "loop" or nxt.startswith("loop&"))
 
 
+def loop_ends(ctx: RunContext, task: Task, result: TaskResult) -> bool:
+    """After an iteration: `loop_break` holds, or `next=loop&COND` no longer does."""
+    current = Current(result.exit_code, result.stdout, result.stderr, result.success)
+    lookup = Variables(ctx.record.results).lookup
+    brk = task.conditions.get("loop_break")
+    if brk is not None and evaluate(brk, current, lookup):
+        ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
+                     f"'{task.get('loop_break')}' satisfied")
+        return True
+    keep_going = task.conditions.get("next")  # only `next=loop&COND` is parsed
+    if keep_going is not None and not evaluate(keep_going, current, lookup):
+        ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
+        return True
+    return False
+
+
 def run_loop(ctx: RunContext, task: Task) -> Step:
     """Run the task `loop` times, leaving early on `loop_break` (II.3.7)."""
     count = resolve_int(ctx, task, "loop")
-    keep_going = task.conditions.get("next")  # `next=loop&COND` loops while COND holds
-    brk = task.conditions.get("loop_break")
     result = None
     for k in range(1, count + 1):
         result = run_once(ctx, task, f"{task.id}.{k}", Iteration(iteration=k))
-        current = Current(result.exit_code, result.stdout, result.stderr, result.success)
-        lookup = Variables(ctx.record.results).lookup
-        if brk is not None and evaluate(brk, current, lookup):
-            ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
-                         f"'{task.get('loop_break')}' satisfied")
-            break
-        if keep_going is not None and not evaluate(keep_going, current, lookup):
-            ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
-            break
-        if ctx.interrupt.requested:
+        if loop_ends(ctx, task, result) or ctx.interrupt.requested:
             break
     else:
         ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
