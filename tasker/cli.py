@@ -177,6 +177,7 @@ def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
         if d.is_error:  # warnings are in the DEBUG log already
             session.log.error(d.render(exc.path).replace("\n", "\n    "))
     _say(exc.render())
+    preflight.summarize_invalid_file(session, exc)
 
 
 def _load(session: Session, raw: str, lines: Sequence[L.Line]):

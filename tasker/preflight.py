@@ -7,6 +7,7 @@ the session with it.
 from __future__ import annotations
 
 import sys
+from typing import Sequence
 
 from tasker.exec.exectypes import ExecConfig
 from tasker.report.logger import print_out
@@ -83,13 +84,33 @@ def validate_hosts(session: Session, config: ExecConfig) -> int:
             cli_exec_type=opts.type, environ=session.environ), session.log)
         for sentence in hosts.errors:
             session.log.error(sentence)
-        if hosts.exit_code:
-            return hosts.exit_code
-        session.taskfile = apply_fqdn(taskfile, hosts.fqdn)
+        if not hosts.exit_code:
+            session.taskfile = apply_fqdn(taskfile, hosts.fqdn)
     checked = None if opts.skip_task_validation or opts.skip_validation else True
-    tasks = sum(task.generated_by is None for task in taskfile.tasks.values())
-    for line in summary_lines(syntax_ok=True, task_count=tasks, dependency_ok=checked,
-                              flow_ok=checked, hosts=hosts,
-                              color=use_color(sys.stdout, session.environ)):
+    _print_summary(session, summary_lines(
+        syntax_ok=True, task_count=_written_tasks(session), dependency_ok=checked,
+        flow_ok=checked, hosts=hosts, color=use_color(sys.stdout, session.environ)))
+    return hosts.exit_code if hosts is not None else 0
+
+
+def summarize_invalid_file(session: Session, exc: TaskFileError) -> None:
+    """The summary after the task file failed validation: which groups of checks failed."""
+    from tasker.validate.summary import summary_lines, use_color
+
+    if exc.verdicts is None or session.taskfile is None:
+        return  # the file did not load: its located errors say everything there is
+    syntax_ok, dependency_ok, flow_ok = exc.verdicts
+    _print_summary(session, summary_lines(
+        syntax_ok=syntax_ok, task_count=_written_tasks(session), dependency_ok=dependency_ok,
+        flow_ok=flow_ok, hosts=None, color=use_color(sys.stdout, session.environ),
+        hosts_not_checked="not checked (the task file has errors)"))
+
+
+def _written_tasks(session: Session) -> int:
+    """Tasks written in the file (sub-tasks a hostnames= block generates not counted)."""
+    return sum(task.generated_by is None for task in session.taskfile.tasks.values())
+
+
+def _print_summary(session: Session, lines: Sequence[str]) -> None:
+    for line in lines:
         session.log.info(line)
-    return 0

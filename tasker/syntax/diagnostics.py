@@ -8,7 +8,7 @@ only the CLI decides how to print them and which exit code follows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, Tuple
 
 ERROR = "error"
 WARNING = "warning"
@@ -68,9 +68,12 @@ def sort_diagnostics(items: Iterable[Diagnostic]) -> list:
 class TaskFileError(Exception):
     """The task file cannot be used: one or more located errors (exit 20)."""
 
-    def __init__(self, path: str, diagnostics: Sequence[Diagnostic]):
+    def __init__(self, path: str, diagnostics: Sequence[Diagnostic],
+                 verdicts: Optional[Tuple[bool, bool, bool]] = None):
         self.path = path
         self.diagnostics = sort_diagnostics(diagnostics)
+        # (syntax, dependencies, flow) each free of errors; None when the file did not load
+        self.verdicts = verdicts
         first = self.diagnostics[0] if self.diagnostics else None
         super().__init__(first.render(path) if first else f"{path}: invalid task file")
 

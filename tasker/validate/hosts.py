@@ -34,6 +34,7 @@ HOSTS_FILE = "/etc/hosts"
 DNS_TIMEOUT = 5.0
 PING_TIMEOUT = 5.0
 DEFAULT_TEST_TIMEOUT = 10.0
+MC_ISAC_TIMEOUT = 10.0
 LOCAL, SSH = "local", "ssh"
 MAX_LISTED_TASKS = 10  # a sentence names at most this many task IDs
 
@@ -253,6 +254,8 @@ def _check_host(ctx: _Context, host: str, uses: Mapping[str, List[str]]) -> _Hos
     who = f"Host '{host}' ({_tasks(labels)})"
     found, why = resolve(host, ctx.hosts, ctx.resolver)
     if found is None:
+        found = _ask_mc_isac(host, ctx.opts.environ, ctx.log)
+    if found is None:
         return _HostReport(host, None, ((EXIT_DNS, f"{who}: DNS lookup failed: {why}"),))
     fqdn, address = found
     ctx.log.debug(f"Host '{host}': resolved to {fqdn} ({address})")
@@ -330,6 +333,25 @@ def resolve(name: str, hosts: Mapping[str, Tuple[str, Tuple[str, ...]]],
         return None, "no addresses"
     canonical = infos[0][3] or name
     return (canonical, _pick([str(info[4][0]) for info in infos])), ""
+
+
+def _ask_mc_isac(name: str, environ: Mapping[str, str],
+                 log: Log) -> Optional[Tuple[str, str]]:
+    """(FQDN, FQDN) from `op mc_isac -f NAME` when DNS does not know the name, else None.
+
+    Sites whose inventory lives outside DNS ship the `op` tool; where it is not
+    installed this fallback is silently absent, as in the original.
+    """
+    program = shutil.which("op", path=_search_path(environ))
+    if program is None:
+        return None
+    result = run_simple((program, "mc_isac", "-f", name), MC_ISAC_TIMEOUT)
+    words = result.stdout.split()
+    if result.exit_code != 0 or result.timed_out or not words:
+        log.debug(f"Host '{name}': op mc_isac found nothing ({_why(result, MC_ISAC_TIMEOUT)})")
+        return None
+    log.debug(f"Host '{name}': op mc_isac answered {words[0]}")
+    return words[0], words[0]
 
 
 # -- ping and connectivity tests --------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, NamedTuple
 
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, sort_diagnostics
@@ -46,22 +46,51 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+class Verdicts(NamedTuple):
+    """Which groups of checks found no error, for the validation summary (SPEC I.3)."""
+
+    syntax_ok: bool      # fields, blocks, rules, security
+    dependency_ok: bool  # routing targets, block task lists, @N_...@ and @NAME@ references
+    flow_ok: bool        # static flow analysis (I.4)
+
+
+class Findings(NamedTuple):
+    """Every error and warning of the file, sorted by line, and the verdicts per group."""
+
+    diagnostics: List[Diagnostic]
+    verdicts: Verdicts
+
+
 def validate_task_file(tf: TaskFile, *, skip_security: bool = False,
                        skip_subtask_range: bool = False) -> List[Diagnostic]:
     """Every error and warning of the file (loader warnings excluded), sorted by line."""
+    return find_all(tf, skip_security=skip_security,
+                    skip_subtask_range=skip_subtask_range).diagnostics
+
+
+def find_all(tf: TaskFile, *, skip_security: bool = False,
+             skip_subtask_range: bool = False) -> Findings:
+    """Run every check; the findings with a verdict per group of checks."""
     with _gc_paused():
         return _validate(tf, skip_security, skip_subtask_range)
 
 
-def _validate(tf: TaskFile, skip_security: bool, skip_subtask_range: bool) -> List[Diagnostic]:
-    found: List[Diagnostic] = list(structural_errors(tf))
-    found.extend(_block_errors(tf))
-    found.extend(rule_diagnostics(tf, RuleOptions(skip_subtask_range=skip_subtask_range)))
+def _has_error(found: List[Diagnostic]) -> bool:
+    return any(d.is_error for d in found)
+
+
+def _validate(tf: TaskFile, skip_security: bool, skip_subtask_range: bool) -> Findings:
+    syntax, dependencies = structural_errors(tf)
+    syntax.extend(_block_errors(tf))
+    syntax.extend(rule_diagnostics(tf, RuleOptions(skip_subtask_range=skip_subtask_range)))
     if not skip_security:
-        found.extend(security_diagnostics(tf))
-    found.extend(global_security_diagnostics(tf))
-    found.extend(flow_diagnostics(tf))
-    return sort_diagnostics(dict.fromkeys(found))  # exact duplicates once
+        syntax.extend(security_diagnostics(tf))
+    syntax.extend(global_security_diagnostics(tf))
+    flow = flow_diagnostics(tf)
+    verdicts = Verdicts(not _has_error(syntax), not _has_error(dependencies),
+                        not _has_error(flow))
+    found = sort_diagnostics(dict.fromkeys(syntax + dependencies + flow))  # duplicates once
+    return Findings(found, verdicts)
 
 
 def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
@@ -79,11 +108,11 @@ def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
     The TaskFileError carries the warnings too, so the report of a failed
     validation shows every finding of the phase in line order.
     """
-    found = validate_task_file(tf, skip_security=skip_security,
+    found, verdicts = find_all(tf, skip_security=skip_security,
                                skip_subtask_range=skip_subtask_range)
     warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
     log_warnings(warnings, log)
     errors = [d for d in found if d.is_error]
     if errors:
-        raise TaskFileError(tf.path, errors + warnings)
+        raise TaskFileError(tf.path, errors + warnings, verdicts)
     return warnings

@@ -7,7 +7,7 @@ references). The full validator of II.8 builds on it.
 
 from __future__ import annotations
 
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, error
@@ -106,11 +106,15 @@ def placeholders(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                           f"--set {name}=VALUE")
 
 
-def structural_errors(tf: TaskFile) -> List[Diagnostic]:
-    """Every structural error of the file, in line order."""
-    found: List[Diagnostic] = []
+def structural_errors(tf: TaskFile) -> Tuple[List[Diagnostic], List[Diagnostic]]:
+    """(missing required fields, dangling references and placeholders), in line order.
+
+    Two lists because the validation summary reports syntax and dependencies apart.
+    """
+    missing: List[Diagnostic] = []
+    dangling: List[Diagnostic] = []
     for task in tf.tasks.values():
-        found.extend(required_fields(tf, task))
-        found.extend(references(tf, task))
-        found.extend(placeholders(tf, task))
-    return found
+        missing.extend(required_fields(tf, task))
+        dangling.extend(references(tf, task))
+        dangling.extend(placeholders(tf, task))
+    return missing, dangling

@@ -51,10 +51,10 @@ def _exec_types(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{name} ({count})" for name, count in ordered) or "none"
 
 
-def _host_lines(hosts: Optional[HostCheckResult]) -> List[_Line]:
-    """The DNS, connectivity and exec-type lines, or one line saying hosts were skipped."""
+def _host_lines(hosts: Optional[HostCheckResult], why_not: str) -> List[_Line]:
+    """The DNS, connectivity and exec-type lines, or one line saying why hosts were not."""
     if hosts is None:
-        return [(SKIP, "Host validation: skipped")]
+        return [(SKIP, f"Host validation: {why_not}")]
     lines: List[_Line] = []
     if hosts.hosts_checked:
         lines.append(_count_line("DNS resolution", hosts.dns_ok, hosts.dns_total))
@@ -68,15 +68,19 @@ def _host_lines(hosts: Optional[HostCheckResult]) -> List[_Line]:
 
 def summary_lines(*, syntax_ok: bool, task_count: int, dependency_ok: Optional[bool],
                   flow_ok: Optional[bool], hosts: Optional[HostCheckResult],
-                  color: bool) -> List[str]:
-    """The summary lines; `None` for a check means it was skipped, `hosts=None` likewise."""
+                  color: bool, hosts_not_checked: str = "skipped") -> List[str]:
+    """The summary lines; `None` for a check means it was skipped, `hosts=None` likewise.
+
+    `hosts_not_checked` says why there is no host result ("skipped" by an option,
+    or not reached because the task file has errors).
+    """
     checks = [
         (_check(syntax_ok), f"Task file syntax: {'valid' if syntax_ok else 'invalid'} "
                             f"({task_count} {'task' if task_count == 1 else 'tasks'})"),
         (_check(dependency_ok), "Task dependencies: " + _word(dependency_ok)),
         (_check(flow_ok), "Flow control: " + _word(flow_ok)),
     ]
-    checks += _host_lines(hosts)
+    checks += _host_lines(hosts, hosts_not_checked)
     marks = _EMOJI if color else _PLAIN
     lines = [f"{marks[state]} {text}" for state, text in checks]
     if all(state == OK for state, _ in checks):

@@ -343,3 +343,25 @@ def test_sigterm_during_host_validation_writes_the_report(tmp_path):
     assert proc.returncode == 143, (out + err).decode()
     assert b"Traceback" not in out + err
     assert report(tmp_path)["workflow_metadata"]["status"] == "interrupted"
+
+
+def test_summary_names_the_failed_groups_when_the_file_has_errors(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("task=0\nhostname=localhost\ncommand=echo\nexec=local\non_success=9\n")
+    proc = tasker(f, "--validate-only", tmp=tmp_path)
+    assert proc.returncode == 20
+    no_traceback(proc)
+    assert "[OK] Task file syntax: valid (1 task)" in proc.stdout
+    assert "[FAIL] Task dependencies: invalid" in proc.stdout
+    assert "[SKIP] Host validation: not checked (the task file has errors)" in proc.stdout
+
+
+def test_summary_is_printed_when_a_host_fails(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("task=0\nhostname=localhost\ncommand=true\nexec=shell\n\n"
+                 "task=1\nhostname=gone.invalid\ncommand=true\nexec=shell\n")
+    proc = tasker(f, "--validate-only", tmp=tmp_path)
+    assert proc.returncode == 21
+    assert "[FAIL] DNS resolution: 1/2 hosts" in proc.stdout
+    assert "[OK] Flow control: valid" in proc.stdout
+    assert "All validations passed" not in proc.stdout

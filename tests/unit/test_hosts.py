@@ -140,6 +140,31 @@ def test_invalid_name_fails_dns_with_exit_21(env):
     assert result.errors[0].startswith("Host 'db7.invalid' (tasks 3, 9): DNS lookup failed")
 
 
+# An `op` stand-in: `op mc_isac -f NAME` prints the FQDN for names listed in
+# $OP_KNOWS ("name=fqdn ..."), else fails like the real tool does.
+FAKE_OP = """#!/bin/sh
+[ "$1" = mc_isac ] && [ "$2" = -f ] || exit 2
+for pair in $OP_KNOWS; do [ "${pair%%=*}" = "$3" ] && { echo "${pair#*=}"; exit 0; }; done
+echo "no such host: $3" >&2; exit 1
+"""
+
+
+def test_op_mc_isac_answers_when_dns_does_not(monkeypatch, env, tmp_path):
+    write_script(tmp_path / "bin", "op", FAKE_OP)
+    monkeypatch.setenv("OP_KNOWS", "legacy7.invalid=localhost")
+    tf = load(task(0, "legacy7.invalid", "shell") + task(1, "gone.invalid", "shell"))
+    result = check(tf, env)
+    assert result.exit_code == 21
+    assert (result.dns_ok, result.dns_total) == (1, 2)
+    assert dict(result.fqdn) == {"legacy7.invalid": "localhost"}
+    assert [e.split(":")[0] for e in result.errors] == ["Host 'gone.invalid' (task 1)"]
+
+
+def test_without_op_an_unknown_name_is_a_dns_failure(env):
+    result = check(load(task(0, "legacy7.invalid", "shell")), env)
+    assert result.exit_code == 21 and result.fqdn == {}
+
+
 def test_ping_failure_is_exit_60_and_skips_the_connectivity_test(monkeypatch, env, tmp_path):
     real = next(Path(d) / "ping" for d in os.defpath.split(os.pathsep) + ["/usr/bin", "/bin"]
                 if (Path(d) / "ping").exists())

@@ -40,5 +40,6 @@ def test_loop_break_outside_blocks_is_not_a_block_error():
 def test_id_list_entries_are_ascii_integers(entry):
     tf = load(f"task=0\ntype=parallel\ntasks={entry}\n\n" + SUB)
     assert block_errors(tf) == []  # not an ID: the structure check reports it, no traceback
-    assert [d.message for d in structural_errors(tf)] == [
-        f"Task 0: '{entry}' in tasks is not a task ID"]
+    missing, dangling = structural_errors(tf)
+    assert missing == []
+    assert [d.message for d in dangling] == [f"Task 0: '{entry}' in tasks is not a task ID"]
