@@ -35,6 +35,14 @@ _COMPARE = re.compile(
     rf"\s*{_OP}\s*{_VALUE}\s*")
 _REF_MATCH = re.compile(
     rf"\s*(?P<left>@[0-9]{{1,9}}_(?i:{_FIELDS})@)\s*(?P<op>!~|~)\s*{_VALUE}\s*")
+# Literal text on the left (`production=production` once a global is substituted):
+# plain words only, and none that starts like one of the grammar's keywords.
+_TEXT_COMPARE = re.compile(
+    rf"\s*(?P<left>[A-Za-z0-9_.@/-]+(?:[ \t]+[A-Za-z0-9_.@/-]+)*)\s*(?P<op>!=|<=|>=|=|<|>|!~|~)"
+    rf"\s*{_VALUE}\s*")
+_KEYWORD_START = ("exit", "stdout", "stderr", "success", "true", "false", "min_", "max_",
+                  "contains", "not_contains", "all_success", "any_success", "majority_success",
+                  "always", "never")
 
 
 def _word(m: "re.Match[str]") -> Expr:
@@ -104,6 +112,9 @@ def _atom(text: str, start: int, end: int,
                            m.start("stream") + 1)
     m = _COMPARE.fullmatch(text, start, end) or _REF_MATCH.fullmatch(text, start, end)
     if m:
+        return _comparison(m, template)
+    m = _TEXT_COMPARE.fullmatch(text, start, end)
+    if m and not m.group("left").lower().startswith(_KEYWORD_START):
         return _comparison(m, template)
     return None
 

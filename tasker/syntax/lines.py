@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Tuple
 
+from tasker.gcpause import gc_paused
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, error
 
 COMMENT, CLI_ARG, PAIR, STRAY = "comment", "cli_arg", "pair", "stray"
@@ -126,6 +127,11 @@ def read_text(path: str) -> str:
 
 def classify(text: str) -> List[Line]:
     """Classify every non-blank line of `text` (lines are split at "\\n" only)."""
+    with gc_paused():
+        return _classify(text)
+
+
+def _classify(text: str) -> List[Line]:
     scanner, kinds = _scanner()
     match = scanner.fullmatch
     lines = []

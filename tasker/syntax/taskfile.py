@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from tasker.gcpause import gc_paused
 from tasker.syntax import lines as L
 from tasker.syntax.ast import (
     CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Field, GlobalVar,
@@ -204,6 +205,11 @@ def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> 
 def build_task_file(path: str, text: str, lines: Sequence[L.Line],
                     options: LoadOptions) -> TaskFile:
     """Build the TaskFile AST; raise TaskFileError with every error found."""
+    with gc_paused():
+        return _build(path, text, lines, options)
+
+
+def _build(path: str, text: str, lines: Sequence[L.Line], options: LoadOptions) -> TaskFile:
     source = text.split("\n")
     b = _Builder(path, source, options)
     b.feed(lines)

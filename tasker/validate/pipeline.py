@@ -9,41 +9,16 @@ raises TaskFileError when there are errors.
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-from typing import Any, Iterator, List, NamedTuple
+from typing import Any, List, NamedTuple
 
+from tasker.gcpause import gc_paused
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, sort_diagnostics
+from tasker.validate.blocks import block_errors
 from tasker.validate.flow import flow_diagnostics
 from tasker.validate.rules import RuleOptions, rule_diagnostics
 from tasker.validate.security import global_security_diagnostics, security_diagnostics
 from tasker.validate.structure import structural_errors
-
-
-def _block_errors(tf: TaskFile) -> List[Diagnostic]:
-    try:
-        from tasker.validate.blocks import block_errors
-    except ImportError:  # the block rules are optional while being built
-        return []
-    return block_errors(tf)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector; it is restored even when a check raises.
-
-    The checks allocate many small containers that all live until they return, so
-    collections find nothing to free, yet each full one walks the whole loaded file:
-    for a 10,000-task file they cost a third of the validation time.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class Verdicts(NamedTuple):
@@ -71,7 +46,7 @@ def validate_task_file(tf: TaskFile, *, skip_security: bool = False,
 def find_all(tf: TaskFile, *, skip_security: bool = False,
              skip_subtask_range: bool = False) -> Findings:
     """Run every check; the findings with a verdict per group of checks."""
-    with _gc_paused():
+    with gc_paused():
         return _validate(tf, skip_security, skip_subtask_range)
 
 
@@ -81,7 +56,7 @@ def _has_error(found: List[Diagnostic]) -> bool:
 
 def _validate(tf: TaskFile, skip_security: bool, skip_subtask_range: bool) -> Findings:
     syntax, dependencies = structural_errors(tf)
-    syntax.extend(_block_errors(tf))
+    syntax.extend(block_errors(tf))
     syntax.extend(rule_diagnostics(tf, RuleOptions(skip_subtask_range=skip_subtask_range)))
     if not skip_security:
         syntax.extend(security_diagnostics(tf))

@@ -12,7 +12,9 @@ PIECES = ["exit_0", "&", "|", "&&", "exit_12", "EXIT_-3", "exit_not_0", "success
           "StdErr", "exit", "exit_code", "@3_exit@", "@12_STDOUT@", "@0_success@", "~", "!~",
           "=", "!=", "<=", ">=", "<", ">", "==", "ok", "a b", "x=y", "@1_stdout@", "(", ")",
           "&", "|", '"', "'", " ", "  ", "\t", "!", "42", "-1", "1.5", "stdout_count", "\xa0",
-          "#", ",", "min_success"]
+          "#", ",", "min_success", "production", "web-1.example", "/opt", "exitx", "stdoutx",
+          "contains:", "not_contains:", "stdout:", "max_failed", "all_success", "truex", "@ENV@",
+          "a.b", "x_y"]
 
 
 def same(a, b):
@@ -37,6 +39,7 @@ def test_fast_path_matches_the_grammar(pieces):
 
 def test_common_shapes_take_the_fast_path():
     for text in ("exit_0", " success ", "stdout~ready 1", "@41_exit@=0", "exit!=0",
-                 "stderr!~", "@2_stdout@~ok"):
+                 "stderr!~", "@2_stdout@~ok", "production=production", "web 1 != web 2",
+                 "/opt/app~opt"):
         assert quick_parse(text, _template) is not None, text
     assert parse_condition("@41_exit@=0") == _parser().parse("@41_exit@=0")
