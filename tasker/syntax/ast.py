@@ -10,8 +10,9 @@ are bound at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
 # Keys that are fields of a task (SPEC II.2). Before the first `task=` line a
 # key in this set is not a global; inside a task any other key is unknown.
@@ -33,12 +34,13 @@ BLOCK_TYPES = ("parallel", "conditional", "decision")
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One `key=value` line of a task.
 
     `raw` is the value as written; `value` has the globals substituted.
     `column` is the 1-based column of the value's first character.
+    A NamedTuple, not a frozen dataclass: a 10,000-task file has 60,000 of
+    them and a tuple is built three times faster.
     """
 
     key: str
@@ -88,12 +90,14 @@ class Task:
         """True when the task sets `key` (even to an empty value)."""
         return key in self.fields
 
-    @property
+    # Cached: the validator asks every task for its kind several times. A frozen
+    # dataclass keeps a __dict__, which is where cached_property stores the value.
+    @cached_property
     def type(self) -> str:
         """Block type in lower case, or "" for an ordinary task."""
         return (self.get("type") or "").strip().lower()
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """`return`, `parallel`, `conditional`, `decision` or `normal` (SPEC II.2.3)."""
         if self.has("return") and not self.type:

@@ -47,6 +47,10 @@ def _template(raw: str, column: int, quote: str = "", unclosed: bool = False) ->
     """Split text into literal parts and `Ref`s; `\\<quote>` inside quotes is the quote."""
     if "@" not in raw and not quote:  # the common case, kept cheap
         return Template((raw,) if raw else (), column, unclosed)
+    whole = _REF.fullmatch(raw)
+    if whole is not None:  # one reference and nothing else (`@41_exit@`), the next commonest
+        return Template((Ref(int(whole.group(1)), whole.group(2).lower(), column),), column,
+                        unclosed)
     parts: List[Union[str, Ref]] = []
     pos = 0
     for m in _REF.finditer(raw):

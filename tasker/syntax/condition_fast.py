@@ -66,6 +66,8 @@ def quick_parse(text: str, template: Callable[[str, int], Template]) -> Optional
     """
     if len(text) > 400 or not text.isascii() or _ODD_BLANKS.search(text):
         return None  # unusual text: let the grammar decide
+    if "|" not in text and "&" not in text:  # one atom: most conditions
+        return _atom(text, 0, len(text), template)
     alternatives = []
     start = 0
     for part in text.split("|"):

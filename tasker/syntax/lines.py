@@ -135,14 +135,16 @@ def _classify(text: str) -> List[Line]:
     scanner, kinds = _scanner()
     match = scanner.fullmatch
     lines = []
+    append = lines.append
     for number, raw in enumerate(text.split("\n"), 1):
         body = raw.strip()
         if not body:
             continue
         m = match(body)
         kind = kinds[m.lastindex - 1] if m else STRAY
-        column = len(raw) - len(raw.lstrip()) + 1
-        lines.append(Line(kind, body, number, column))
+        # strip() returns the very same string when there was nothing to strip
+        column = 1 if body is raw else len(raw) - len(raw.lstrip()) + 1
+        append(Line(kind, body, number, column))
     return lines
 
 

@@ -78,22 +78,25 @@ class _Builder:
         self.diags.append(warning(msg, line, col, hint, self.src(line)))
 
     def feed(self, lines: Sequence[L.Line]) -> None:
-        current: Optional[Tuple[Dict[str, Field], List[Field]]] = None
+        """One pass over the lines; the loop is kept flat because it runs once per line."""
+        fields: Optional[Dict[str, Field]] = None
+        unknown: List[Field] = []
+        split, pair = L.split_pair, L.PAIR
         for ln in lines:
-            if ln.kind in (L.COMMENT, L.CLI_ARG):
-                continue
-            if ln.kind == L.STRAY:
-                self.warn("this line is not a key=value pair and is ignored", ln.line, ln.column)
-                continue
-            key, value, vcol = L.split_pair(ln)
+            if ln.kind != pair:
+                if ln.kind == L.STRAY:
+                    self.warn("this line is not a key=value pair and is ignored",
+                              ln.line, ln.column)
+                continue  # comments and header arguments
+            key, value, vcol = split(ln)
             if key == "task":
-                current = self.start_task(value, ln, vcol)
-            elif current is None:
+                fields, unknown = self.start_task(value, ln, vcol)
+            elif fields is None:
                 self.header_pair(key, value, ln, vcol)
             elif key in TASK_FIELDS:
-                current[0][key] = Field(key, value, value, ln.line, vcol)
+                fields[key] = Field(key, value, value, ln.line, vcol)
             else:
-                current[1].append(Field(key, value, value, ln.line, vcol))
+                unknown.append(Field(key, value, value, ln.line, vcol))
 
     def start_task(self, value: str, ln: L.Line, vcol: int):
         tid = parse_task_id(value)
@@ -159,47 +162,53 @@ def _direct_jump(text: str):
                          f"task {n}")
 
 
-def _condition_fields(fields: Mapping[str, Field], block: bool):
-    """Yield (field, parser) for every condition field that needs parsing."""
-    from tasker.syntax.condition import parse_block_condition, parse_condition
+def _condition_parser(key: str, text: str, block: bool):
+    """(parser, text to parse, column offset) for one condition field; None for next=WORD."""
+    from tasker.syntax import condition  # imported only by files that have conditions
 
-    for key in CONDITION_FIELDS:
-        f = fields.get(key)
-        if f is None:
-            continue
-        text = f.value.strip()
-        if key == "next":
-            low = text.lower()
-            if low in NEXT_WORDS:
-                continue
-            if low.startswith("loop&"):  # `next=loop&COND`: keep looping while COND holds
-                yield f, parse_condition, text[5:], 5
-                continue
-            if _BARE_NUMBER.match(text):  # `next=5`: reported as a located error
-                yield f, _direct_jump, text, 0
-                continue
-        multi = block and key in BLOCK_CONDITION_FIELDS
-        yield f, (parse_block_condition if multi else parse_condition), text, 0
+    if key == "next":
+        low = text.lower()
+        if low in NEXT_WORDS:
+            return None
+        if low.startswith("loop&"):  # `next=loop&COND`: keep looping while COND holds
+            return condition.parse_condition, text[5:], 5
+        if _BARE_NUMBER.match(text):  # `next=5`: reported as a located error
+            return _direct_jump, text, 0
+    if block and key in BLOCK_CONDITION_FIELDS:
+        return condition.parse_block_condition, text, 0
+    return condition.parse_condition, text, 0
 
 
 def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> Mapping:
     """Parse the condition fields of one task; syntax errors become diagnostics."""
-    if not any(key in fields for key in CONDITION_FIELDS):
-        return EMPTY  # the condition parser is imported only by files that need it
-    from tasker.syntax.condition import ConditionError
+    if fields.keys().isdisjoint(CONDITION_FIELDS):
+        return EMPTY
+    from tasker.syntax.condition import ConditionError  # only files with conditions load it
 
     parsed = {}
-    for f, parser, text, skip in _condition_fields(fields, block):
+    for key in CONDITION_FIELDS:
+        f = fields.get(key)
+        if f is None:
+            continue
+        how = _condition_parser(key, f.value.strip(), block)
+        if how is None:
+            continue
+        parser, text, skip = how
         try:
-            parsed[f.key] = parser(text)
+            parsed[key] = parser(text)
         except ConditionError as exc:
-            exact = f.value == f.raw  # columns map 1:1 only without global substitution
-            col = f.column + skip + exc.column - 1 if exact else f.column
-            msg = f"{f.key}: {exc.message}"
-            if not exact:
-                msg += f" (after substituting globals: '{f.value}')"
-            b.err(msg, f.line, col, exc.hint)
-    return MappingProxyType(parsed)
+            _condition_error(b, f, skip, exc)
+    return MappingProxyType(parsed) if parsed else EMPTY
+
+
+def _condition_error(b: _Builder, f: Field, skip: int, exc: Exception) -> None:
+    """Report a condition that does not parse, at its column when the text is as written."""
+    exact = f.value == f.raw  # columns map 1:1 only without global substitution
+    col = f.column + skip + exc.column - 1 if exact else f.column
+    msg = f"{f.key}: {exc.message}"
+    if not exact:
+        msg += f" (after substituting globals: '{f.value}')"
+    b.err(msg, f.line, col, exc.hint)
 
 
 def build_task_file(path: str, text: str, lines: Sequence[L.Line],

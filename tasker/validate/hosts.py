@@ -114,7 +114,7 @@ def apply_fqdn(tf: TaskFile, fqdn: Mapping[str, str]) -> TaskFile:
             tasks[tid] = task
             continue
         fields = dict(task.fields)
-        fields["hostname"] = replace(f, value=new_name)
+        fields["hostname"] = f._replace(value=new_name)
         tasks[tid] = replace(task, fields=MappingProxyType(fields))
     return replace(tf, tasks=MappingProxyType(tasks))
 

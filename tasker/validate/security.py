@@ -66,6 +66,7 @@ WARNINGS: Tuple[Tuple[Pattern[str], str, Tuple[str, ...]], ...] = (
 _TRIGGER_CHARS = frozenset(";&|$`()<>\\'\"\n\r%\x00")
 _TRIGGER_WORDS = ("..", "/etc/", "/proc/", "/bin/", "c:\\", "python", "perl", "ruby", "php",
                   "chmod", "chown", "sudo", "su ", "su\t", "rm ", "rm\t", "mkfs", "dd")
+_TRIGGER_WORD = re.compile("|".join(re.escape(word) for word in _TRIGGER_WORDS))
 
 
 @lru_cache(maxsize=4096)  # host names and commands repeat from task to task
@@ -73,8 +74,7 @@ def suspect(text: str) -> bool:
     """False when no security pattern can match `text` (a fast pre-check)."""
     if not _TRIGGER_CHARS.isdisjoint(text):
         return True
-    low = text.lower()
-    return any(word in low for word in _TRIGGER_WORDS)
+    return _TRIGGER_WORD.search(text.lower()) is not None
 
 
 def exec_type(task: Task) -> str:
