@@ -6,6 +6,8 @@ a condition and a reference to the result of an earlier task, then times:
 
   (a) the whole command, interpreter start-up included:
       `python3 tasker.py FILE --validate-only --skip-host-validation -l DIR`;
+      and the same command on a one-task file, whose time is start-up and imports,
+      so the per-task rate is shown apart from the fixed cost;
   (b) in-process: loading the file (classify + build) and the validator
       (`validate_task_file`) separately, so a slow phase is easy to spot.
 
@@ -114,6 +116,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         secs = best(lambda: whole_command(path, Path(tmp, "logs")), args.repeat)
         print(f"  whole command (python3 tasker.py)  {secs:7.3f} s  {n / secs:>10,.0f} tasks/s"
               f"  (target {TARGET:,})")
+        # The same command on a one-task file: interpreter start-up and imports, which
+        # do not grow with the file; the rest is the per-task work.
+        one = Path(tmp, "one_task.txt")
+        write_task_file(one, 1)
+        fixed = best(lambda: whole_command(one, Path(tmp, "logs")), args.repeat)
+        print(f"    of which start-up (1-task file)  {fixed:7.3f} s;  per-task work "
+              f"{n / max(secs - fixed, 1e-9):>10,.0f} tasks/s")
         if args.profile:
             profile(path)
     return 0

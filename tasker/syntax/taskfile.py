@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.gcpause import gc_paused
@@ -162,10 +162,8 @@ def _direct_jump(text: str):
                          f"task {n}")
 
 
-def _condition_parser(key: str, text: str, block: bool):
+def _condition_parser(key: str, text: str, block: bool, condition: ModuleType):
     """(parser, text to parse, column offset) for one condition field; None for next=WORD."""
-    from tasker.syntax import condition  # imported only by files that have conditions
-
     if key == "next":
         low = text.lower()
         if low in NEXT_WORDS:
@@ -183,20 +181,20 @@ def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> 
     """Parse the condition fields of one task; syntax errors become diagnostics."""
     if fields.keys().isdisjoint(CONDITION_FIELDS):
         return EMPTY
-    from tasker.syntax.condition import ConditionError  # only files with conditions load it
+    from tasker.syntax import condition  # only files with conditions load the parser
 
     parsed = {}
     for key in CONDITION_FIELDS:
         f = fields.get(key)
         if f is None:
             continue
-        how = _condition_parser(key, f.value.strip(), block)
+        how = _condition_parser(key, f.value.strip(), block, condition)
         if how is None:
             continue
         parser, text, skip = how
         try:
             parsed[key] = parser(text)
-        except ConditionError as exc:
+        except condition.ConditionError as exc:
             _condition_error(b, f, skip, exc)
     return MappingProxyType(parsed) if parsed else EMPTY
 
