@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.gcpause import gc_paused
 from tasker.syntax import lines as L
@@ -22,6 +22,9 @@ from tasker.syntax.ast import (
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
 from tasker.syntax.fanout import expand_hostnames
 from tasker.syntax.placeholders import ENV_REF, GLOBAL_NAME, expand_env_names, substitute_globals
+
+if TYPE_CHECKING:  # a type only: the condition parser loads when a file has conditions
+    from tasker.syntax.condition import ConditionError
 
 MAX_GLOBAL_NAME = 64
 MAX_GLOBAL_VALUE = 1024
@@ -199,7 +202,7 @@ def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> 
     return MappingProxyType(parsed) if parsed else EMPTY
 
 
-def _condition_error(b: _Builder, f: Field, skip: int, exc: Exception) -> None:
+def _condition_error(b: _Builder, f: Field, skip: int, exc: "ConditionError") -> None:
     """Report a condition that does not parse, at its column when the text is as written."""
     exact = f.value == f.raw  # columns map 1:1 only without global substitution
     col = f.column + skip + exc.column - 1 if exact else f.column
