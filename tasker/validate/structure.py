@@ -11,7 +11,7 @@ from typing import Iterator, List, Tuple
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, error
-from tasker.syntax.placeholders import global_refs, task_refs
+from tasker.syntax.placeholders import GLOBAL_REF, RESULT_FIELDS, TASK_REF, global_refs, task_refs
 from tasker.syntax.taskfile import parse_task_id
 
 ID_LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
@@ -93,7 +93,7 @@ def _id_list(tf: TaskFile, task: Task, f: Field) -> Iterator[Diagnostic]:
 def placeholders(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     """`@N_field@` must name a defined task, `@NAME@` a defined global."""
     for f in task.fields.values():
-        if "@" not in f.raw:
+        if "@" not in f.raw or _all_defined(tf, f):
             continue
         for tid, name, pos in task_refs(f.raw):
             if tid not in tf.tasks:
@@ -104,6 +104,21 @@ def placeholders(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                 yield _at(tf, f, f"Task {task.id}: global variable @{name}@ is not defined",
                           pos, hint="define it before the first task= line, or pass "
                           f"--set {name}=VALUE")
+
+
+def _all_defined(tf: TaskFile, f: Field) -> bool:
+    """True when every reference in `f` names a defined task or global.
+
+    A pre-check with findall (no positions, no generators): almost every field
+    passes it, and only those that do not are scanned again for the report.
+    """
+    for tid, name in TASK_REF.findall(f.raw):
+        if int(tid) not in tf.tasks and name.lower() in RESULT_FIELDS:
+            return False
+    for name in GLOBAL_REF.findall(f.raw):
+        if name not in tf.globals and not (name == "task" and f.key == "arguments"):
+            return False
+    return True
 
 
 def structural_errors(tf: TaskFile) -> Tuple[List[Diagnostic], List[Diagnostic]]:
