@@ -27,9 +27,8 @@ from tasker.validate.hosts import (
     HostCheckResult,
     apply_fqdn,
     check_hosts,
-    read_hosts_file,
-    validation_timeout,
 )
+from tasker.validate.probes import read_hosts_file, validation_timeout
 
 LINUX = builtin_config("linux")
 

@@ -1,0 +1,186 @@
+"""The probes of one host (SPEC II.8.5): its name, ping, and an exec type's own test.
+
+Name resolution looks in the hosts file, then asks the system resolver with a
+time limit, then `op mc_isac` where that tool is installed. Ping sends one
+echo request. The connectivity test runs the exec type's `validation_test`
+through the type's own argv template (`pbrun -n -h H pbtest`). Each probe
+returns a value or a reason; hosts.py decides what they mean for the run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shlex
+import shutil
+import socket
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from tasker.exec.base import CommandResult
+from tasker.exec.exectypes import ArgumentsError, ExecConfig, build_argv
+from tasker.exec.process import run_simple
+from tasker.report.logger import Log, shorten
+
+HOSTS_FILE = "/etc/hosts"
+DNS_TIMEOUT = 5.0
+PING_TIMEOUT = 5.0
+DEFAULT_TEST_TIMEOUT = 10.0
+MC_ISAC_TIMEOUT = 10.0
+SSH = "ssh"
+
+
+def search_path(environ: Mapping[str, str]) -> str:
+    """The PATH programs are looked up on: the run's, not necessarily ours."""
+    return environ.get("PATH", os.defpath)
+
+
+# -- name resolution --------------------------------------------------------------------
+
+def read_hosts_file(path: str = HOSTS_FILE) -> Mapping[str, Tuple[str, Tuple[str, ...]]]:
+    """Parse a hosts file: lower-cased name -> (canonical name, addresses in file order)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return {}
+    table: Dict[str, Tuple[str, List[str]]] = {}
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) < 2 or not _is_address(words[0]):
+            continue
+        for name in words[1:]:
+            # The first line naming a host gives its canonical name (the line's first name).
+            canonical, addresses = table.setdefault(name.lower(), (words[1], []))
+            addresses.append(words[0])
+    return {name: (canonical, tuple(addrs)) for name, (canonical, addrs) in table.items()}
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])  # allow a zone: fe80::1%eth0
+    except ValueError:
+        return False
+    return True
+
+
+def _pick(addresses: Sequence[str]) -> str:
+    """Prefer an IPv4 address: `ping` and most wrappers reach those most reliably."""
+    return next((a for a in addresses if ":" not in a), addresses[0])
+
+
+def resolve(name: str, hosts: Mapping[str, Tuple[str, Tuple[str, ...]]],
+            resolver: ThreadPoolExecutor) -> Tuple[Optional[Tuple[str, str]], str]:
+    """((FQDN, address), "") for a name that resolves, else (None, reason)."""
+    if _is_address(name):
+        return (name, name), ""
+    entry = hosts.get(name.lower())
+    if entry is not None:
+        return (entry[0], _pick(entry[1])), ""
+    if name.lower().rstrip(".").rsplit(".", 1)[-1] == "invalid":
+        # RFC 6761 6.4: resolution APIs should answer "no" for .invalid without asking DNS.
+        return None, "the name is in the reserved .invalid domain"
+    lookup: Future = resolver.submit(socket.getaddrinfo, name, None, 0, 0, 0,
+                                     socket.AI_CANONNAME)
+    try:
+        infos = lookup.result(timeout=DNS_TIMEOUT)
+    except FutureTimeout:
+        lookup.cancel()
+        return None, f"no answer within {DNS_TIMEOUT:g} seconds"
+    except socket.gaierror as exc:
+        return None, exc.strerror or str(exc)
+    except (OSError, UnicodeError, ValueError) as exc:  # e.g. a label longer than 63 chars
+        return None, str(exc) or type(exc).__name__
+    if not infos:
+        return None, "no addresses"
+    canonical = infos[0][3] or name
+    return (canonical, _pick([str(info[4][0]) for info in infos])), ""
+
+
+def ask_mc_isac(name: str, environ: Mapping[str, str],
+                 log: Log) -> Optional[Tuple[str, str]]:
+    """(FQDN, FQDN) from `op mc_isac -f NAME` when DNS does not know the name, else None.
+
+    Sites whose inventory lives outside DNS ship the `op` tool; where it is not
+    installed this fallback is silently absent, as in the original.
+    """
+    program = shutil.which("op", path=search_path(environ))
+    if program is None:
+        return None
+    result = run_simple((program, "mc_isac", "-f", name), MC_ISAC_TIMEOUT)
+    words = result.stdout.split()
+    if result.exit_code != 0 or result.timed_out or not words:
+        log.debug(f"Host '{name}': op mc_isac found nothing ({_why(result, MC_ISAC_TIMEOUT)})")
+        return None
+    log.debug(f"Host '{name}': op mc_isac answered {words[0]}")
+    return words[0], words[0]
+
+
+# -- ping and connectivity tests --------------------------------------------------------
+
+def _program(name: str, environ: Mapping[str, str]) -> str:
+    """`name` found on the PATH of `environ` (the run's PATH, not necessarily ours)."""
+    if os.sep in name:
+        return name
+    return shutil.which(name, path=search_path(environ)) or name
+
+
+def _why(result: CommandResult, limit: float) -> str:
+    """A short reason for a failed command: timeout, not found, or its last output line."""
+    if result.timed_out:
+        return f"no answer within {limit:g} seconds"
+    if result.not_found:
+        return result.stderr.strip()
+    lines = [ln.strip() for ln in (result.stderr + "\n" + result.stdout).splitlines()]
+    last = next((ln for ln in lines if ln), "")
+    return f"exit code {result.exit_code}" + (f" ({shorten(last, 120)})" if last else "")
+
+
+def ping(address: str, environ: Mapping[str, str]) -> str:
+    """"" when one echo request to `address` is answered, else the reason."""
+    result = run_simple((_program("ping", environ), "-c", "1", "-W", "1", address),
+                        PING_TIMEOUT)
+    return "" if result.exit_code == 0 else _why(result, PING_TIMEOUT)
+
+
+def validation_timeout(config: ExecConfig, xname: str, environ: Mapping[str, str]) -> float:
+    """VALIDATION_TEST_TIMEOUT > the test's timeout > default_validation_timeout > 10 s."""
+    try:
+        value = float(environ.get("VALIDATION_TEST_TIMEOUT", ""))
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    xtype = config.types.get(xname)
+    test = xtype.validation if xtype is not None else None
+    if test is not None and test.timeout:
+        return float(test.timeout)
+    return float(config.default_validation_timeout or DEFAULT_TEST_TIMEOUT)
+
+
+def connectivity(config: ExecConfig, environ: Mapping[str, str], log: Log, host: str,
+                 xname: str) -> str:
+    """"" when exec type `xname` reaches `host` (its validation_test passes), else why not."""
+    if xname == SSH:
+        # HOOK(ssh): the SSH issue (SPEC I.5) adds "open a session and run `true`" here.
+        return ""
+    xtype = config.types.get(xname)
+    if xtype is None or xtype.validation is None:
+        return ""  # unconfigured (only with --skip-command-validation) or no test: pass
+    test = xtype.validation
+    try:
+        argv = build_argv(xtype, host, test.command, test.arguments)
+    except ArgumentsError as exc:
+        return f"{xname} connectivity test cannot be built: {exc.message}"
+    timeout = validation_timeout(config, xname, environ)
+    shown = shlex.join(argv)
+    log.debug(f"Host '{host}': running {xname} connectivity test: {shown}")
+    result = run_simple((_program(argv[0], environ),) + argv[1:], timeout)
+    if result.exit_code != test.expected_exit or result.timed_out:
+        expected = "" if result.timed_out else f", expected {test.expected_exit}"
+        return f"{xname} connectivity test `{shown}` failed: {_why(result, timeout)}{expected}"
+    if test.expected_output is not None and test.expected_output not in result.stdout:
+        return (f"{xname} connectivity test `{shown}` failed: its output does not contain "
+                f"'{test.expected_output}' ({shorten(result.stdout, 120) or 'no output'})")
+    return ""
