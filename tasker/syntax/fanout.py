@@ -47,7 +47,7 @@ def subtask_id(block_id: int, index: int) -> int:
 
 def is_fanout(task: Task) -> bool:
     """A parallel block with `hostnames=` (and, as it should be, no `tasks=`)."""
-    return task.kind == "parallel" and task.has("hostnames") and not task.has("tasks")
+    return task.has("hostnames") and not task.has("tasks") and task.kind == "parallel"
 
 
 def _copy(f: Field, key: str, value: str) -> Field:
@@ -96,9 +96,14 @@ def _expand(block: Task, taken: Mapping[int, Task]) -> Dict[int, Task]:
 
 
 def expand_hostnames(tasks: Mapping[int, Task]) -> Dict[int, Task]:
-    """Tasks with every `hostnames=` block fanned out, in ascending ID order."""
+    """Tasks with every `hostnames=` block fanned out, in ascending ID order.
+
+    `tasks` must be in ascending ID order; without fan-out blocks it is returned as is.
+    """
+    blocks = [task for task in tasks.values() if is_fanout(task)]
+    if not blocks:
+        return dict(tasks)
     out = dict(tasks)
-    for block in tasks.values():
-        if is_fanout(block):
-            out.update(_expand(block, tasks))
+    for block in blocks:
+        out.update(_expand(block, tasks))
     return dict(sorted(out.items()))
