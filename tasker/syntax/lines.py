@@ -148,6 +148,26 @@ def _classify(text: str) -> List[Line]:
     return lines
 
 
+_INLINE_COMMENT = re.compile(r"\s(#)\s*\S")
+
+
+def inline_comment(value: str) -> int:
+    """0-based offset of the `#` of an inline comment in a field value, or -1 (SPEC II.1.1).
+
+    A `#` preceded by whitespace and followed by more text is a comment the
+    author meant (`timeout=30   # two minutes`); `arguments=a#b` is data.
+    """
+    m = _INLINE_COMMENT.search(value) if "#" in value else None
+    return m.start(1) if m else -1
+
+
+def inline_comment_message(task_id: int, key: str, value: str, offset: int) -> Tuple[str, str]:
+    """(message, hint) for the inline comment at `offset` of a field's value."""
+    return (f"Task {task_id}: {key} contains an inline comment ('{value[offset:]}'); "
+            "comments must be on a line of their own",
+            "move the comment to its own line starting with '#'")
+
+
 def split_pair(line: Line) -> Tuple[str, str, int]:
     """Split a pair line at its first `=`: (key, value, 1-based value column)."""
     key, _, rest = line.text.partition("=")

@@ -180,8 +180,9 @@ def _condition_parser(key: str, text: str, block: bool, condition: ModuleType):
     return condition.parse_condition, text, 0
 
 
-def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> Mapping:
-    """Parse the condition fields of one task; syntax errors become diagnostics."""
+def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
+                      block: bool) -> Mapping:
+    """Parse the condition fields of task `tid`; syntax errors become diagnostics."""
     if fields.keys().isdisjoint(CONDITION_FIELDS):
         return EMPTY
     from tasker.syntax import condition  # only files with conditions load the parser
@@ -198,15 +199,25 @@ def _parse_conditions(b: _Builder, fields: Mapping[str, Field], block: bool) -> 
         try:
             parsed[key] = parser(text)
         except condition.ConditionError as exc:
-            _condition_error(b, f, skip, exc)
+            _condition_error(b, tid, f, skip, exc)
     return MappingProxyType(parsed) if parsed else EMPTY
 
 
-def _condition_error(b: _Builder, f: Field, skip: int, exc: "ConditionError") -> None:
-    """Report a condition that does not parse, at its column when the text is as written."""
+def _condition_error(b: _Builder, tid: int, f: Field, skip: int,
+                     exc: "ConditionError") -> None:
+    """Report a condition that does not parse, at its column when the text is as written.
+
+    When the value holds an inline comment, the comment is the mistake to report:
+    the parser's complaint about it would point the author the wrong way.
+    """
+    comment = L.inline_comment(f.raw)
+    if comment >= 0:
+        message, hint = L.inline_comment_message(tid, f.key, f.raw, comment)
+        b.err(message, f.line, f.column + comment, hint)
+        return
     exact = f.value == f.raw  # columns map 1:1 only without global substitution
     col = f.column + skip + exc.column - 1 if exact else f.column
-    msg = f"{f.key}: {exc.message}"
+    msg = f"Task {tid}: {f.key}: {exc.message}"
     if not exact:
         msg += f" (after substituting globals: '{f.value}')"
     b.err(msg, f.line, col, exc.hint)
@@ -230,7 +241,7 @@ def _build(path: str, text: str, lines: Sequence[L.Line], options: LoadOptions) 
         fields = _with_globals(fields, values)
         block = (fields["type"].value.strip().lower() in ("parallel", "conditional")
                  if "type" in fields else False)
-        conditions = _parse_conditions(b, fields, block)
+        conditions = _parse_conditions(b, tid, fields, block)
         tasks[tid] = Task(tid, line, MappingProxyType(fields), tuple(unknown), conditions)
     tasks = expand_hostnames(tasks)  # hostnames= blocks get their sub-tasks (II.5.4)
     errors = [d for d in b.diags if d.is_error]

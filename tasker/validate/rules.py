@@ -21,6 +21,7 @@ from typing import Iterator, List
 from tasker.exec.exectypes import ArgumentsError, split_arguments
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
+from tasker.syntax.lines import inline_comment, inline_comment_message
 from tasker.validate.block_rules import RETRY_FIELDS, block_fields
 from tasker.validate.condition_rules import AGGREGATE_FORMS, conditions
 from tasker.validate.fields import (
@@ -40,7 +41,6 @@ __all__ = [
 MAX_ID, RESERVED_ID, HIGH_ID = 9999, 100000, 1000
 KNOWN_EXEC = ("pbrun", "p7s", "local", "wwrs", "shell", "sh", "bash", "/bin/sh", "/bin/bash",
               "cmd", "ssh")
-_INLINE_COMMENT = re.compile(r"\s(#)\s*\S")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
 
 
@@ -76,11 +76,10 @@ def high_ids(tf: TaskFile) -> Iterator[Diagnostic]:
 def inline_comments(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     """`timeout=30   # two minutes` is an error; `arguments=a#b` is data."""
     for f in task.fields.values():
-        m = _INLINE_COMMENT.search(f.raw) if "#" in f.raw else None
-        if m:
-            yield at(tf, f, f"Task {task.id}: {f.key} contains an inline comment "
-                     f"('{f.raw[m.start(1):]}'); comments must be on a line of their own",
-                     m.start(1), hint="move the comment to its own line starting with '#'")
+        offset = inline_comment(f.raw)
+        if offset >= 0:
+            message, hint = inline_comment_message(task.id, f.key, f.raw, offset)
+            yield at(tf, f, message, offset, hint=hint)
 
 
 def numbers(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
@@ -159,7 +158,8 @@ def flow_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
             yield at(tf, f, f"Task {task.id}: {key}={target} {how}; routing targets must be "
                      "greater than the task's own ID (forward-only rule)",
                      hint="use next=loop with loop=N to repeat a task")
-    if task.has("success") and task.has("failure"):
+    if task.has("success") and task.has("failure") and task.kind != "decision":
+        # (a decision block has its own sentence for this, in blocks.decision_conditions)
         yield at(tf, task.fields["failure"], f"Task {task.id}: success and failure cannot be "
                  "used together", hint="failure=X means the same as success=!(X)")
 

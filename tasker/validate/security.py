@@ -22,6 +22,7 @@ from tasker.report.masking import MASK, is_secret_name, split_secret_vars
 from tasker.syntax.ast import Field, GlobalVar, Task, TaskFile
 from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
 from tasker.syntax.placeholders import global_refs
+from tasker.validate.structure import is_explicitly_local
 
 SHELL_TYPES = frozenset({"shell", "bash", "sh", "/bin/bash", "/bin/sh", "cmd"})
 LIMITS = {"hostname": 253, "command": 4096, "arguments": 2000}
@@ -29,7 +30,7 @@ CHECKED_FIELDS = ("hostname", "command", "arguments")
 SHELL_HINT = "use exec=shell if you need a pipe or redirection"
 _METACHARS = re.compile(r"[;&|$`()<>\\'\"\n\r]")
 _C_FORM = re.compile(r"-c\s+[\"']")  # `bash -c "..."` style arguments carry a script
-_HOST_OK = re.compile(r"[A-Za-z0-9.-]*\Z")
+_HOST_OK = re.compile(r"[A-Za-z0-9.-]+\Z")  # not empty: an empty name is an error
 _SSH_HOST_OK = re.compile(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+(?::[0-9]+)?\Z")
 
 
@@ -167,6 +168,12 @@ def _host_warning(kind: str, text: str) -> Optional[int]:
 
 def field_diagnostics(tf: TaskFile, task: Task, f: Field, kind: str) -> Iterator[Diagnostic]:
     """The security findings of one hostname/command/arguments field of exec type `kind`."""
+    if f.key == "hostname" and not f.value:
+        if is_explicitly_local(task):  # else the required-field rule reports it
+            yield Diagnostic(ERROR, f"Task {task.id}: hostname is empty", f.line, f.column,
+                             "exec=local does not use the name, but it must be set: "
+                             "hostname=localhost", tf.source_line(f.line))
+        return
     if len(f.value) <= 100 and not suspect(f.value):
         if f.key == "hostname" and f.value and not _HOST_OK.match(f.value):
             yield from _host_diagnostic(tf, task, f, kind)

@@ -34,13 +34,15 @@ def required_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                       hint="type is parallel, conditional or decision")
             return
         for key in ("hostname", "command"):
-            if not (task.get(key) or "").strip() and not (key == "hostname" and _is_local(task)):
+            if not (task.get(key) or "").strip() and not (key == "hostname" and is_explicitly_local(task)):
                 yield error(f"Task {task.id} is missing required '{key}' field", *where,
                             hint="a task needs hostname= and command=, a return=, or a type=",
                             source=src)
     elif kind == "conditional":
         for key in ("condition", "if_true_tasks", "if_false_tasks"):
-            if not (task.get(key) or "").strip():
+            # Present but empty is reported at the value: by the condition parser, or by
+            # the block rules ("lists no tasks").
+            if key not in task.fields:
                 yield error(f"Task {task.id}: conditional block needs '{key}'", *where,
                             source=src)
     elif kind == "parallel" and not (task.has("tasks") or task.has("hostnames")):
@@ -51,7 +53,9 @@ def required_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                     source=src)
 
 
-def _is_local(task: Task) -> bool:
+def is_explicitly_local(task: Task) -> bool:
+    """`exec=local` written on a task with a hostname= line, which may then be empty here
+    (the security rules report an empty one, II.8.3)."""
     return (task.get("exec") or "").strip().lower() == "local" and task.has("hostname")
 
 
@@ -129,7 +133,8 @@ def structural_errors(tf: TaskFile) -> Tuple[List[Diagnostic], List[Diagnostic]]
     missing: List[Diagnostic] = []
     dangling: List[Diagnostic] = []
     for task in tf.tasks.values():
-        missing.extend(required_fields(tf, task))
+        if task.generated_by is None:  # a fan-out block's rules speak for its sub-tasks
+            missing.extend(required_fields(tf, task))
         dangling.extend(references(tf, task))
         dangling.extend(placeholders(tf, task))
     return missing, dangling
