@@ -45,6 +45,23 @@ _KEYWORD_START = ("exit", "stdout", "stderr", "success", "true", "false", "min_"
                   "always", "never")
 
 
+_WORD_OPERATORS = frozenset({"and", "or", "not"})
+_BLANK_WORD = re.compile(r"\S+")
+
+
+def word_operator(left: str) -> Optional[int]:
+    """0-based offset of AND, OR or NOT written as a word in a several-word left operand.
+
+    2.1 removed the word operators; `exit_0 AND stdout~ok` would otherwise read as
+    the literal text "exit_0 AND stdout" compared with "ok", silently false. Both
+    parser paths reject it (the Lark side with a located error).
+    """
+    words = list(_BLANK_WORD.finditer(left))
+    if len(words) < 2:
+        return None
+    return next((w.start() for w in words if w.group().lower() in _WORD_OPERATORS), None)
+
+
 def _word(m: "re.Match[str]") -> Expr:
     word, col = m.group("word").lower(), m.start("word") + 1
     if word == "success":
@@ -116,7 +133,8 @@ def _atom(text: str, start: int, end: int,
     if m:
         return _comparison(m, template)
     m = _TEXT_COMPARE.fullmatch(text, start, end)
-    if m and not m.group("left").lower().startswith(_KEYWORD_START):
+    if m and not m.group("left").lower().startswith(_KEYWORD_START) \
+            and word_operator(m.group("left")) is None:
         return _comparison(m, template)
     return None
 

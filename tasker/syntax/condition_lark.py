@@ -16,6 +16,7 @@ from tasker.grammar_loader import load_grammar
 from tasker.syntax.condition import (
     _FIELD_TOKEN, _PLACEHOLDER_ONLY, ConditionError, _template,
 )
+from tasker.syntax.condition_fast import word_operator
 from tasker.syntax.condition_ast import (
     And, BareOperand, BoolLiteral, Comparison, Contains, ExitCode, ExitNotZero, ExitTest, Expr,
     LineCount, MultiTask, Not, Operand, Or, OutputMatch, StreamField, StreamValue, Success,
@@ -53,6 +54,11 @@ def _operand(tok: Token) -> Operand:
         m = _FIELD_TOKEN.fullmatch(tok)
         assert m is not None  # the lexer matched the same shape
         return StreamField(m.group(1).lower(), m.group(2), int(m.group(3)), tok.column)
+    offset = word_operator(tok)
+    if offset is not None:
+        word = tok[offset:].split()[0]
+        raise ConditionError(f"'{word}' is not an operator", tok.column + offset,
+                             "use '&' for AND, '|' for OR and '!' for NOT")
     return _template(str(tok), tok.column)
 
 

@@ -27,7 +27,7 @@ from tasker.validate.condition_rules import AGGREGATE_FORMS, conditions
 from tasker.validate.fields import (
     LIST_FIELDS, at, block_list, diag, dynamic, int_field, is_loop_next, list_entries, parse_int,
 )
-from tasker.validate.security import globals_rules, is_shell
+from tasker.validate.security import MAX_ARGUMENTS, globals_rules, is_shell
 
 # Names of the split-off modules stay importable from here, where callers found them.
 __all__ = [
@@ -221,6 +221,15 @@ def keys_and_exec(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                  severity=WARNING)
 
 
+def arguments_length(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
+    """II.1.5: arguments longer than the general limit, even without the security checks."""
+    f = task.fields["arguments"]
+    if len(f.value) > MAX_ARGUMENTS:
+        yield at(tf, f, f"Task {task.id}: arguments is {len(f.value)} characters long (at most "
+                 f"{MAX_ARGUMENTS})", MAX_ARGUMENTS if f.value == f.raw else 0,
+                 hint="put long input in a file and pass its path")
+
+
 def _key_column(tf: TaskFile, f: Field) -> int:
     """The column of the key of field `f` (first non-blank of its line)."""
     text = tf.source_line(f.line) or ""
@@ -236,6 +245,7 @@ TASK_RULES = (
     (splits, frozenset({"stdout_split", "stderr_split"})),
     (block_fields, frozenset({"type", "max_parallel"}) | frozenset(RETRY_FIELDS)),
     (conditions, frozenset(CONDITION_FIELDS)),
+    (arguments_length, frozenset({"arguments"})),
     (keys_and_exec, None),
 )
 

@@ -26,11 +26,13 @@ from tasker.validate.structure import is_explicitly_local
 
 SHELL_TYPES = frozenset({"shell", "bash", "sh", "/bin/bash", "/bin/sh", "cmd"})
 LIMITS = {"hostname": 253, "command": 4096, "arguments": 2000}
+MAX_ARGUMENTS = 8192  # II.1.5's general limit: a rule of its own, kept without security checks
 CHECKED_FIELDS = ("hostname", "command", "arguments")
 SHELL_HINT = "use exec=shell if you need a pipe or redirection"
 _METACHARS = re.compile(r"[;&|$`()<>\\'\"\n\r]")
 _C_FORM = re.compile(r"-c\s+[\"']")  # `bash -c "..."` style arguments carry a script
 _HOST_OK = re.compile(r"[A-Za-z0-9.-]+\Z")  # not empty: an empty name is an error
+_PLACEHOLDER = re.compile(r"@[A-Za-z0-9_]+@")  # left after globals: resolved at run time
 _SSH_HOST_OK = re.compile(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+(?::[0-9]+)?\Z")
 
 
@@ -66,14 +68,19 @@ WARNINGS: Tuple[Tuple[Pattern[str], str, Tuple[str, ...]], ...] = (
 # values hold none, and testing for them is far cheaper than running the patterns.
 _TRIGGER_CHARS = frozenset(";&|$`()<>\\'\"\n\r%\x00")
 _TRIGGER_WORDS = ("..", "/etc/", "/proc/", "/bin/", "c:\\", "python", "perl", "ruby", "php",
-                  "chmod", "chown", "sudo", "su ", "su\t", "rm ", "rm\t", "mkfs", "dd")
-_TRIGGER_WORD = re.compile("|".join(re.escape(word) for word in _TRIGGER_WORDS))
+                  "chmod", "chown", "sudo", "mkfs", "dd")
+_TRIGGER_WORD = re.compile("|".join(re.escape(word) for word in _TRIGGER_WORDS) + r"|su\s|rm\s")
 
 
 @lru_cache(maxsize=4096)  # host names and commands repeat from task to task
 def suspect(text: str) -> bool:
-    """False when no security pattern can match `text` (a fast pre-check)."""
-    if not _TRIGGER_CHARS.isdisjoint(text):
+    """False when no security pattern can match `text` (a fast pre-check).
+
+    Only ASCII text is pre-checked: case-insensitive matching of other text has
+    equivalences that lower() does not give (the long s matches `s`), so such
+    text always goes to the patterns themselves.
+    """
+    if not text.isascii() or not _TRIGGER_CHARS.isdisjoint(text):
         return True
     return _TRIGGER_WORD.search(text.lower()) is not None
 
@@ -118,7 +125,9 @@ def _injection(text: str) -> Tuple[int, str]:
 def value_findings(key: str, text: str, shell: bool, limit: Optional[int],
                    ) -> Iterator[Tuple[str, int, str, Optional[str]]]:
     """(severity, offset, what, hint) for every rule `text` breaks as field `key`."""
-    if limit is not None and len(text) > limit and not (key == "hostname" and "@" in text):
+    if limit is not None and len(text) > limit and not (
+            key == "hostname" and _PLACEHOLDER.search(text)) and not (
+            key == "arguments" and len(text) > MAX_ARGUMENTS):  # that limit is reported instead
         yield ERROR, limit, f"is {len(text)} characters long (at most {limit})", None
     if "\x00" in text:
         yield ERROR, text.index("\x00"), "contains a NUL byte", None
@@ -158,7 +167,7 @@ def _host_warning(kind: str, text: str) -> Optional[int]:
     """Offset of the first unusual host-name character (a warning), or None."""
     if _HOST_OK.match(text):
         return None
-    if "@" in text and kind != "ssh":
+    if kind != "ssh" and _PLACEHOLDER.search(text):
         return None  # placeholders are checked once resolved, by host validation
     if kind == "ssh" and _SSH_HOST_OK.match(text):
         return None

@@ -154,6 +154,11 @@ INVALID = [
     ("exit", 5, "incomplete condition"),
     ("exit_0 AND exit_1", 1, "'&' for AND"),
     ("NOT exit_0", 1, "'!' for NOT"),
+    # word operators before a comparison: not literal text of a longer left operand
+    ("exit_0 AND stdout~hello", 8, "'AND' is not an operator"),
+    ("NOT stdout~x", 1, "'NOT' is not an operator"),
+    ("exit_0 or stdout=x", 8, "'|' for OR"),
+    ("@0_stdout@ and=1", 12, "'and' is not an operator"),
     ("exit_0 exit_1", 1, "missing '&' or '|'"),
     ("exit_0(", 7, "missing '&' or '|'"),
     ("stdout~a (b", 10, "quote the value"),
@@ -268,3 +273,9 @@ def test_error_is_an_exception_with_fields() -> None:
     err = ConditionError("bad", 3, "fix it")
     assert (err.message, err.column, err.hint) == ("bad", 3, "fix it")
     assert "column 3" in str(err)
+
+
+def test_word_operators_in_a_value_are_text() -> None:
+    """Only the left operand is checked: a value may say anything."""
+    assert parse_condition("stdout=a and b") == cmp(StreamValue("stdout"), "=", "a and b")
+    assert parse_condition("stdout~not found") == out(("not found",))

@@ -155,3 +155,17 @@ def test_task_ids_are_ascii_integers_only(tid):
     assert [(d.line, d.column) for d in diags] == [(1, 6)]
     assert f"task ID '{tid}' is not a valid integer" in diags[0].message
     assert list(load("task= -5 \nreturn=0\n").tasks) == [-5]  # the validator reports it
+
+
+@pytest.mark.parametrize("key", ["success", "condition", "next", "failure", "loop_break"])
+def test_inline_comment_in_a_condition_is_reported_as_a_comment(key):
+    """II.1.1: not as an unrecognised condition, whose hint would point the wrong way."""
+    (d,) = errors_of(f"task=0\nhostname=h\ncommand=c\n{key}=exit_0  # ok\n")
+    assert d.message == (f"Task 0: {key} contains an inline comment ('# ok'); comments must "
+                         "be on a line of their own")
+    assert (d.line, d.column) == (4, len(key) + 10)
+
+
+def test_condition_errors_name_their_task():
+    (d,) = errors_of("task=7\nhostname=h\ncommand=c\nsuccess=exit_0&&exit_1\n")
+    assert d.message.startswith("Task 7: success: ")

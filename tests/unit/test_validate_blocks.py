@@ -43,3 +43,19 @@ def test_id_list_entries_are_ascii_integers(entry):
     missing, dangling = structural_errors(tf)
     assert missing == []
     assert [d.message for d in dangling] == [f"Task 0: '{entry}' in tasks is not a task ID"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("task=0\ntype=parallel\nhostnames=a1,a2\n", "Task 0: a hostnames= block needs a command"),
+    ("task=0\ntype=decision\nsuccess=exit_0\nfailure=exit_1\non_success=1\n\n"
+     "task=1\nreturn=0\n", "Task 0: a decision block takes either success= or failure=, "
+     "not both"),
+    ("task=0\ntype=conditional\ncondition=true\nif_true_tasks=10\nif_false_tasks=\n\n" + SUB,
+     "Task 0: if_false_tasks= lists no tasks"),
+])
+def test_one_mistake_is_one_error(text, message):
+    """Rules that overlap report a mistake once (no sentences about generated IDs)."""
+    from tasker.validate.pipeline import validate_task_file
+
+    errors = [d.message for d in validate_task_file(load(text)) if d.is_error]
+    assert errors == [message]

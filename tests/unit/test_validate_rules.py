@@ -25,6 +25,7 @@ def has(diags, line, col, severity, fragment):
 
 
 ERRORS = [
+    (T0 + "arguments=" + "x" * 8193 + "\n", 4, 8203, "at most 8192"),
     ("task=-5\nreturn=0\n", 1, 6, "cannot be negative"),
     ("task=10000\nreturn=0\n", 1, 6, "exceeds the maximum (9999)"),
     ("task=100000\nreturn=0\n", 1, 6, "reserved for the generated sub-tasks"),

@@ -1,11 +1,13 @@
 """Security rules (SPEC II.8.3): snippet -> (line, column, severity, message fragment)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.security import (
-    exec_type, global_security_diagnostics, security_diagnostics,
+    CHECKED_FIELDS as CHECKED, exec_type, global_security_diagnostics, security_diagnostics,
 )
 
 
@@ -32,6 +34,13 @@ def has(diags, line, col, severity, fragment):
 
 
 CASES = [
+    # hostname: empty with exec=local (the required-field rule covers other exec types)
+    (task(hostname="", exec_="local"), 2, 10, "error", "hostname is empty"),
+    # an '@' that is not a placeholder neither silences the character warning nor the limit
+    (task(hostname="bob@db1:2222"), 2, 13, "warning", "has characters other than"),
+    (task(hostname="ab" * 130 + "@x"), 2, 263, "error", "262 characters long (at most 253)"),
+    # a non-ASCII blank: the pre-check must not hide what the pattern finds
+    (task(arguments="su\u00a0root"), 4, 11, "warning", "suspicious pattern"),
     # arguments: injection (exec != shell), traversal (any exec), length, NUL
     (task(arguments="hello; rm -rf /tmp/*"), 4, 16, "error", "';' followed by another command"),
     (task(arguments="; rm -rf /"), 4, 11, "error", "looks like command injection"),
@@ -163,3 +172,39 @@ def test_pre_check_lets_every_pattern_through(text):
 
     assert list(value_findings("arguments", text, False, 2000)), text
     assert suspect(text)
+
+
+def test_empty_hostname_is_left_to_the_required_field_rule_for_remote_types():
+    assert found(task(hostname="", exec_="pbrun")) == []
+
+
+def test_arguments_over_the_general_limit_are_reported_once():
+    """8192 is the general limit (a rule); the security limit of 2000 stays quiet then."""
+    from tasker.validate.pipeline import validate_task_file
+
+    tf = load(task(arguments="a b" * 3000, exec_="shell"))
+    lengths = [d.message for d in validate_task_file(tf) if "characters long" in d.message]
+    assert lengths == ["Task 0: arguments is 9000 characters long (at most 8192)"]
+    tf = load(task(arguments="a b" * 3000, exec_="shell"))
+    skipped = validate_task_file(tf, skip_security=True)
+    assert [d.message for d in skipped if d.is_error] == lengths
+
+
+# Pieces of the patterns' words and the blanks between them, ASCII or not: the
+# pre-check must agree with the patterns on every way of gluing them together.
+_PIECES = st.sampled_from([
+    "su", "rm", "-rf", "/", "sudo", "chmod", "chown", "777", "python", "perl", "eval(", "dd",
+    "of=/dev/", "mkfs.", "..", "/etc/", "passwd", "/bin/", "sh", "c:\\", "windows", "%",
+    "2e", "n", "x41", "\\", ";", "|", "&&", "$(", "`", "<", "nc", "curl", "a", "S", "U",
+    "\u017f", " ", "\t", "\u00a0", "\u2003", "\x1c", "\x00",
+])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_PIECES, max_size=6).map("".join), st.sampled_from(CHECKED))
+def test_pre_check_never_hides_a_finding(text, key):
+    """Whenever any rule finds something in a short value, the pre-check lets it through."""
+    from tasker.validate.security import suspect, value_findings
+
+    if list(value_findings(key, text, False, None)):
+        assert suspect(text)
