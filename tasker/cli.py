@@ -204,18 +204,24 @@ def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
     if not taskfile.tasks:
         log.error("No tasks found in the file.")
         return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
-    preflight.validate_task_file(session)
+    try:
+        config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))
+    except ExecConfigError as exc:
+        log.error(str(exc))
+        return session.finish(EXIT_INVALID, "validation_failed", str(exc))
+    if opts.type and config.canonical(opts.type) is None:
+        # argparse's `choices` in the original; the choices are known only from the config
+        message = (f"argument -t/--type: invalid choice: '{opts.type}' (choose from "
+                   f"{', '.join(sorted(config.types))})")
+        log.error(message)
+        return session.finish(EXIT_USAGE, "validation_failed", message)
+    preflight.validate_task_file(session, config)
     if opts.graph:
         print_out(preflight.render_graph(session, opts.graph))
         return session.finish(0, "success")
     if opts.start_from is not None and opts.start_from not in taskfile.tasks:
         log.error(f"--start-from {opts.start_from}: task {opts.start_from} is not defined")
         return session.finish(EXIT_START, "validation_failed", "start task not defined")
-    try:
-        config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))
-    except ExecConfigError as exc:
-        log.error(str(exc))
-        return session.finish(EXIT_INVALID, "validation_failed", str(exc))
     code = preflight.validate_hosts(session, config)
     if code:
         return session.finish(code, "validation_failed", "host validation failed")

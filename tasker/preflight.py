@@ -15,8 +15,10 @@ from tasker.session import Session
 from tasker.syntax.diagnostics import TaskFileError
 
 
-def validate_task_file(session: Session) -> None:
+def validate_task_file(session: Session, config: ExecConfig) -> None:
     """The task-file validator, unless skipped; globals are security-checked always.
+
+    `config` tells which exec types besides the built-in ones are configured.
 
     Raises TaskFileError with every finding; warnings are logged at DEBUG (and shown
     on stderr with --validate-only).
@@ -32,7 +34,8 @@ def validate_task_file(session: Session) -> None:
         return
     warnings = check_task_file(taskfile, session.log,
                                skip_security=bool(opts.skip_security_validation),
-                               skip_subtask_range=bool(opts.skip_subtask_range_validation))
+                               skip_subtask_range=bool(opts.skip_subtask_range_validation),
+                               configured_exec=[*config.types, *config.aliases])
     if warnings and opts.validate_only:  # the pre-flight shows every finding, like a compiler
         print("\n".join(d.render(taskfile.path) for d in warnings), file=sys.stderr)
     session.log.info("# Task validation passed successfully.")

@@ -9,14 +9,14 @@ raises TaskFileError when there are errors.
 
 from __future__ import annotations
 
-from typing import Any, List, NamedTuple
+from typing import Any, Iterable, List, NamedTuple
 
 from tasker.gcpause import gc_paused
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, sort_diagnostics
 from tasker.validate.blocks import block_errors
 from tasker.validate.flow import flow_diagnostics
-from tasker.validate.rules import RuleOptions, rule_diagnostics
+from tasker.validate.rules import KNOWN_EXEC, RuleOptions, rule_diagnostics
 from tasker.validate.security import global_security_diagnostics, security_diagnostics
 from tasker.validate.structure import structural_errors
 
@@ -37,27 +37,34 @@ class Findings(NamedTuple):
 
 
 def validate_task_file(tf: TaskFile, *, skip_security: bool = False,
-                       skip_subtask_range: bool = False) -> List[Diagnostic]:
+                       skip_subtask_range: bool = False,
+                       configured_exec: Iterable[str] = ()) -> List[Diagnostic]:
     """Every error and warning of the file (loader warnings excluded), sorted by line."""
-    return find_all(tf, skip_security=skip_security,
-                    skip_subtask_range=skip_subtask_range).diagnostics
+    return find_all(tf, skip_security=skip_security, skip_subtask_range=skip_subtask_range,
+                    configured_exec=configured_exec).diagnostics
 
 
-def find_all(tf: TaskFile, *, skip_security: bool = False,
-             skip_subtask_range: bool = False) -> Findings:
-    """Run every check; the findings with a verdict per group of checks."""
+def find_all(tf: TaskFile, *, skip_security: bool = False, skip_subtask_range: bool = False,
+             configured_exec: Iterable[str] = ()) -> Findings:
+    """Run every check; the findings with a verdict per group of checks.
+
+    `configured_exec` names the exec types (and aliases) of execution_types.yaml,
+    which are known besides the built-in ones.
+    """
+    rule_options = RuleOptions(skip_subtask_range=skip_subtask_range, known_exec=frozenset(
+        KNOWN_EXEC + tuple(name.lower() for name in configured_exec)))
     with gc_paused():
-        return _validate(tf, skip_security, skip_subtask_range)
+        return _validate(tf, skip_security, rule_options)
 
 
 def _has_error(found: List[Diagnostic]) -> bool:
     return any(d.is_error for d in found)
 
 
-def _validate(tf: TaskFile, skip_security: bool, skip_subtask_range: bool) -> Findings:
+def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions) -> Findings:
     syntax, dependencies = structural_errors(tf)
     syntax.extend(block_errors(tf))
-    syntax.extend(rule_diagnostics(tf, RuleOptions(skip_subtask_range=skip_subtask_range)))
+    syntax.extend(rule_diagnostics(tf, rule_options))
     if not skip_security:
         syntax.extend(security_diagnostics(tf))
     syntax.extend(global_security_diagnostics(tf))
@@ -77,14 +84,16 @@ def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
 
 
 def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
-                    skip_subtask_range: bool = False) -> List[Diagnostic]:
+                    skip_subtask_range: bool = False,
+                    configured_exec: Iterable[str] = ()) -> List[Diagnostic]:
     """Validate, log the warnings; raise TaskFileError on errors; return the warnings.
 
     The TaskFileError carries the warnings too, so the report of a failed
     validation shows every finding of the phase in line order.
     """
     found, verdicts = find_all(tf, skip_security=skip_security,
-                               skip_subtask_range=skip_subtask_range)
+                               skip_subtask_range=skip_subtask_range,
+                               configured_exec=configured_exec)
     warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
     log_warnings(warnings, log)
     errors = [d for d in found if d.is_error]

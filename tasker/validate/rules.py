@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator, List
+from typing import FrozenSet, Iterator, List
 
 from tasker.exec.exectypes import ArgumentsError, split_arguments
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
@@ -49,6 +49,8 @@ class RuleOptions:
     """Switches of the rule checks."""
 
     skip_subtask_range: bool = False  # --skip-subtask-range-validation
+    # exec type names (lower case) that need no warning: built in, plus configured ones
+    known_exec: FrozenSet[str] = frozenset(KNOWN_EXEC)
 
 
 def id_range(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
@@ -190,17 +192,12 @@ def _similar_keys(key: str) -> List[str]:
 
 
 def keys_and_exec(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
-    """Unknown keys, unknown exec types, spaces in commands, too many fields."""
+    """Unknown keys, unbalanced quotes in arguments, spaces in commands, too many fields."""
     for f in task.unknown:
         close = _similar_keys(f.key)
         hint = f"did you mean `{close[0]}`?" if close else "keys are case-sensitive"
         yield diag(tf, WARNING, f"Task {task.id} has unknown field '{f.key}'; it is ignored",
                    f.line, _key_column(tf, f), hint)
-    f = task.fields.get("exec")
-    if f is not None and not dynamic(f) and f.value.strip().lower() not in KNOWN_EXEC:
-        yield at(tf, f, f"Task {task.id}: unknown exec type '{f.value}'", severity=WARNING,
-                 hint=f"known types: {', '.join(KNOWN_EXEC)} (any case); others must be "
-                 "configured in execution_types.yaml")
     f = task.fields.get("arguments")
     if f is not None and ('"' in f.value or "'" in f.value or "\\" in f.value) \
             and not is_shell(task):
@@ -228,6 +225,21 @@ def arguments_length(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
         yield at(tf, f, f"Task {task.id}: arguments is {len(f.value)} characters long (at most "
                  f"{MAX_ARGUMENTS})", MAX_ARGUMENTS if f.value == f.raw else 0,
                  hint="put long input in a file and pass its path")
+
+
+def unknown_exec_types(tf: TaskFile, known: FrozenSet[str]) -> Iterator[Diagnostic]:
+    """`exec=` values that are neither built in nor configured (any case)."""
+    for task in tf.tasks.values():
+        f = task.fields.get("exec")
+        if f is None or task.generated_by is not None or dynamic(f) \
+                or inline_comment(f.raw) >= 0:  # (the comment is the error to report)
+            continue
+        if f.value.strip().lower() not in known:
+            extra = sorted(known - set(KNOWN_EXEC))
+            listed = ", ".join(KNOWN_EXEC + tuple(extra))
+            yield at(tf, f, f"Task {task.id}: unknown exec type '{f.value}'", severity=WARNING,
+                     hint=f"known types: {listed} (any case); others must be configured in "
+                     "execution_types.yaml")
 
 
 def _key_column(tf: TaskFile, f: Field) -> int:
@@ -289,6 +301,7 @@ def rule_diagnostics(tf: TaskFile, opts: RuleOptions = RuleOptions()) -> List[Di
         if task.generated_by is None:
             found.extend(task_rules(tf, task))
     found.extend(high_ids(tf))
+    found.extend(unknown_exec_types(tf, opts.known_exec))
     if not opts.skip_subtask_range:
         found.extend(subtask_ranges(tf))
     found.extend(globals_rules(tf))

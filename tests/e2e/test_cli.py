@@ -309,7 +309,7 @@ def test_an_internal_error_is_a_sentence_and_the_records_are_written(tmp_path, m
 
     from tasker import cli, preflight
 
-    def broken(session):
+    def broken(session, config):
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(preflight, "validate_task_file", broken)
@@ -365,3 +365,27 @@ def test_summary_is_printed_when_a_host_fails(tmp_path):
     assert "[FAIL] DNS resolution: 1/2 hosts" in proc.stdout
     assert "[OK] Flow control: valid" in proc.stdout
     assert "All validations passed" not in proc.stdout
+
+
+def test_type_option_takes_only_configured_types(tmp_path):
+    """-t is argparse `choices` in the original: an unknown type is a usage error (exit 2)."""
+    (tmp_path / "t.txt").write_text("task=0\nhostname=localhost\ncommand=true\nexec=local\n")
+    bad = tasker("t.txt", "--validate-only", "--skip-host-validation", "-t", "foobar",
+                 tmp=tmp_path)
+    assert bad.returncode == 2
+    assert "invalid choice: 'foobar'" in bad.stdout + bad.stderr
+    good = tasker("t.txt", "--validate-only", "--skip-host-validation", "-t", "PBRUN",
+                  tmp=tmp_path)
+    assert good.returncode == 0, good.stderr
+
+
+def test_configured_exec_type_gets_no_unknown_warning(tmp_path):
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "execution_types.yaml").write_text(
+        "platforms:\n  linux:\n    default_exec_type: local\n    notest:\n      binary: \"true\"\n"
+        "      command_template: [\"{binary}\"]\n      validation_test: null\n")
+    (tmp_path / "t.txt").write_text("task=0\nhostname=localhost\ncommand=true\nexec=notest\n")
+    proc = tasker("t.txt", "--validate-only", "--skip-host-validation", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "unknown exec type" not in proc.stderr

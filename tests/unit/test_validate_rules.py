@@ -250,3 +250,14 @@ def test_check_task_file_raises_on_errors_and_logs_warnings():
     with pytest.raises(TaskFileError) as info:
         check_task_file(load(T0 + "return=x\n"), Log())
     assert info.value.diagnostics[0].line == 4
+
+
+def test_configured_exec_types_are_not_unknown():
+    """Types of execution_types.yaml are known to the rule (any case), others still warn."""
+    from tasker.validate.rules import KNOWN_EXEC
+
+    text = T0 + "exec=Sudo\n\ntask=1\nhostname=h\ncommand=echo\nexec=other\n"
+    opts = RuleOptions(known_exec=frozenset(KNOWN_EXEC + ("sudo",)))
+    warned = [d for d in rule_diagnostics(load(text), opts) if "unknown exec type" in d.message]
+    assert [(d.line, d.message) for d in warned] == [(9, "Task 1: unknown exec type 'other'")]
+    assert "sudo" in warned[0].hint
