@@ -90,7 +90,10 @@ def resolve(name: str, hosts: Mapping[str, Tuple[str, Tuple[str, ...]]],
         return None, f"no answer within {DNS_TIMEOUT:g} seconds"
     except socket.gaierror as exc:
         return None, exc.strerror or str(exc)
-    except (OSError, UnicodeError, ValueError) as exc:  # e.g. a label longer than 63 chars
+    except UnicodeError:  # the IDNA codec refuses the name before any lookup
+        return None, ("not a valid host name (a dot-separated part is empty or longer than "
+                      "63 characters)")
+    except (OSError, ValueError) as exc:
         return None, str(exc) or type(exc).__name__
     if not infos:
         return None, "no addresses"
@@ -178,7 +181,8 @@ def connectivity(config: ExecConfig, environ: Mapping[str, str], log: Log, host:
     log.debug(f"Host '{host}': running {xname} connectivity test: {shown}")
     result = run_simple((_program(argv[0], environ),) + argv[1:], timeout)
     if result.exit_code != test.expected_exit or result.timed_out:
-        expected = "" if result.timed_out else f", expected {test.expected_exit}"
+        expected = "" if result.timed_out or result.not_found \
+            else f", expected {test.expected_exit}"
         return f"{xname} connectivity test `{shown}` failed: {_why(result, timeout)}{expected}"
     if test.expected_output is not None and test.expected_output not in result.stdout:
         return (f"{xname} connectivity test `{shown}` failed: its output does not contain "

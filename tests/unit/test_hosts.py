@@ -299,7 +299,19 @@ def test_skip_command_still_runs_the_connectivity_test(env):
     env["PATH"] = os.defpath
     result = check(load(task(2, "localhost", "p7s")), env, skip_command=True)
     assert result.exit_code == 61
-    assert "Command not found: p7s" in result.errors[0]
+    assert result.errors[0].endswith("failed: Command not found: p7s")  # no "expected 0"
+
+
+def test_a_name_the_idna_codec_refuses_fails_dns_with_a_sentence(env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasker.validate.probes import resolve
+
+    with ThreadPoolExecutor(1) as pool:
+        found, why = resolve("a" * 70 + ".example.com", {}, pool)
+    assert found is None
+    assert why == ("not a valid host name (a dot-separated part is empty or longer than 63 "
+                   "characters)")
 
 
 def test_ssh_hosts_get_dns_and_ping_only(env):
