@@ -112,9 +112,9 @@ def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
         return 1
     if options.show_recovery_info:
         return _show_recovery_info(session)
-    for name in options.ignored_from_file:
-        print_out(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
-                  "file is ignored; give it on the command line.")
+    for name in options.ignored_from_file:  # on stderr: stdout may be a graph being piped
+        _say(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
+             "file is ignored; give it on the command line.")
     previous = _catch_sigterm()  # the engine installs its own handlers while it runs
     try:
         return _pipeline(session, raw, lines)

@@ -48,8 +48,17 @@ def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer")
 
 
 def target(ctx: RunContext, task: Task, key: str) -> int:
-    """The ID in `on_success`/`on_failure`, resolved at run time (fix C19)."""
-    return resolve_int(ctx, task, key, "a task ID")
+    """The ID in `on_success`/`on_failure`, resolved at run time (fix C19).
+
+    The forward-only rule (II.8.1) holds for targets known only now, too: a
+    placeholder must not route backwards into a loop that validation could not see.
+    """
+    tid = resolve_int(ctx, task, key, "a task ID")
+    if tid <= task.id:
+        raise FatalRunError(f"Task {task.id}: {key} resolved to {tid}, which is not greater "
+                            "than the task's own ID; routing is forward only, so the run "
+                            "stops here rather than loop", 20, task.id)
+    return tid
 
 
 def jump(ctx: RunContext, task: Task, key: str, met: bool) -> Goto:

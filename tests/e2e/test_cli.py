@@ -389,3 +389,13 @@ def test_configured_exec_type_gets_no_unknown_warning(tmp_path):
     proc = tasker("t.txt", "--validate-only", "--skip-host-validation", tmp=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "unknown exec type" not in proc.stderr
+
+
+def test_graph_output_stays_clean_when_the_file_sets_ignored_flags(tmp_path):
+    """The warning about a security-sensitive flag in the file goes to stderr."""
+    (tmp_path / "t.txt").write_text("--fire-and-forget\ntask=0\nhostname=localhost\n"
+                                    "command=echo\nexec=local\n")
+    proc = tasker("t.txt", "--graph", "dot", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("digraph")
+    assert "--fire-and-forget in the task file is ignored" in proc.stderr

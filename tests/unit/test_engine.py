@@ -164,3 +164,21 @@ def test_start_from_and_lowest_id():
 def test_timeout_precedence_task_beats_cli():
     _, _, log, _ = run(tasks((0, "timeout=2")), cli_timeout=50)
     assert "Timeout 2 too low, using minimum 5" in log
+
+
+@pytest.mark.parametrize("key, answer", [("on_success", (0, "0", "")),
+                                         ("on_failure", (1, "1", ""))])
+def test_a_run_time_target_cannot_route_backwards(key, answer):
+    """Forward only holds for placeholder targets too: a loop validation could not see."""
+    text = tasks((0, ""), (1, f"{key}=@1_stdout@\n"), (2, ""))
+    with pytest.raises(FatalRunError) as info:
+        run(text, {"cmd1": answer})
+    assert info.value.exit_code == 20
+    assert f"{key} resolved to {answer[1]}, which is not greater than the task's own ID" \
+        in str(info.value)
+
+
+def test_a_run_time_target_may_route_forwards():
+    outcome, rec, _, _ = run(tasks((0, ""), (1, "on_success=@1_stdout@\n"), (2, ""), (3, "")),
+                             {"cmd1": (0, "3", "")})
+    assert outcome.exit_code == 0 and rec.execution_path == [0, 1, 3]
