@@ -16,8 +16,8 @@ from tasker.syntax.diagnostics import WARNING, Diagnostic
 from tasker.syntax.placeholders import RESULT_FIELDS, TASK_REF
 from tasker.validate.fields import LIST_FIELDS, at, block_list, parse_int
 from tasker.validate.graph import (
-    DYNAMIC, END_FAIL, END_OK, FLOW, LOOP, SUB, Edge, Graph, Reach, closure, routing_graph, sccs,
-    seq_reached,
+    DYNAMIC, END_FAIL, END_OK, FLOW, LOOP, SUB, Dominators, Edge, Graph, Reach, closure,
+    path_avoiding, routing_graph, sccs, seq_reached,
 )
 
 # The graph's names stay importable from here, where callers found them before graph.py.
@@ -155,29 +155,49 @@ def into_subtasks(tf: TaskFile, g: Graph, seen: Set[int]) -> Iterator[Diagnostic
 
 def early_reads(tf: TaskFile, g: Graph, seen: Set[int],
                 reads: Mapping[int, List[Read]]) -> Iterator[Diagnostic]:
-    """`@N_...@` read where no path from the start passes through task N first."""
+    """`@N_...@` read where some path from the start has not passed through task N (I.4).
+
+    Task N has run before a read in task R when every path from the start to R
+    passes through N (N dominates R), or through a block that runs N; sub-tasks
+    of one conditional branch run in list order. Otherwise the placeholder stays
+    unresolved on at least one path, which the warning shows.
+    """
+    dom: Optional[Dominators] = None
     reach: Optional[Reach] = None
-
-    def places(tid: int) -> List[int]:
-        """Where a task runs: itself when the flow walks into it, and its reached blocks."""
-        return ([tid] if tid in seen else []) + [b for b in g.owners.get(tid, ()) if b in seen]
-
     for r, items in reads.items():
-        if tf.tasks[r].generated_by is not None or not (
-                r in seen or any(b in seen for b in g.owners.get(r, ()))):
-            continue  # generated, or never runs: nothing to say about its reads
+        if tf.tasks[r].generated_by is not None:
+            continue  # generated: its block's fields are checked
+        at_r = _places(g, seen, r)
         done: Set[int] = set()
         for f, n, name in items:
             if n == r or n in done or n not in tf.tasks or (
                     n in g.blocks.get(r, ()) and f.key in AFTER_BLOCK):
                 continue  # a block's success/next see its sub-tasks' results
             done.add(n)
-            reach = reach or Reach(seen, g)
-            if n in seen and r in seen and reach.path(n, r):
-                continue  # the common case, without building the lists below (speed)
-            if not any(reach.path(c, p) or (c == p and _in_order(g, c, n, r))
-                       for c in places(n) for p in places(r)):
-                yield _early(tf, g, f, r, n, name)
+            dom = dom or Dominators(g, seen)
+            at_n = _places(g, seen, n)
+            unsafe = [p for p in at_r if not _ran_before(g, dom, at_n, p, n, r)]
+            if unsafe:
+                reach = reach or Reach(seen, g)
+                never = not any(reach.path(c, p) or (c == p and _in_order(g, c, n, r))
+                                for c in at_n for p in at_r)
+                yield _early(tf, g, f, r, n, name,
+                             None if never else path_avoiding(g, unsafe[0], set(at_n)))
+
+
+def _places(g: Graph, seen: Set[int], tid: int) -> List[int]:
+    """Where a task runs: itself when the flow walks into it, and its reached blocks."""
+    return ([tid] if tid in seen else []) + [b for b in g.owners.get(tid, ()) if b in seen]
+
+
+def _ran_before(g: Graph, dom: Dominators, at_n: List[int], p: int, n: int, r: int) -> bool:
+    """True when task N has run whenever the flow reaches place p of task R."""
+    if any(c != p and dom.dominates(c, p) for c in at_n):
+        return True
+    if any(c == p and _in_order(g, c, n, r) for c in at_n):
+        return True
+    # N runs in several places (e.g. two blocks): each path must pass one of them
+    return len(at_n) > 1 and p not in at_n and path_avoiding(g, p, set(at_n)) is None
 
 
 def _in_order(g: Graph, block: int, n: int, r: int) -> bool:
@@ -189,7 +209,9 @@ def _in_order(g: Graph, block: int, n: int, r: int) -> bool:
     return False
 
 
-def _early(tf: TaskFile, g: Graph, f: Field, r: int, n: int, name: str) -> Diagnostic:
+def _early(tf: TaskFile, g: Graph, f: Field, r: int, n: int, name: str,
+           path: Optional[List[int]]) -> Diagnostic:
+    """The warning; `path` is a route to task R without task N, None when N never runs first."""
     shared = sorted(set(g.owners.get(n, ())) & set(g.owners.get(r, ())))
     hint = f"run task {n} earlier, or route through it first"
     if shared:
@@ -197,9 +219,16 @@ def _early(tf: TaskFile, g: Graph, f: Field, r: int, n: int, name: str) -> Diagn
         hint = (f"tasks {n} and {r} run at the same time in parallel block {shared[0]}"
                 if kind == "parallel" else f"list task {n} before task {r} in block "
                 f"{shared[0]}")
-    return at(tf, f, f"Task {r}: {f.key} reads @{n}_{name}@, but task {n} cannot have run "
-              f"before task {r} on any path from the start; the placeholder stays unresolved",
-              f.value.find(f"@{n}_") if f.value == f.raw else 0, hint=hint, severity=WARNING)
+    if path is None:
+        why = f"task {n} cannot have run before task {r} on any path from the start"
+    else:
+        shown = " -> ".join(map(str, path)) if len(path) <= 8 else \
+            " -> ".join(map(str, path[:3] + ["..."] + path[-3:]))
+        why = f"task {n} may not have run before task {r}: the path {shown} does not pass it"
+        hint = f"guard the read, or make every path to task {r} pass task {n}"
+    return at(tf, f, f"Task {r}: {f.key} reads @{n}_{name}@, but {why}; the placeholder then "
+              "stays unresolved", f.value.find(f"@{n}_") if f.value == f.raw else 0,
+              hint=hint, severity=WARNING)
 
 
 def flow_diagnostics(tf: TaskFile) -> List[Diagnostic]:

@@ -56,6 +56,12 @@ CASES = [
     ("task=0\ntype=conditional\ncondition=true\nif_true_tasks=11,10\nif_false_tasks=12\n"
      "next=never\n" + t(10) + t(11, "arguments=@10_stdout@") + t(12),
      "arguments=@10_stdout@", 11, "warning", "task 10 cannot have run before task 11"),
+    # ... and where only some paths have passed task N (I.4): the example path is shown
+    (t(0, "on_failure=99") + t(1, "on_failure=99") + t(2, "next=never")
+     + t(99, "arguments=@1_exit@", "return=1"), "arguments=@1_exit@", 11, "warning",
+     "task 1 may not have run before task 99: the path 0 -> 99 does not pass it"),
+    (t(0, "on_success=2", "on_failure=1") + t(1) + t(2, "arguments=@1_stdout@"),
+     "arguments=@1_stdout@", 11, "warning", "the path 0 -> 2 does not pass it"),
     # C16: the flow walks into a sub-task
     (t(0) + PARALLEL_1.replace("100", "2").replace("101", "3"), "task=1", 6, "warning",
      "the flow continues to task 2 (all_success (ID+1)), a sub-task of block 1"),
@@ -80,6 +86,12 @@ CLEAN = [
     "task=0\ntype=parallel\ntasks=10,11\nsuccess=min_success=1\nnext=never\n" + t(10) + t(11),
     t(0, "on_success=@0_stdout@") + t(1, "next=never") + t(50),  # run-time target
     t(0) + "task=1\ntype=parallel\ntasks=100\nnext=never\n" + t(100),
+    # every path to task 2 passes task 0, whichever way task 0 went
+    t(0, "on_success=2", "on_failure=1") + t(1) + t(2, "arguments=@0_stdout@"),
+    # a task run by two blocks: every path passes one of them
+    "task=0\ntype=parallel\ntasks=100\non_success=2\non_failure=1\n"
+    "task=1\ntype=parallel\ntasks=100\n" + t(2, "arguments=@100_stdout@", "next=never")
+    + t(100),
 ]
 
 
@@ -159,3 +171,14 @@ def test_endless_loop_with_a_negative_task_id():
     text = "task=-1\nhostname=h\ncommand=x\non_success=0\non_failure=0\n" + \
         t(0, "on_success=-1", "on_failure=-1")
     assert any("closes a routing loop" in d[3] for d in found(text))
+
+
+def test_dominators_on_a_diamond_with_a_loop():
+    from tasker.validate.graph import Dominators, seq_reached
+
+    text = (t(0, "on_success=2", "on_failure=1") + t(1) + t(2, "loop=2", "next=loop")
+            + t(3, "next=never"))
+    g = routing_graph(load(text))
+    dom = Dominators(g, seq_reached(g))
+    assert dom.dominates(0, 3) and dom.dominates(2, 3) and dom.dominates(3, 3)
+    assert not dom.dominates(1, 2) and not dom.dominates(1, 3) and not dom.dominates(3, 0)
