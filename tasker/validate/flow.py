@@ -167,7 +167,7 @@ def early_reads(tf: TaskFile, g: Graph, seen: Set[int],
     for r, items in reads.items():
         if tf.tasks[r].generated_by is not None:
             continue  # generated: its block's fields are checked
-        at_r = _places(g, seen, r)
+        at_r: Optional[List[int]] = None
         done: Set[int] = set()
         for f, n, name in items:
             if n == r or n in done or n not in tf.tasks or (
@@ -175,7 +175,10 @@ def early_reads(tf: TaskFile, g: Graph, seen: Set[int],
                 continue  # a block's success/next see its sub-tasks' results
             done.add(n)
             dom = dom or Dominators(g, seen)
+            if r not in g.owners and n in seen and r in seen and dom.dominates(n, r):
+                continue  # the common case, without building the lists below (speed)
             at_n = _places(g, seen, n)
+            at_r = at_r or _places(g, seen, r)
             unsafe = [p for p in at_r if not _ran_before(g, dom, at_n, p, n, r)]
             if unsafe:
                 reach = reach or Reach(seen, g)
