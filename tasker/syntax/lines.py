@@ -103,6 +103,9 @@ def _write_cache(path: Path, terms: List[Tuple[str, str]]) -> None:
         pass
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def read_text(path: str) -> str:
     """The file's text; TaskFileUnreadable or a located TaskFileError if it is not text."""
     try:
@@ -115,7 +118,7 @@ def read_text(path: str) -> str:
         reason = exc.strerror or str(exc)
         raise TaskFileUnreadable(f"Task file '{path}' cannot be read: {reason}.") from None
     try:
-        return data.decode("utf-8").lstrip("\ufeff")  # a BOM is not content
+        text = data.decode("utf-8").lstrip("\ufeff")  # a BOM is not content
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
@@ -123,6 +126,9 @@ def read_text(path: str) -> str:
                      f"(byte 0x{data[exc.start]:02x} cannot be decoded)", line, column,
                      hint="save the file as UTF-8")
         raise TaskFileError(path, [diag]) from None
+    # A lone CR ends a line too (old Mac files), as in Python's text mode, which the
+    # original reads with; CRLF stays as it is, its CR is a blank that lines lose.
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
 
 
 def classify(text: str) -> List[Line]:

@@ -169,3 +169,19 @@ def test_inline_comment_in_a_condition_is_reported_as_a_comment(key):
 def test_condition_errors_name_their_task():
     (d,) = errors_of("task=7\nhostname=h\ncommand=c\nsuccess=exit_0&&exit_1\n")
     assert d.message.startswith("Task 7: success: ")
+
+
+def test_lone_cr_ends_a_line_like_crlf_and_lf(tmp_path):
+    """Old Mac files (CR only) read as Python's text mode reads them; CRLF is unchanged."""
+    from tasker.syntax.taskfile import load_task_file
+
+    body = ["task=0", "hostname=localhost", "command=echo", "arguments=a b"]
+    for newline in ("\r", "\r\n", "\n"):
+        path = tmp_path / "t.txt"
+        path.write_bytes(newline.join(body).encode())
+        tf = load_task_file(str(path), LoadOptions())
+        assert tf.tasks[0].get("arguments") == "a b"
+        assert tf.tasks[0].fields["arguments"].line == 4
+    assert L.read_text(str(path)) == "\n".join(body)
+    path.write_bytes(b"task=0\r\nx=1\r")
+    assert L.read_text(str(path)) == "task=0\r\nx=1\n"
