@@ -16,9 +16,10 @@ from tasker.syntax.diagnostics import WARNING, Diagnostic
 from tasker.syntax.placeholders import RESULT_FIELDS, TASK_REF
 from tasker.validate.fields import LIST_FIELDS, at, block_list, parse_int
 from tasker.validate.graph import (
-    DYNAMIC, END_FAIL, END_OK, FLOW, LOOP, SUB, Dominators, Edge, Graph, Reach, closure,
-    path_avoiding, routing_graph, sccs, seq_reached,
+    DYNAMIC, END_FAIL, END_OK, FLOW, LOOP, SUB, Edge, Graph, Reach, closure, routing_graph, sccs,
+    seq_reached,
 )
+from tasker.validate.dominators import Dominators, path_avoiding
 
 # The graph's names stay importable from here, where callers found them before graph.py.
 __all__ = [

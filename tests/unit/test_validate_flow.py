@@ -174,7 +174,8 @@ def test_endless_loop_with_a_negative_task_id():
 
 
 def test_dominators_on_a_diamond_with_a_loop():
-    from tasker.validate.graph import Dominators, seq_reached
+    from tasker.validate.dominators import Dominators
+    from tasker.validate.graph import seq_reached
 
     text = (t(0, "on_success=2", "on_failure=1") + t(1) + t(2, "loop=2", "next=loop")
             + t(3, "next=never"))
