@@ -19,6 +19,7 @@ from tasker.engine.sequential import Iteration, Step, is_loop, loop_ends, record
 from tasker.engine.variables import Variables
 from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
 from tasker.syntax.ast import Task
+from tasker.syntax.numbers import MAX_LOOP
 
 RunOnce = Callable[[Optional[int]], Optional[TaskResult]]  # iteration -> block result
 
@@ -148,7 +149,7 @@ def route_block(ctx: RunContext, task: Task, result: TaskResult, word: str) -> S
 
 def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
     """`next=loop` with `loop=N` on a block: run it up to N times, then go on with ID + 1."""
-    count = resolve_int(ctx, task, "loop")
+    count = resolve_int(ctx, task, "loop", lo=1, hi=MAX_LOOP)
     for k in range(1, count + 1):
         result = once(k)
         if result is None:

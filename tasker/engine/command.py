@@ -23,6 +23,7 @@ from tasker.exec.exectypes import ArgumentsError, build_argv
 from tasker.report.logger import shorten
 from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
+from tasker.syntax.numbers import parse_int, parse_seconds
 from tasker.syntax.placeholders import expand_env
 
 DRY_RUN_STDOUT = "DRY RUN STDOUT"
@@ -61,21 +62,14 @@ def _clamp(ctx: RunContext, value: float) -> float:
     return value
 
 
-def _number(text: Optional[str]) -> Optional[float]:
-    try:
-        return float(text) if text is not None and text.strip() else None
-    except ValueError:
-        return None
-
-
 def choose_timeout(ctx: RunContext, task: Task, exec_name: str, variables: Variables) -> float:
     """Task timeout > -o > exec-type/config timeout > TASK_EXECUTOR_TIMEOUT > 300, clamped."""
     raw = task.get("timeout")
     if raw is not None:
         text, resolved = variables.resolve(raw)
-        value = _number(text)
-        if value is not None and resolved:
-            return _clamp(ctx, value)
+        value = parse_int(text) if resolved else None
+        if value is not None:
+            return _clamp(ctx, float(value))
         why = "Unresolved variables in timeout" if not resolved else \
             f"Invalid timeout value '{text}'"
         ctx.log.warn(f"Task {task.id}: {why}. Will check other sources.")
@@ -83,7 +77,7 @@ def choose_timeout(ctx: RunContext, task: Task, exec_name: str, variables: Varia
     xtype = config.types.get(exec_name)
     platform_default = config.default_timeout if config.source else None
     for value in (ctx.options.cli_timeout, getattr(xtype, "timeout", None), platform_default,
-                  _number(ctx.options.environ.get("TASK_EXECUTOR_TIMEOUT"))):
+                  parse_seconds(ctx.options.environ.get("TASK_EXECUTOR_TIMEOUT") or "")):
         if value is not None:
             return _clamp(ctx, float(value))
     return DEFAULT_TIMEOUT

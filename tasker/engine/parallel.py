@@ -72,10 +72,10 @@ def run_pool(count: int, workers: int, work: Callable[[int], None],
 
 
 def max_parallel(ctx: RunContext, task: Task) -> int:
-    """`max_parallel`, placeholders resolved at run time (C19), kept within 1..1000."""
+    """`max_parallel`, placeholders resolved at run time (C19): at least 1, at most 1000."""
     if not task.has("max_parallel"):
         return DEFAULT_MAX_PARALLEL
-    return max(1, min(MAX_WORKERS, resolve_int(ctx, task, "max_parallel")))
+    return min(MAX_WORKERS, resolve_int(ctx, task, "max_parallel", lo=1))
 
 
 def run_parallel_once(ctx: RunContext, task: Task,

@@ -9,6 +9,7 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.variables import Variables
 from tasker.results import TaskResult
 from tasker.syntax.ast import Task
+from tasker.syntax.numbers import parse_int
 
 
 class Goto(NamedTuple):
@@ -37,14 +38,29 @@ def failure_stop(ctx: RunContext, task: Task, result: TaskResult, reason: str,
     return Stop(Outcome(code, "failed", reason, task.id))
 
 
-def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer") -> int:
-    """An integer field, placeholders resolved at run time (fix C19)."""
-    text, _ = Variables(ctx.record.results).resolve(task.get(key) or "")
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise FatalRunError(f"Task {task.id}: '{key}' must be {what}, got '{text}'",
-                            20, task.id) from None
+class BadValue(Exception):
+    """A field whose placeholders resolved to a value it cannot take: the task fails (C19)."""
+
+    def __init__(self, message: str, key: str):
+        super().__init__(message)
+        self.message, self.key = message, key
+
+
+def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer",
+                lo: Optional[int] = None, hi: Optional[int] = None) -> int:
+    """An integer field, placeholders resolved at run time; BadValue when it is not one.
+
+    `lo`/`hi` bound it as the validator bounds a literal value (II.2), so a
+    placeholder cannot smuggle in a value the file could not say directly.
+    """
+    text = Variables(ctx.record.results).resolve(task.get(key) or "")[0].strip()
+    n = parse_int(text)
+    if n is None:
+        raise BadValue(f"Task {task.id}: {key} must be {what}, but its value is '{text}'", key)
+    if (lo is not None and n < lo) or (hi is not None and n > hi):
+        allowed = f"{lo}-{hi}" if hi is not None else f"{lo} or more"
+        raise BadValue(f"Task {task.id}: {key}={n} is outside the allowed range {allowed}", key)
+    return n
 
 
 def target(ctx: RunContext, task: Task, key: str) -> int:

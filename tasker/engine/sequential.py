@@ -9,15 +9,19 @@ Blocks are handed to `tasker.engine.blocks`; everything an ordinary task does
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import NamedTuple, Optional, Union
 
 from tasker.engine import command
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate
-from tasker.engine.routing import Goto, Stop, failure_stop, resolve_int, route
+from tasker.engine.routing import (
+    BadValue, Goto, Stop, failure_stop, jump, resolve_int, route,
+)
 from tasker.engine.variables import Variables
 from tasker.results import FAILED, SKIPPED, SKIPPED_STDERR, SUCCESS, TaskResult, TraceEntry
 from tasker.syntax.ast import Task
+from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_seconds
 
 Step = Union[Goto, Stop]
 
@@ -88,11 +92,16 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
     if not task.has("sleep") or ctx.options.dry_run:
         return
     text, resolved = Variables(ctx.record.results).resolve(task.get("sleep") or "")
-    try:
-        seconds = float(text)
-    except ValueError:
+    seconds = parse_seconds(text) if resolved else None
+    if seconds is None:
+        ctx.log.warn(f"Task {label}: sleep value '{text.strip()}' is not a number of seconds; "
+                     "not sleeping")
         return
-    if resolved and seconds > 0:
+    if seconds > MAX_SLEEP:
+        ctx.log.warn(f"Task {label}: sleep {seconds:g} is too long, using the maximum "
+                     f"{MAX_SLEEP:g}")
+        seconds = MAX_SLEEP
+    if seconds > 0:
         ctx.log.info(f"Task {label}: Sleeping for {seconds:g} seconds")
         ctx.interrupt.event.wait(seconds)
 
@@ -130,7 +139,7 @@ def loop_ends(ctx: RunContext, task: Task, result: TaskResult) -> bool:
 
 def run_loop(ctx: RunContext, task: Task) -> Step:
     """Run the task `loop` times, leaving early on `loop_break` (II.3.7)."""
-    count = resolve_int(ctx, task, "loop")
+    count = resolve_int(ctx, task, "loop", lo=1, hi=MAX_LOOP)
     result = None
     for k in range(1, count + 1):
         result = run_once(ctx, task, f"{task.id}.{k}", Iteration(iteration=k))
@@ -189,6 +198,33 @@ def _run_block(ctx: RunContext, task: Task) -> Step:
     return run_block(ctx, task)
 
 
+def value_failed(ctx: RunContext, task: Task, exc: BadValue) -> Step:
+    """C19: a field that resolved to an unusable value fails its task, with the message.
+
+    The task's result (if it ran) is kept but marked failed, so the report says
+    why the run ended there; `on_failure` takes over when the bad field was not
+    a routing target itself, otherwise the run stops as for an unrouted failure.
+    """
+    ctx.log.error(exc.message)
+    prior = ctx.record.results.get(task.id)
+    if prior is not None and ctx.record.last_task == task.id:
+        result = replace(prior, success=False, status=FAILED,
+                         stderr=f"{prior.stderr}\n{exc.message}".lstrip("\n"))
+    else:
+        result = TaskResult(task.id, 1, stderr=exc.message, status=FAILED,
+                            start_time=time.time())
+    record(ctx, result)
+    if not ctx.record.execution_path or ctx.record.execution_path[-1] != task.id:
+        ctx.record.execution_path.append(task.id)
+    if exc.key not in ("on_success", "on_failure") and task.has("on_failure"):
+        try:
+            return jump(ctx, task, "on_failure", False)
+        except BadValue as again:
+            ctx.log.error(again.message)
+    ctx.log.error(f"FAILED: Workflow stopped - Task {task.id} failed: {exc.message}")
+    return failure_stop(ctx, task, result, exc.message)
+
+
 def run_workflow(ctx: RunContext) -> Outcome:
     """Walk the workflow from the start task until it stops or runs off the end."""
     tasks = ctx.taskfile.tasks
@@ -200,6 +236,8 @@ def run_workflow(ctx: RunContext) -> Outcome:
         try:
             nxt = _run_block(ctx, task) if task.kind in ("parallel", "conditional", "decision") \
                 else step(ctx, task)
+        except BadValue as exc:
+            nxt = value_failed(ctx, task, exc)
         except FatalRunError as exc:
             ctx.on_task_finished(tid, None)
             raise exc
@@ -217,4 +255,4 @@ def run_workflow(ctx: RunContext) -> Outcome:
 
 
 __all__ = ["run_workflow", "step", "record", "run_once", "condition_allows", "failure_stop",
-           "Iteration", "resolve_int", "sleep_after"]
+           "Iteration", "resolve_int", "sleep_after", "BadValue", "value_failed"]

@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 from tasker.engine import command
 from tasker.engine.context import FatalRunError, RunContext
 from tasker.engine.sequential import (
-    Iteration, condition_allows, record, resolve_int, sleep_after,
+    BadValue, Iteration, condition_allows, record, resolve_int, sleep_after,
 )
 from tasker.engine.variables import Variables
 from tasker.exec.base import TIMEOUT_EXIT
@@ -90,8 +90,16 @@ def retry_policy(ctx: RunContext, block: Task) -> RetryPolicy:
 
 
 def _returned(ctx: RunContext, task: Task) -> TaskResult:
-    """A sub-task with `return` is not executed: the value is its exit code (II.5.1)."""
-    code = resolve_int(ctx, task, "return")
+    """A sub-task with `return` is not executed: the value is its exit code (II.5.1).
+
+    A value that is not an integer fails the sub-task with the message (C19).
+    """
+    try:
+        code = resolve_int(ctx, task, "return")
+    except BadValue as exc:
+        ctx.log.error(exc.message)
+        return TaskResult(task.id, 1, stderr=exc.message, status=FAILED,
+                          hostname=task.get("hostname") or "", start_time=time.time())
     return TaskResult(task.id, code, success=code == 0, status=SUCCESS if code == 0 else FAILED,
                       hostname=task.get("hostname") or "", start_time=time.time())
 

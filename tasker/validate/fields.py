@@ -8,21 +8,14 @@ located at a column inside a field's value.
 
 from __future__ import annotations
 
-import re
 from typing import Iterator, List, Optional, Tuple
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
+from tasker.syntax.numbers import parse_int
 from tasker.syntax.placeholders import GLOBAL_REF, TASK_REF
 
-_INT = re.compile(r"[+-]?[0-9]+\Z")  # ASCII digits only: int() also takes "1_0" and "٣"
 LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
-
-
-def parse_int(text: str) -> Optional[int]:
-    """The decimal integer `text` denotes (blanks around allowed), else None."""
-    text = text.strip()
-    return int(text) if _INT.match(text) else None
 
 
 def diag(tf: TaskFile, severity: str, message: str, line: int, column: int,

@@ -14,7 +14,6 @@ Every finding is a located Diagnostic.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import FrozenSet, Iterator, List
 
@@ -22,6 +21,7 @@ from tasker.exec.exectypes import ArgumentsError, split_arguments
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
 from tasker.syntax.lines import inline_comment, inline_comment_message
+from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_seconds
 from tasker.validate.block_rules import RETRY_FIELDS, block_fields
 from tasker.validate.condition_rules import AGGREGATE_FORMS, conditions
 from tasker.validate.fields import (
@@ -41,7 +41,6 @@ __all__ = [
 MAX_ID, RESERVED_ID, HIGH_ID = 9999, 100000, 1000
 KNOWN_EXEC = ("pbrun", "p7s", "local", "wwrs", "shell", "sh", "bash", "/bin/sh", "/bin/bash",
               "cmd", "ssh")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
 
 
 @dataclass(frozen=True)
@@ -96,10 +95,14 @@ def numbers(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                      f"code becomes {n % 256}", severity=WARNING)
     f = task.fields.get("sleep")
     if f is not None and not dynamic(f):
-        if not _NUMBER.match(f.value):
+        seconds = parse_seconds(f.value)
+        if seconds is None:
             yield at(tf, f, f"Task {task.id}: sleep must be a number of seconds, not "
                      f"'{f.value}'")
-        elif f.value.startswith("-"):
+        elif seconds > MAX_SLEEP:
+            yield at(tf, f, f"Task {task.id}: sleep={f.value} is longer than the longest "
+                     f"sleep, {MAX_SLEEP:,} seconds (about 31 years)")
+        elif seconds < 0:
             yield at(tf, f, f"Task {task.id}: negative sleep has no effect", severity=WARNING)
     yield from _timeout(tf, task)
     yield from int_field(tf, task, "retry_count", 1, 1000, 100)
@@ -131,7 +134,7 @@ def flow_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     """`loop`/`next=loop`, `next` with routing, bare-number `next`, forward-only jumps."""
     nxt = task.fields.get("next")
     if task.has("loop"):
-        yield from int_field(tf, task, "loop", 1, 1000, 100)
+        yield from int_field(tf, task, "loop", 1, MAX_LOOP, 100)
         if not is_loop_next(task):
             yield at(tf, task.fields["loop"], f"Task {task.id}: loop requires next=loop",
                      hint="add next=loop to repeat the task")

@@ -237,10 +237,18 @@ def test_max_parallel_bounds_concurrency_and_resolves_placeholders():
     assert "(max_parallel=3)" in log
 
 
-def test_max_parallel_not_an_integer_is_fatal():
+@pytest.mark.parametrize("value, message", [
+    ("many", "Task 1: max_parallel must be an integer, but its value is 'many'"),
+    ("0", "Task 1: max_parallel=0 is outside the allowed range 1 or more"),
+])
+def test_max_parallel_that_resolves_badly_fails_the_block(value, message):
+    """C19: the block fails with a clear message; none of its sub-tasks runs."""
     text = cmd(0) + block(1, "parallel", "tasks=10\nmax_parallel=@0_stdout@") + cmd(10)
-    with pytest.raises(FatalRunError):
-        run(text, {"cmd0": (0, "many", "")})
+    outcome, rec, log, ex = run(text, {"cmd0": (0, value, "")})
+    assert outcome.exit_code == 1 and outcome.task_id == 1
+    assert message in log and message in rec.results[1].stderr
+    assert not rec.results[1].success and 10 not in rec.results
+    assert rec.execution_path == [0, 1]
 
 
 def test_default_pool_is_8_and_large_pools_are_not_capped_by_cpus():

@@ -182,3 +182,70 @@ def test_a_run_time_target_may_route_forwards():
     outcome, rec, _, _ = run(tasks((0, ""), (1, "on_success=@1_stdout@\n"), (2, ""), (3, "")),
                              {"cmd1": (0, "3", "")})
     assert outcome.exit_code == 0 and rec.execution_path == [0, 1, 3]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("lots", "Task 1: loop must be an integer, but its value is 'lots'"),
+    ("0", "Task 1: loop=0 is outside the allowed range 1-1000"),
+    ("5000", "Task 1: loop=5000 is outside the allowed range 1-1000"),
+])
+def test_a_loop_count_that_resolves_badly_fails_the_task(value, message):
+    """C19 with II.2's range: the task fails with the message before it runs once."""
+    text = tasks((0, ""), (1, "next=loop\nloop=@0_stdout@"), (2, ""))
+    outcome, rec, log, ex = run(text, {"cmd0": (0, value, "")})
+    assert [c[0] for c in ex.calls] == ["cmd0"]
+    assert outcome.exit_code == 1 and outcome.task_id == 1 and message in log
+    assert rec.results[1].stderr == message and not rec.results[1].success
+    assert rec.execution_path == [0, 1]
+
+
+def test_a_bad_loop_count_follows_on_failure():
+    text = tasks((0, ""), (1, "next=loop\nloop=@0_stdout@\non_failure=3"), (2, ""), (3, ""))
+    outcome, rec, _, _ = run(text, {"cmd0": (0, "x", "")})
+    assert outcome.exit_code == 0 and rec.execution_path == [0, 1, 3]
+
+
+def test_a_return_value_that_is_not_an_integer_fails_the_task():
+    outcome, rec, log, _ = run(tasks((0, ""), (1, "return=@0_stdout@")), {"cmd0": (0, "ok", "")})
+    assert outcome.exit_code == 1 and "return must be an integer, but its value is 'ok'" in log
+    assert not rec.results[1].success
+
+
+def test_a_routing_target_that_is_not_an_integer_fails_the_task_and_keeps_its_output():
+    text = tasks((0, "on_success=@0_stdout@"), (1, ""))
+    outcome, rec, log, ex = run(text, {"cmd0": (0, "next one", "")})
+    assert outcome.exit_code == 1 and len(ex.calls) == 1
+    assert "Task 0: on_success must be a task ID, but its value is 'next one'" in log
+    assert rec.results[0].stdout == "next one" and not rec.results[0].success
+
+
+@pytest.mark.parametrize("value, expected", [("2e1", "Timeout 20 seconds"), ("nan", None),
+                                             ("10.5", None), ("1_000", None)])
+def test_a_run_time_timeout_must_be_an_integer(value, expected):
+    """SPEC 6.4: a value that is not an integer warns and the next source decides."""
+    _, _, log, _ = run(tasks((0, ""), (1, "timeout=@0_stdout@")), {"cmd0": (0, value, "")},
+                       cli_timeout=50)
+    assert f"Task 1: Invalid timeout value '{value}'. Will check other sources." in log
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", "inf"])
+def test_a_run_time_sleep_that_is_not_a_number_warns_and_does_not_sleep(value):
+    _, _, log, _ = run(tasks((0, ""), (1, "sleep=@0_stdout@")), {"cmd0": (0, value, "")})
+    assert f"Task 1: sleep value '{value}' is not a number of seconds; not sleeping" in log
+
+
+def test_a_huge_run_time_sleep_is_capped_not_a_crash():
+    """Event.wait overflows beyond threading.TIMEOUT_MAX; the cap keeps the wait valid."""
+    interrupt = Interrupt()
+    threading.Timer(0.3, interrupt.trigger, args=(15,)).start()  # ends the long sleep
+    text = tasks((0, ""), (1, "sleep=@0_stdout@"))
+    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    out = io.StringIO()
+    ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
+                     exec_config=load_exec_config([]),
+                     executor=FakeExecutor({"cmd0": (0, "1e300", "")}), log=Log(stream=out),
+                     interrupt=interrupt)
+    outcome = run_workflow(ctx)
+    assert "sleep 1e+300 is too long, using the maximum 1e+09" in out.getvalue()
+    assert "Task 1: Sleeping for 1e+09 seconds" in out.getvalue()
+    assert outcome.exit_code == 143

@@ -38,6 +38,8 @@ ERRORS = [
     (T0 + "next=loop\n", 4, 6, "next=loop requires loop=N"),
     (T0 + "sleep=abc\n", 4, 7, "sleep must be a number"),
     (T0 + "sleep=inf\n", 4, 7, "sleep must be a number"),
+    (T0 + "sleep=1_0\n", 4, 7, "sleep must be a number"),
+    (T0 + "sleep=2e9\n", 4, 7, "sleep=2e9 is longer than the longest sleep, 1,000,000,000"),
     (T0 + "timeout=abc\n", 4, 9, "timeout must be a whole number"),
     ("task=0\nreturn=0\ntimeout=10\n", 3, 9, "no effect on a return task"),
     ("task=0\ntype=parallel\ntasks=1\ntimeout=10\ntask=1\nhostname=h\ncommand=x\n", 4, 9,
@@ -130,6 +132,8 @@ CLEAN = [
     T0 + "on_success=@0_stdout@\n",
     T0 + "timeout=@0_stdout@\n",
     T0 + "sleep=0.5\n",
+    T0 + "sleep=+5\n",
+    T0 + "sleep=1e-1\n",  # what float() reads, as the original does
     T0 + "success=exit=0\n",  # legal in our grammar (C12)
     T0 + "success=(exit_0|exit_1)&stdout~ok\n",  # operators inside parentheses (I.2)
     "task=0\ntype=parallel\nhostnames=a,b\ncommand=x\ntimeout=10\nfailure=exit_1\n",
