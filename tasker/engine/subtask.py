@@ -24,6 +24,7 @@ from tasker.exec.base import TIMEOUT_EXIT
 from tasker.exec.exectypes import ArgumentsError
 from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
+from tasker.syntax.numbers import parse_int, parse_seconds
 
 DRY_RUN_STDOUT = "DRY RUN - Command not executed"
 ROUTING_KEYS = ("on_success", "on_failure", "next", "loop", "loop_break")  # as validate.blocks
@@ -66,9 +67,8 @@ def _coerced(ctx: RunContext, block: Task, key: str, bounds: Tuple[float, float]
     if text is None or not text.strip():
         return default
     value = Variables(ctx.record.results).resolve(text)[0].strip()
-    try:
-        number = float(value) if key == "retry_delay" else int(value)
-    except ValueError:
+    number = parse_seconds(value) if key == "retry_delay" else parse_int(value)
+    if number is None:
         ctx.log.warn(f"Invalid retry configuration: {key} '{value}' is not a number, "
                      f"using {default:g}")
         return default

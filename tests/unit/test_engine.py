@@ -249,3 +249,10 @@ def test_a_huge_run_time_sleep_is_capped_not_a_crash():
     assert "sleep 1e+300 is too long, using the maximum 1e+09" in out.getvalue()
     assert "Task 1: Sleeping for 1e+09 seconds" in out.getvalue()
     assert outcome.exit_code == 143
+
+
+def test_globals_are_replaced_in_a_split_but_result_placeholders_are_not():
+    text = "SEP=comma\n" + tasks((0, "stdout_split=@SEP@,1"), (1, "stdout_split=@0_stdout@,0"))
+    _, rec, _, _ = run(text, {"cmd0": (0, "a,b,c", ""), "cmd1": (0, "x b y", "")})
+    assert rec.results[0].stdout == "b"
+    assert rec.results[1].stdout == "x b y"  # '@0_stdout@' is a literal regex: no match
