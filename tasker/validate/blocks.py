@@ -19,6 +19,7 @@ tasker.validate.condition_rules, run by tasker.validate.rules).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Iterator, List, Set, Tuple
 
@@ -40,11 +41,26 @@ def _at(tf: TaskFile, f: Field, message: str, offset: int = 0, hint=None) -> Dia
 
 
 def valid_host(name: str) -> bool:
-    """An RFC 1123 host name (at most 253 characters) or a dotted IPv4 address."""
+    """An RFC 1123 host name (at most 253 characters), a dotted IPv4 or an IPv6 address.
+
+    A dotted name of digits only is meant as an IPv4 address (RFC 1123, 2.1), so
+    `10.0.0.256` and `1.2.3` are typing slips, not host names.
+    """
     if _IPV4.match(name):
         return True
+    if ":" in name:
+        return _is_ipv6(name)
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    if all(label.isdigit() for label in labels):
+        return False
     return len(name) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0]).version == 6  # zone: fe80::1%eth0
+    except ValueError:
+        return False
 
 
 def _entries(f: Field) -> Iterator[Tuple[str, int]]:

@@ -234,6 +234,9 @@ def test_fanout_blocks_are_not_flagged_for_their_generated_list():
 @pytest.mark.parametrize("name, ok", [
     ("localhost", True), ("web-1.example.com", True), ("10.0.0.255", True),
     ("-bad", False), ("a" * 64, False), ("under_score", False), ("a..b", False),
+    ("10.0.0.256", False), ("1.2.3", False), ("300.1.1.1", False), ("127", False),
+    ("server.01", True), ("::1", True), ("fe80::1%eth0", True), ("2001:db8::g", False),
+    ("host:22", False),
 ])
 def test_valid_host(name, ok):
     assert valid_host(name) is ok
