@@ -221,7 +221,7 @@ def value_failed(ctx: RunContext, task: Task, exc: BadValue) -> Step:
             return jump(ctx, task, "on_failure", False)
         except BadValue as again:
             ctx.log.error(again.message)
-    ctx.log.error(f"FAILED: Workflow stopped - Task {task.id} failed: {exc.message}")
+    ctx.log.error(f"FAILED: Workflow stopped - {exc.message}")
     return failure_stop(ctx, task, result, exc.message)
 
 
