@@ -101,7 +101,7 @@ def _session(options: Options, path: str, environ: Mapping[str, str]) -> Optiona
     return session
 
 
-def run(options: Options, path: str, raw: str, lines: Sequence[L.Line],
+def run(options: Options, path: str, raw: str, lines: L.Lines,
         environ: Mapping[str, str]) -> int:
     """Everything after the options are known; returns the exit code."""
     if options.show_effective_args:
@@ -180,7 +180,7 @@ def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
     preflight.summarize_invalid_file(session, exc)
 
 
-def _load(session: Session, raw: str, lines: Sequence[L.Line]):
+def _load(session: Session, raw: str, lines: L.Lines):
     opts = session.options
     overrides = dict(opts.set or [])
     load = LoadOptions(environ=session.environ, overrides=overrides,
@@ -194,7 +194,7 @@ def _load(session: Session, raw: str, lines: Sequence[L.Line]):
     return taskfile
 
 
-def _pipeline(session: Session, raw: str, lines: Sequence[L.Line]) -> int:
+def _pipeline(session: Session, raw: str, lines: L.Lines) -> int:
     """Load, validate, pre-flight, then run (or stop where an option says so)."""
     from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
 

@@ -12,7 +12,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from tasker.gcpause import gc_paused
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, error
@@ -131,27 +131,77 @@ def read_text(path: str) -> str:
     return _LONE_CR.sub("\n", text) if "\r" in text else text
 
 
-def classify(text: str) -> List[Line]:
+# A clean pair line: `key=value` starting at column 1, with no blank around the `=` or at
+# the end (a CRLF line's CR aside). Most lines of real files are like that, and one
+# `findall` over the whole text splits them all in C. Every other line (blank, comment,
+# header argument, indented or spaced pair, stray text) matches the last alternative
+# with empty groups and is classified by the grammar's scanner, line by line.
+_CLEAN_PAIR = re.compile(
+    r"^(?:([^\s#=\-](?:[^=\n]*[^\s=])?)=(\S(?:[^\n]*\S)?|)\r?|[^\n]*)$", re.MULTILINE)
+
+
+class Lines(Sequence[Line]):
+    """The lines of a task file: the source text per line, and the clean pairs pre-split.
+
+    `pairs[i]` is (key, value) when line i + 1 is a clean pair, else ("", "");
+    `line(i + 1)` classifies any other line. Iterating gives the `Line` of
+    every meaningful line in file order, built only as far as it is read.
+    """
+
+    def __init__(self, text: str):
+        self.source = text.split("\n")
+        pairs = _CLEAN_PAIR.findall(text)
+        # One match per line by construction; should that ever not hold, every line
+        # takes the grammar's path, which is always right.
+        self.pairs = pairs if len(pairs) == len(self.source) else [("", "")] * len(self.source)
+        self._all: Optional[List[Line]] = None
+
+    def line(self, number: int) -> Optional[Line]:
+        """The `Line` of 1-based line `number`, or None when it is blank."""
+        key = self.pairs[number - 1][0]
+        raw = self.source[number - 1]
+        if key:
+            return Line(PAIR, raw.rstrip(), number, 1)
+        return classify_line(raw, number)
+
+    def __iter__(self) -> Iterator[Line]:
+        return self._meaningful()
+
+    def _meaningful(self) -> Iterator[Line]:
+        for number in range(1, len(self.source) + 1):
+            ln = self.line(number)
+            if ln is not None:
+                yield ln
+
+    def _list(self) -> List[Line]:
+        if self._all is None:
+            self._all = list(self._meaningful())  # (list(self) would ask len(self) first)
+        return self._all
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._list()[index]
+
+
+def classify(text: str) -> Lines:
     """Classify every non-blank line of `text` (lines are split at "\\n" only)."""
     with gc_paused():
-        return _classify(text)
+        return Lines(text)
 
 
-def _classify(text: str) -> List[Line]:
+def classify_line(raw: str, number: int) -> Optional[Line]:
+    """The `Line` of one raw line by the grammar's terminals; None for a blank line."""
+    body = raw.strip()
+    if not body:
+        return None
     scanner, kinds = _scanner()
-    match = scanner.fullmatch
-    lines = []
-    append = lines.append
-    for number, raw in enumerate(text.split("\n"), 1):
-        body = raw.strip()
-        if not body:
-            continue
-        m = match(body)
-        kind = kinds[m.lastindex - 1] if m else STRAY
-        # strip() returns the very same string when there was nothing to strip
-        column = 1 if body is raw else len(raw) - len(raw.lstrip()) + 1
-        append(Line(kind, body, number, column))
-    return lines
+    m = scanner.fullmatch(body)
+    kind = kinds[m.lastindex - 1] if m else STRAY
+    # strip() returns the very same string when there was nothing to strip
+    column = 1 if body is raw else len(raw) - len(raw.lstrip()) + 1
+    return Line(kind, body, number, column)
 
 
 _INLINE_COMMENT = re.compile(r"\s(#)\s*\S")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.gcpause import gc_paused
 from tasker.syntax import lines as L
@@ -44,7 +44,7 @@ class LoadOptions:
     strict_env: bool = False  # --strict-env-validation
 
 
-def header_arguments(lines: Sequence[L.Line]) -> List[CliArgLine]:
+def header_arguments(lines: Iterable[L.Line]) -> List[CliArgLine]:
     """File-defined CLI arguments: `-` lines before the first other `=` line (II.7.6)."""
     found = []
     for ln in lines:
@@ -80,50 +80,59 @@ class _Builder:
     def warn(self, msg: str, line: int, col: int, hint: Optional[str] = None) -> None:
         self.diags.append(warning(msg, line, col, hint, self.src(line)))
 
-    def feed(self, lines: Sequence[L.Line]) -> None:
-        """One pass over the lines; the loop is kept flat because it runs once per line."""
+    def feed(self, lines: L.Lines) -> None:
+        """One pass over the lines; the loop is kept flat because it runs once per line.
+
+        Clean pairs come pre-split from the scanner (their value starts right after
+        `key=`); any other line is classified and split here.
+        """
         fields: Optional[Dict[str, Field]] = None
         unknown: List[Field] = []
-        split, pair = L.split_pair, L.PAIR
-        for ln in lines:
-            if ln.kind != pair:
-                if ln.kind == L.STRAY:
-                    self.warn("this line is not a key=value pair and is ignored",
-                              ln.line, ln.column)
-                continue  # comments and header arguments
-            key, value, vcol = split(ln)
-            if key == "task":
-                fields, unknown = self.start_task(value, ln, vcol)
-            elif fields is None:
-                self.header_pair(key, value, ln, vcol)
-            elif key in TASK_FIELDS:
-                fields[key] = Field(key, value, value, ln.line, vcol)
+        source, task_fields = lines.source, TASK_FIELDS
+        for number, (key, value) in enumerate(lines.pairs, 1):
+            if key:
+                vcol, kcol = len(key) + 2, 1
             else:
-                unknown.append(Field(key, value, value, ln.line, vcol))
+                ln = L.classify_line(source[number - 1], number) if source[number - 1] else None
+                if ln is None or ln.kind != L.PAIR:
+                    if ln is not None and ln.kind == L.STRAY:
+                        self.warn("this line is not a key=value pair and is ignored",
+                                  number, ln.column)
+                    continue  # blank lines, comments and header arguments
+                key, value, vcol = L.split_pair(ln)
+                kcol = ln.column
+            if key == "task":
+                fields, unknown = self.start_task(value, number, vcol)
+            elif fields is None:
+                self.header_pair(key, value, number, kcol, vcol)
+            elif key in task_fields:
+                fields[key] = Field(key, value, value, number, vcol)
+            else:
+                unknown.append(Field(key, value, value, number, vcol))
 
-    def start_task(self, value: str, ln: L.Line, vcol: int):
+    def start_task(self, value: str, line: int, vcol: int):
         tid = parse_task_id(value)
         if tid is None:
-            self.err(f"task ID '{value}' is not a valid integer", ln.line, vcol,
+            self.err(f"task ID '{value}' is not a valid integer", line, vcol,
                      "task IDs are whole numbers: task=0, task=1, ...")
             return ({}, [])  # keep reading so every error is reported
         if tid in self.seen_ids:
             self.err(f"duplicate task ID {tid} (first defined on line {self.seen_ids[tid]})",
-                     ln.line, vcol, "every task needs its own ID")
+                     line, vcol, "every task needs its own ID")
             return ({}, [])
-        self.seen_ids[tid] = ln.line
-        fields: Dict[str, Field] = {"task": Field("task", value, value, ln.line, vcol)}
+        self.seen_ids[tid] = line
+        fields: Dict[str, Field] = {"task": Field("task", value, value, line, vcol)}
         unknown: List[Field] = []
-        self.raw_tasks.append((tid, ln.line, fields, unknown))
+        self.raw_tasks.append((tid, line, fields, unknown))
         return fields, unknown
 
-    def header_pair(self, key: str, value: str, ln: L.Line, vcol: int) -> None:
+    def header_pair(self, key: str, value: str, line: int, kcol: int, vcol: int) -> None:
         if key in NOT_GLOBAL_KEYS:
             self.warn(f"key '{key}' is outside of a task definition and is ignored",
-                      ln.line, ln.column, "start the task with a task=N line first")
+                      line, kcol, "start the task with a task=N line first")
             return
         if not GLOBAL_NAME.match(key) or len(key) > MAX_GLOBAL_NAME:
-            self.err(f"'{key}' is not a valid global variable name", ln.line, ln.column,
+            self.err(f"'{key}' is not a valid global variable name", line, kcol,
                      "names are letters, digits and '_', not starting with a digit, "
                      f"at most {MAX_GLOBAL_NAME} characters")
             return
@@ -133,11 +142,11 @@ class _Builder:
                 name = name[0] or name[1]
                 if not name.startswith("TASKER_"):
                     self.err(f"global '{key}' uses ${name}; with --strict-env-validation only "
-                             "TASKER_* environment variables may be used", ln.line, vcol)
+                             "TASKER_* environment variables may be used", line, vcol)
         if len(expanded) > MAX_GLOBAL_VALUE:
             self.err(f"the value of global '{key}' is {len(expanded)} characters long "
-                     f"(at most {MAX_GLOBAL_VALUE})", ln.line, vcol)
-        self.globals[key] = GlobalVar(key, value, expanded, ln.line, vcol, unset)
+                     f"(at most {MAX_GLOBAL_VALUE})", line, vcol)
+        self.globals[key] = GlobalVar(key, value, expanded, line, vcol, unset)
 
     def apply_overrides(self) -> None:
         for name, value in self.options.overrides.items():
@@ -223,15 +232,15 @@ def _condition_error(b: _Builder, tid: int, f: Field, skip: int,
     b.err(msg, f.line, col, exc.hint)
 
 
-def build_task_file(path: str, text: str, lines: Sequence[L.Line],
+def build_task_file(path: str, text: str, lines: L.Lines,
                     options: LoadOptions) -> TaskFile:
     """Build the TaskFile AST; raise TaskFileError with every error found."""
     with gc_paused():
         return _build(path, text, lines, options)
 
 
-def _build(path: str, text: str, lines: Sequence[L.Line], options: LoadOptions) -> TaskFile:
-    source = text.split("\n")
+def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFile:
+    source = lines.source
     b = _Builder(path, source, options)
     b.feed(lines)
     b.apply_overrides()

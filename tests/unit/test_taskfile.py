@@ -185,3 +185,12 @@ def test_lone_cr_ends_a_line_like_crlf_and_lf(tmp_path):
     assert L.read_text(str(path)) == "\n".join(body)
     path.write_bytes(b"task=0\r\nx=1\r")
     assert L.read_text(str(path)) == "task=0\r\nx=1\n"
+
+
+@pytest.mark.parametrize("text", ["", "\n", "a=1\n\n", "\n\n\nx=2", "a=1", "k=v\r\nq=\r\n",
+                                  "  k = v \n#c\n-r\n=x\n"])
+def test_scanner_has_one_row_per_line(text):
+    scanned = L.classify(text)
+    assert len(L._CLEAN_PAIR.findall(text)) == len(text.split("\n")) == len(scanned.pairs)
+    assert [ln.line for ln in scanned] == [n for n, raw in enumerate(text.split("\n"), 1)
+                                           if raw.strip()]

@@ -45,3 +45,23 @@ def test_random_text_never_raises_anything_else(text):
         load(text)
     except TaskFileError:
         pass
+
+
+PAIRISH = st.text(alphabet=st.sampled_from(list("ab=#-_ \t\r\x0b\xa0\u2028")), max_size=12)
+
+
+@settings(max_examples=500)
+@given(st.lists(PAIRISH, max_size=8))
+def test_pre_split_clean_pairs_agree_with_the_grammar(lines):
+    """The scanner's whole-text split of clean pairs is only a shortcut: same key, value
+    and value column as classifying the line with the grammar and splitting it."""
+    text = "\n".join(lines)
+    scanned = L.classify(text)
+    assert len(L._CLEAN_PAIR.findall(text)) == len(scanned.source)  # one row per line
+    for number, raw in enumerate(text.split("\n"), 1):
+        key, value = scanned.pairs[number - 1]
+        slow = L.classify_line(raw, number)
+        if key:
+            assert slow.kind == L.PAIR
+            assert L.split_pair(slow) == (key, value, len(key) + 2)
+        assert scanned.line(number) == slow
