@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple, Optional
 
+from tasker.syntax.frozen import frozen
+
 # Keys that are fields of a task (SPEC II.2). Before the first `task=` line a
 # key in this set is not a global; inside a task any other key is unknown.
 TASK_FIELDS = frozenset({
@@ -90,7 +92,7 @@ class CliArgLine:
     line: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Task:
     """One numbered task or block, with its fields and parsed conditions."""
 

@@ -95,13 +95,15 @@ def _parse(text: str, allow_block: bool) -> Expr:
     return expr
 
 
-@lru_cache(maxsize=16384)
+# Unbounded caches (a plain dict, cheaper than LRU bookkeeping): only a task file's own
+# condition texts are parsed, once each while it loads, and its tasks keep the trees anyway.
+@lru_cache(maxsize=None)
 def parse_condition(text: str) -> Expr:
     """Parse a task condition (`success=`, `condition=`, `next=`, ...); raise ConditionError."""
     return _parse(text, allow_block=False)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=None)
 def parse_block_condition(text: str) -> Expr:
     """Parse a block's `success=`/`next=`: conditions plus the multi-task forms of II.5.3."""
     return _parse(text, allow_block=True)

@@ -8,8 +8,9 @@ two conditions that differ only in spacing compare equal.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any, FrozenSet, Iterator, List, Optional, Tuple, Union
+
+from tasker.syntax.frozen import frozen
 
 def _col() -> Any:
     # Positions are metadata: two conditions that differ only in spacing are equal.
@@ -17,7 +18,7 @@ def _col() -> Any:
 
 
 # ---- operands ---------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class Ref:
     """`@N_field@`: a stored result of task N, bound at evaluation."""
     task_id: int
@@ -28,7 +29,7 @@ class Ref:
         return f"@{self.task_id}_{self.field}@"
 
 
-@dataclass(frozen=True)
+@frozen
 class Template:
     """Literal text mixed with task-result references (`v@1_exit@`)."""
     parts: Tuple[Union[str, Ref], ...]
@@ -40,20 +41,20 @@ class Template:
         return "".join(str(p) for p in self.parts)
 
 
-@dataclass(frozen=True)
+@frozen
 class ExitCode:
     """`exit` / `exit_code` as an operand: the current exit code."""
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class StreamValue:
     """`stdout` / `stderr` as an operand: the output, trailing newlines removed."""
     stream: str
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class StreamField:
     """`stdout:DELIM,IDX`: one field of the output (SPEC II.4.5)."""
     stream: str
@@ -66,54 +67,54 @@ Operand = Union[ExitCode, StreamValue, StreamField, Template]
 
 
 # ---- expressions ------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class Or:
     """`a|b|...`; true when any item is."""
     items: Tuple["Expr", ...]
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class And:
     """`a&b&...`; true when every item is."""
     items: Tuple["Expr", ...]
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class Not:
     """`!a`."""
     operand: "Expr"
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class ExitTest:
     """`exit_N`: the exit code equals N."""
     code: int
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class ExitNotZero:
     """`exit_not_0`."""
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class Success:
     """`success`: the task's success result (else exit code 0)."""
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class BoolLiteral:
     """`true` / `false`."""
     value: bool
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class OutputMatch:
     """`stdout~TEXT` / `stdout!~TEXT`; pattern None means the emptiness test `stdout~`."""
     stream: str
@@ -122,7 +123,7 @@ class OutputMatch:
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class LineCount:
     """`stdout_count=N` (and `<`, `>`, `<=`, `>=`, `!=`)."""
     stream: str
@@ -131,7 +132,7 @@ class LineCount:
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class Contains:
     """Legacy `contains:TEXT` / `not_contains:TEXT` on stdout."""
     text: Template
@@ -139,7 +140,7 @@ class Contains:
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class Comparison:
     """`LEFT op RIGHT` with op in `= != ~ !~ < <= > >=` (fix C10 rule)."""
     left: Operand
@@ -148,14 +149,14 @@ class Comparison:
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class BareOperand:
     """A placeholder standing alone (`@0_success@`): true when it renders `true`."""
     value: Template
     column: int = _col()
 
 
-@dataclass(frozen=True)
+@frozen
 class MultiTask:
     """A block aggregate (`all_success`, `min_success=N`, ...; SPEC II.5.3)."""
     kind: str

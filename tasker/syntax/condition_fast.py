@@ -18,8 +18,8 @@ import re
 from typing import Callable, Optional
 
 from tasker.syntax.condition_ast import (
-    And, Or, BoolLiteral, Comparison, ExitCode, ExitNotZero, ExitTest, Expr, OutputMatch, StreamValue,
-    Success, Template,
+    And, Or, BoolLiteral, Comparison, ExitCode, ExitNotZero, ExitTest, Expr, Operand, OutputMatch,
+    Ref, StreamValue, Success, Template,
 )
 from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
@@ -31,8 +31,8 @@ _ODD_BLANKS = re.compile(r"[\f\r\n\v]")
 _WORD = re.compile(r"\s*(?P<word>(?i:exit_(?:not_0|-?[0-9]{1,10})|success|true|false))\s*")
 _MATCH = re.compile(rf"\s*(?P<stream>(?i:stdout|stderr))\s*(?P<op>!~|~)\s*{_VALUE}\s*")
 _COMPARE = re.compile(
-    rf"\s*(?P<left>(?i:exit_code|exit|stdout|stderr)|@[0-9]{{1,9}}_(?i:{_FIELDS})@)"
-    rf"\s*{_OP}\s*{_VALUE}\s*")
+    rf"\s*(?P<left>(?i:exit_code|exit|stdout|stderr)"
+    rf"|@(?P<ref_id>[0-9]{{1,9}})_(?P<ref_field>(?i:{_FIELDS}))@)\s*{_OP}\s*{_VALUE}\s*")
 _REF_MATCH = re.compile(
     rf"\s*(?P<left>@[0-9]{{1,9}}_(?i:{_FIELDS})@)\s*(?P<op>!~|~)\s*{_VALUE}\s*")
 # Literal text on the left (`production=production` once a global is substituted):
@@ -120,6 +120,12 @@ def _conjunction(text: str, start: int, end: int,
 def _atom(text: str, start: int, end: int,
           template: Callable[[str, int], Template]) -> Optional[Expr]:
     """One atom spanning text[start:end]; match positions are absolute, so are columns."""
+    if text.startswith("@", start):  # `@N_field@ OP value`: only these forms start so
+        m = _COMPARE.fullmatch(text, start, end) or _REF_MATCH.fullmatch(text, start, end)
+        if m:
+            return _comparison(m, template)
+        m = _TEXT_COMPARE.fullmatch(text, start, end)  # e.g. an unresolved `@NAME@`
+        return _text_comparison(m, template) if m else None
     m = _WORD.fullmatch(text, start, end)
     if m:
         return _word(m)
@@ -133,21 +139,31 @@ def _atom(text: str, start: int, end: int,
     if m:
         return _comparison(m, template)
     m = _TEXT_COMPARE.fullmatch(text, start, end)
-    if m and not m.group("left").lower().startswith(_KEYWORD_START) \
-            and word_operator(m.group("left")) is None:
-        return _comparison(m, template)
-    return None
+    return _text_comparison(m, template) if m else None
+
+
+def _text_comparison(m: "re.Match[str]", template: Callable[[str, int], Template]
+                     ) -> Optional[Expr]:
+    """Literal text on the left, unless it reads like a keyword or uses a word operator."""
+    left = m.group("left")
+    if left.lower().startswith(_KEYWORD_START) or word_operator(left) is not None:
+        return None
+    return _comparison(m, template)
 
 
 def _comparison(m: "re.Match[str]", template: Callable[[str, int], Template]) -> Expr:
-    left, col = m.group("left"), m.start("left") + 1
-    low = left.lower()
-    if low in ("exit", "exit_code"):
-        operand = ExitCode(col)
-    elif low in ("stdout", "stderr"):
-        operand = StreamValue(low, col)
+    left, op, value = m.group("left", "op", "value")
+    col = m.start("left") + 1
+    ref_id = m.group("ref_id") if "ref_id" in m.re.groupindex else None
+    if ref_id is not None:  # one reference, split by the regex already
+        operand: Operand = Template((Ref(int(ref_id), m.group("ref_field").lower(), col),), col)
     else:
-        operand = template(left, col)
-    value = m.group("value")
+        low = left.lower()
+        if low in ("exit", "exit_code"):
+            operand = ExitCode(col)
+        elif low in ("stdout", "stderr"):
+            operand = StreamValue(low, col)
+        else:
+            operand = template(left, col)
     right = template(value, m.start("value") + 1) if value else Template(())
-    return Comparison(operand, m.group("op"), right, col)
+    return Comparison(operand, op, right, col)

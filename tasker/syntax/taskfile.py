@@ -9,9 +9,11 @@ are parsed once, here, after the globals are substituted into them.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from functools import lru_cache
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from tasker.gcpause import gc_paused
 from tasker.syntax import lines as L
@@ -21,7 +23,9 @@ from tasker.syntax.ast import (
 )
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
 from tasker.syntax.fanout import expand_hostnames
-from tasker.syntax.placeholders import ENV_REF, GLOBAL_NAME, expand_env_names, substitute_globals
+from tasker.syntax.placeholders import (
+    ENV_REF, GLOBAL_NAME, GLOBAL_REF, expand_env_names, substitute_globals,
+)
 
 if TYPE_CHECKING:  # a type only: the condition parser loads when a file has conditions
     from tasker.syntax.condition import ConditionError
@@ -155,6 +159,25 @@ class _Builder:
             self.globals[name] = GlobalVar(name, value, value, line, col)
 
 
+def _tasks_naming_globals(text: str, raw_tasks: Sequence[Tuple[int, int, dict, list]]
+                          ) -> Set[int]:
+    """IDs of the tasks with an `@NAME@` somewhere in their lines (a superset is fine).
+
+    One scan of the whole text instead of a look at every field: most fields
+    of a large file name no global, and only these tasks need substitution.
+    """
+    starts = [line for _, line, _, _ in raw_tasks]  # file order: ascending lines
+    found: Set[int] = set()
+    line, pos = 1, 0
+    for m in GLOBAL_REF.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        i = bisect_right(starts, line) - 1
+        if i >= 0:
+            found.add(raw_tasks[i][0])
+    return found
+
+
 def _with_globals(fields: Dict[str, Field], values: Mapping[str, str]) -> Dict[str, Field]:
     """Substitute globals into every field value (the raw text is kept)."""
     out = {}
@@ -189,27 +212,41 @@ def _condition_parser(key: str, text: str, block: bool, condition: ModuleType):
     return condition.parse_condition, text, 0
 
 
+_CONDITION_KEYS = frozenset(CONDITION_FIELDS)
+
+
 def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
                       block: bool) -> Mapping:
     """Parse the condition fields of task `tid`; syntax errors become diagnostics."""
-    if fields.keys().isdisjoint(CONDITION_FIELDS):
+    present = _CONDITION_KEYS.intersection(fields)
+    if not present:
         return EMPTY
-    from tasker.syntax import condition  # only files with conditions load the parser
-
+    condition = _condition_module()
     parsed = {}
-    for key in CONDITION_FIELDS:
-        f = fields.get(key)
-        if f is None:
+    for key in CONDITION_FIELDS:  # (in this order, so errors come out alike every time)
+        if key not in present:
             continue
-        how = _condition_parser(key, f.value.strip(), block, condition)
-        if how is None:
-            continue
-        parser, text, skip = how
+        f = fields[key]
+        if key == "condition" or not (key == "next" or block):
+            parser, text, skip = condition.parse_condition, f.value.strip(), 0  # the commonest
+        else:
+            how = _condition_parser(key, f.value.strip(), block, condition)
+            if how is None:
+                continue
+            parser, text, skip = how
         try:
             parsed[key] = parser(text)
         except condition.ConditionError as exc:
             _condition_error(b, tid, f, skip, exc)
     return MappingProxyType(parsed) if parsed else EMPTY
+
+
+@lru_cache(maxsize=None)  # (an import statement costs more than the parse of `exit_0`)
+def _condition_module() -> ModuleType:
+    """The condition parser, imported when a file first has a condition (start-up stays cheap)."""
+    from tasker.syntax import condition
+
+    return condition
 
 
 def _condition_error(b: _Builder, tid: int, f: Field, skip: int,
@@ -246,8 +283,10 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
     b.apply_overrides()
     values = {name: g.value for name, g in b.globals.items()}
     tasks = {}
+    naming_globals = _tasks_naming_globals(text, b.raw_tasks) if values else set()
     for tid, line, fields, unknown in sorted(b.raw_tasks, key=lambda t: t[0]):
-        fields = _with_globals(fields, values)
+        if tid in naming_globals:
+            fields = _with_globals(fields, values)
         block = (fields["type"].value.strip().lower() in ("parallel", "conditional")
                  if "type" in fields else False)
         conditions = _parse_conditions(b, tid, fields, block)

@@ -65,3 +65,30 @@ def test_pre_split_clean_pairs_agree_with_the_grammar(lines):
             assert slow.kind == L.PAIR
             assert L.split_pair(slow) == (key, value, len(key) + 2)
         assert scanned.line(number) == slow
+
+
+GLOBAL_LINE = st.sampled_from(["G=g", "H=@G@h", "task=x", "task=1", "task=2", "task=2",
+                               "arguments=@G@ @H@", "command=@1_stdout@@G@", "success=@G@=g",
+                               "hostname=a@G@", "# @G@", "x=@UNDEFINED@"])
+
+
+@settings(max_examples=300)
+@given(st.lists(GLOBAL_LINE, max_size=14))
+def test_global_substitution_shortcut_misses_no_task(lines):
+    """Only tasks whose lines name `@NAME@` are substituted; the result is the same as
+    substituting into every task."""
+    import tasker.syntax.taskfile as T
+
+    text = "\n".join(lines)
+    everything = (lambda text, raw: {tid for tid, *_ in raw})
+    results = []
+    for scan in (T._tasks_naming_globals, everything):
+        original = T._tasks_naming_globals
+        T._tasks_naming_globals = scan
+        try:
+            results.append(load(text))
+        except TaskFileError as exc:
+            results.append([d.message for d in exc.diagnostics])
+        finally:
+            T._tasks_naming_globals = original
+    assert results[0] == results[1]
