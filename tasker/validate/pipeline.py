@@ -9,8 +9,9 @@ raises TaskFileError when there are errors.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, NamedTuple
+from typing import Any, Iterable, List, NamedTuple, Tuple
 
+from tasker.forkjoin import both
 from tasker.gcpause import gc_paused
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, sort_diagnostics
@@ -61,14 +62,24 @@ def _has_error(found: List[Diagnostic]) -> bool:
     return any(d.is_error for d in found)
 
 
+# Below this many tasks, forking costs more than the second core saves.
+FORK_FROM_TASKS = 2000
+
+
 def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions) -> Findings:
-    syntax, dependencies = structural_errors(tf)
-    syntax.extend(block_errors(tf))
-    syntax.extend(rule_diagnostics(tf, rule_options))
-    if not skip_security:
-        syntax.extend(security_diagnostics(tf))
-    syntax.extend(global_security_diagnostics(tf))
-    flow = flow_diagnostics(tf)
+    def by_task() -> Tuple[List[Diagnostic], List[Diagnostic]]:
+        syntax, dependencies = structural_errors(tf)
+        syntax.extend(block_errors(tf))
+        syntax.extend(rule_diagnostics(tf, rule_options))
+        if not skip_security:
+            syntax.extend(security_diagnostics(tf))
+        syntax.extend(global_security_diagnostics(tf))
+        return syntax, dependencies
+
+    # The flow analysis needs the whole graph, the other checks one task at a time:
+    # two halves of about equal cost, run on two cores for large files.
+    (syntax, dependencies), flow = both(by_task, lambda: flow_diagnostics(tf),
+                                        fork=len(tf.tasks) >= FORK_FROM_TASKS)
     verdicts = Verdicts(not _has_error(syntax), not _has_error(dependencies),
                         not _has_error(flow))
     found = sort_diagnostics(dict.fromkeys(syntax + dependencies + flow))  # duplicates once
