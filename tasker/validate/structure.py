@@ -132,9 +132,40 @@ def structural_errors(tf: TaskFile) -> Tuple[List[Diagnostic], List[Diagnostic]]
     """
     missing: List[Diagnostic] = []
     dangling: List[Diagnostic] = []
+    every_reference_defined = _all_defined_in_text(tf)
     for task in tf.tasks.values():
-        if task.generated_by is None:  # a fan-out block's rules speak for its sub-tasks
-            missing.extend(required_fields(tf, task))
-        dangling.extend(references(tf, task))
-        dangling.extend(placeholders(tf, task))
+        if task.generated_by is None and not _plain_command_task(task):
+            missing.extend(required_fields(tf, task))  # (a fan-out block speaks for its own)
+        if not task.fields.keys().isdisjoint(REFERENCE_FIELDS):
+            dangling.extend(references(tf, task))
+        if not every_reference_defined:
+            dangling.extend(placeholders(tf, task))
     return missing, dangling
+
+
+REFERENCE_FIELDS = frozenset(TARGET_FIELDS + ID_LIST_FIELDS)
+
+
+def _plain_command_task(task: Task) -> bool:
+    """An ordinary task with a hostname and a command: it has what it needs (a shortcut)."""
+    fields = task.fields
+    host, command = fields.get("hostname"), fields.get("command")
+    return (host is not None and command is not None and "type" not in fields
+            and "return" not in fields and not host.value.isspace() and host.value != ""
+            and not command.value.isspace() and command.value != "")
+
+
+def _all_defined_in_text(tf: TaskFile) -> bool:
+    """True when every `@N_field@` and `@NAME@` anywhere in the file is defined.
+
+    Then no field can hold an undefined one, and the per-field look is skipped:
+    one scan of the text instead of one per field. References can not reach
+    across the `=` of a line, so what the text holds, the values hold.
+    """
+    text = "\n".join(tf.lines)
+    if "@" not in text:
+        return True
+    for tid in {int(n) for n, name in TASK_REF.findall(text) if name.lower() in RESULT_FIELDS}:
+        if tid not in tf.tasks:
+            return False
+    return set(GLOBAL_REF.findall(text)) <= tf.globals.keys()

@@ -25,3 +25,34 @@ def test_forked_and_serial_validation_agree(monkeypatch):
     assert forked == serial
     assert any(d.is_error for d in serial.diagnostics)
     assert any(not d.is_error for d in serial.diagnostics)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tasker.syntax.diagnostics import TaskFileError  # noqa: E402
+from tasker.validate import structure  # noqa: E402
+
+LINES = st.sampled_from([
+    "G=1", "task=0", "task=1", "task=2", "hostname=h", "hostname= ", "hostname=", "command=c",
+    "command=", "exec=local", "type=parallel", "type=decision", "return=0", "tasks=1,9",
+    "on_success=2", "on_failure=7", "arguments=@1_stdout@", "arguments=@5_exit@",
+    "arguments=@G@ @task@", "condition=@H@=1", "# @9_stdout@", "success=exit_0",
+])
+
+
+@settings(max_examples=300)
+@given(st.lists(LINES, max_size=16))
+def test_structure_shortcuts_change_no_finding(lines):
+    text = "\n".join(lines)
+    try:
+        tf = build_task_file("s.txt", text, L.classify(text), LoadOptions())
+    except TaskFileError:
+        return
+    missing, dangling = [], []
+    for task in tf.tasks.values():  # every check on every task, no shortcut
+        if task.generated_by is None:
+            missing.extend(structure.required_fields(tf, task))
+        dangling.extend(structure.references(tf, task))
+        dangling.extend(structure.placeholders(tf, task))
+    assert structure.structural_errors(tf) == (missing, dangling)
