@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 import re
+from bisect import bisect_right
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from tasker.gcpause import gc_paused
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, error
@@ -202,6 +203,37 @@ def classify_line(raw: str, number: int) -> Optional[Line]:
     # strip() returns the very same string when there was nothing to strip
     column = 1 if body is raw else len(raw) - len(raw.lstrip()) + 1
     return Line(kind, body, number, column)
+
+
+def owners_of_matches(text: str, positions: Iterable[int],
+                      starts: Sequence[Tuple[int, int]]) -> Set[int]:
+    """IDs of the tasks owning the line of each position of `text` (ascending positions).
+
+    `starts` holds (first line, task ID) of every task, in file order; a task's
+    lines run to the next task's first line. One scan of the whole text decides
+    for all tasks what would otherwise be a look at every field. A position
+    before the first task belongs to none.
+    """
+    lines = [line for line, _ in starts]
+    found: Set[int] = set()
+    line, last = 1, 0
+    for pos in positions:
+        line += text.count("\n", last, pos)
+        last = pos
+        i = bisect_right(lines, line) - 1
+        if i >= 0:
+            found.add(starts[i][1])
+    return found
+
+
+def comment_marks(text: str) -> Iterator[int]:
+    """Positions of the `#`s that may start an inline comment: right after a blank other
+    than a line break (a superset; a comment line at column 1 has none)."""
+    i = text.find("#")
+    while i >= 0:
+        if i and text[i - 1] != "\n" and text[i - 1].isspace():
+            yield i
+        i = text.find("#", i + 1)  # (str.find is much faster than a regex without a literal)
 
 
 _INLINE_COMMENT = re.compile(r"\s(#)\s*\S")

@@ -9,7 +9,6 @@ are parsed once, here, after the globals are substituted into them.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from functools import lru_cache
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
@@ -161,21 +160,10 @@ class _Builder:
 
 def _tasks_naming_globals(text: str, raw_tasks: Sequence[Tuple[int, int, dict, list]]
                           ) -> Set[int]:
-    """IDs of the tasks with an `@NAME@` somewhere in their lines (a superset is fine).
-
-    One scan of the whole text instead of a look at every field: most fields
-    of a large file name no global, and only these tasks need substitution.
-    """
-    starts = [line for _, line, _, _ in raw_tasks]  # file order: ascending lines
-    found: Set[int] = set()
-    line, pos = 1, 0
-    for m in GLOBAL_REF.finditer(text):
-        line += text.count("\n", pos, m.start())
-        pos = m.start()
-        i = bisect_right(starts, line) - 1
-        if i >= 0:
-            found.add(raw_tasks[i][0])
-    return found
+    """IDs of the tasks with an `@NAME@` somewhere in their lines (a superset is fine):
+    most fields of a large file name no global, and only these tasks need substitution."""
+    return L.owners_of_matches(text, (m.start() for m in GLOBAL_REF.finditer(text)),
+                               [(line, tid) for tid, line, _, _ in raw_tasks])
 
 
 def _with_globals(fields: Dict[str, Field], values: Mapping[str, str]) -> Dict[str, Field]:

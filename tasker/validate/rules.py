@@ -15,12 +15,14 @@ Every finding is a located Diagnostic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import FrozenSet, Iterator, List
+from typing import FrozenSet, Iterator, List, Set
 
 from tasker.exec.exectypes import ArgumentsError, split_arguments
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
-from tasker.syntax.lines import inline_comment, inline_comment_message
+from tasker.syntax.lines import (
+    comment_marks, inline_comment, inline_comment_message, owners_of_matches,
+)
 from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_seconds
 from tasker.validate.block_rules import RETRY_FIELDS, block_fields
 from tasker.validate.condition_rules import AGGREGATE_FORMS, conditions
@@ -283,26 +285,39 @@ def subtask_ranges(tf: TaskFile) -> Iterator[Diagnostic]:
                              "silences this")
 
 
-def task_rules(tf: TaskFile, task: Task) -> List[Diagnostic]:
-    """Every rule finding of one task; a field with an inline comment is only reported once."""
+def task_rules(tf: TaskFile, task: Task, commented: bool = True) -> List[Diagnostic]:
+    """Every rule finding of one task; a field with an inline comment is only reported once.
+
+    `commented` False says that no line of the task can hold an inline comment.
+    """
     found = list(id_range(tf, task)) if not 0 <= task.id <= MAX_ID else []
     present = task.fields.keys()
     for rule, keys in TASK_RULES:
         if keys is None or not present.isdisjoint(keys):
             found.extend(rule(tf, task))
-    comments = list(inline_comments(tf, task))
+    comments = list(inline_comments(tf, task)) if commented else []
     if comments:
         lines = {d.line for d in comments}
         found = comments + [d for d in found if d.line not in lines]
     return found
 
 
+def tasks_with_comment_marks(tf: TaskFile) -> Set[int]:
+    """IDs of the tasks that may hold an inline comment (one scan of the whole text)."""
+    text = "\n".join(tf.lines)
+    if "#" not in text:
+        return set()
+    starts = sorted((t.line, tid) for tid, t in tf.tasks.items() if t.generated_by is None)
+    return owners_of_matches(text, comment_marks(text), starts)
+
+
 def rule_diagnostics(tf: TaskFile, opts: RuleOptions = RuleOptions()) -> List[Diagnostic]:
     """Every rule error and warning of the file (unsorted)."""
     found: List[Diagnostic] = []
-    for task in tf.tasks.values():
+    commented = tasks_with_comment_marks(tf)
+    for tid, task in tf.tasks.items():
         if task.generated_by is None:
-            found.extend(task_rules(tf, task))
+            found.extend(task_rules(tf, task, tid in commented))
     found.extend(high_ids(tf))
     found.extend(unknown_exec_types(tf, opts.known_exec))
     if not opts.skip_subtask_range:

@@ -72,7 +72,7 @@ _TRIGGER_WORDS = ("..", "/etc/", "/proc/", "/bin/", "c:\\", "python", "perl", "r
 _TRIGGER_WORD = re.compile("|".join(re.escape(word) for word in _TRIGGER_WORDS) + r"|su\s|rm\s")
 
 
-@lru_cache(maxsize=4096)  # host names and commands repeat from task to task
+@lru_cache(maxsize=None)  # host names and commands repeat; a plain dict is the cheapest cache
 def suspect(text: str) -> bool:
     """False when no security pattern can match `text` (a fast pre-check).
 
@@ -215,12 +215,13 @@ def security_diagnostics(tf: TaskFile) -> List[Diagnostic]:
     for task in tf.tasks.values():
         if task.generated_by is not None:
             continue  # generated from its block, whose fields are checked
-        kind = exec_type(task)
+        kind = None  # (worked out only for a task with a field worth a closer look)
         for key in CHECKED_FIELDS:
             f = task.fields.get(key)
             if f is None or (len(f.value) <= 100 and not suspect(f.value) and (
                     key != "hostname" or _HOST_OK.match(f.value))):
                 continue  # the common case, decided without building anything (speed)
+            kind = kind or exec_type(task)
             found.extend(field_diagnostics(tf, task, f, kind))
     return found
 

@@ -56,3 +56,28 @@ def test_structure_shortcuts_change_no_finding(lines):
         dangling.extend(structure.references(tf, task))
         dangling.extend(structure.placeholders(tf, task))
     assert structure.structural_errors(tf) == (missing, dangling)
+
+
+COMMENT_LINES = st.sampled_from([
+    "task=0", "task=1", "task=3", "hostname=h", "command=c", "timeout=30  # two minutes",
+    "arguments=a#b", "arguments=a #b", "# a comment", "  # indented comment", "\t#x",
+    "success=exit_0 # ok", "exec=local", "return=0", "next=never\t# stop",
+])
+
+
+@settings(max_examples=300)
+@given(st.lists(COMMENT_LINES, max_size=14))
+def test_inline_comment_shortcut_changes_no_finding(lines):
+    from tasker.validate import rules
+
+    text = "\n".join(lines)
+    try:
+        tf = build_task_file("c.txt", text, L.classify(text), LoadOptions())
+    except TaskFileError:
+        return
+    every = [d for t in tf.tasks.values() if t.generated_by is None
+             for d in rules.task_rules(tf, t, True)]
+    marked = rules.tasks_with_comment_marks(tf)
+    shortcut = [d for tid, t in tf.tasks.items() if t.generated_by is None
+                for d in rules.task_rules(tf, t, tid in marked)]
+    assert shortcut == every
