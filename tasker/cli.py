@@ -188,6 +188,10 @@ def _load(session: Session, raw: str, lines: L.Lines):
     session.file_sha256 = hashlib.sha256(raw.encode("utf-8")).hexdigest()
     taskfile = build_task_file(str(session.task_file), raw, lines, load)
     session.taskfile = taskfile
+    unset = sum(1 for g in taskfile.globals.values() if g.unset_env and g.line)
+    if unset:  # (the validator fails the used ones; SPEC II.1.3 and A.2)
+        session.log.warn(f"# {unset} global variable(s) reference unset environment variables; "
+                         "will be checked during validation.")
     values = taskfile.global_values
     session.masker = Masker.from_globals(values, split_secret_vars(values.get("SECRET_VARS", "")))
     session.log.set_masker(session.masker)

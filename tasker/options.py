@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, List, Sequence, Tuple
@@ -176,6 +177,17 @@ def parse_cli(argv: Sequence[str]) -> Dict[str, Any]:
     return vars(build_parser().parse_args(list(argv)))
 
 
+def _words(text: str) -> List[str]:
+    """The arguments of one header line, split as a shell would (`--set G="a b"`, `-r -d`).
+
+    A line whose quotes do not pair up is split at blanks instead.
+    """
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
 def parse_file_args(lines: Sequence[CliArgLine]) -> Dict[str, Any]:
     """Parse file-defined argument lines; unknown options are ignored (II.7.6).
 
@@ -187,7 +199,7 @@ def parse_file_args(lines: Sequence[CliArgLine]) -> Dict[str, Any]:
         if re.match(r"-[A-Za-z][A-Za-z-]+", text) and not text.startswith("--"):
             raise UsageError(f"task file argument '{text}': a long option needs two dashes "
                              f"(--{text.lstrip('-')})", line=arg.line)
-        words.extend((w, arg.line) for w in (text.split(None, 1) if "=" not in text else [text]))
+        words.extend((w, arg.line) for w in _words(text))
     for name in ("-h", "--help", "-V", "--version", "--force-instance"):
         for word, line in words:
             if word == name or word.startswith(name + "="):
@@ -208,6 +220,8 @@ def merge(cli: Dict[str, Any], file: Dict[str, Any]) -> Options:
             values[key] = value
     for key, value in cli.items():
         values[key] = (value or values.get(key, False)) if key in flag_names else value
+    if file.get("set") and cli.get("set"):  # both apply, the command line's last (it wins)
+        values["set"] = list(file["set"]) + list(cli["set"])
     if values.get("debug") and values["log_level"] == "INFO" and "log_level" not in cli:
         values["log_level"] = "DEBUG"
     return Options(values, tuple(file), ignored, flag_names)

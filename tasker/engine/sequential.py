@@ -92,7 +92,11 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
     if not task.has("sleep") or ctx.options.dry_run:
         return
     text, resolved = Variables(ctx.record.results).resolve(task.get("sleep") or "")
-    seconds = parse_seconds(text) if resolved else None
+    if not resolved:  # SPEC II.4.2: an unresolved sleep is skipped (no WARN line)
+        ctx.log.debug(f"Task {label}: sleep value '{text.strip()}' has unresolved "
+                      "placeholders; not sleeping")
+        return
+    seconds = parse_seconds(text)
     if seconds is None:
         ctx.log.warn(f"Task {label}: sleep value '{text.strip()}' is not a number of seconds; "
                      "not sleeping")

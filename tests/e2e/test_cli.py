@@ -399,3 +399,27 @@ def test_graph_output_stays_clean_when_the_file_sets_ignored_flags(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("digraph")
     assert "--fire-and-forget in the task file is ignored" in proc.stderr
+
+
+def test_header_lines_may_hold_several_arguments_and_set_globals(tmp_path):
+    (tmp_path / "h.txt").write_text(
+        "--set G=fromfile\n--set H=\"two words\"\n-r --no-task-backup\n"
+        "-p myproj --log-level=DEBUG\nG=orig\nH=orig\n"
+        "task=0\nhostname=localhost\ncommand=echo\narguments=@G@ @H@\nexec=local\n")
+    proc = tasker(tmp_path / "h.txt", "--skip-host-validation", "--set", "H=cli", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Task 0: STDOUT: fromfile cli" in proc.stdout  # a real run (-r from the file)
+    assert (tmp_path / "logs" / "project" / "myproj.summary").exists()
+    assert "DEBUG" in proc.stdout
+
+
+def test_unset_environment_variables_in_globals_draw_one_warn_line(tmp_path):
+    (tmp_path / "e.txt").write_text(
+        "A=$NOPE_ONE\nB=${NOPE_TWO}\nC=ok\ntask=0\nhostname=localhost\ncommand=echo\n"
+        "arguments=@C@\nexec=local\nsleep=@5_exit@\ntask=5\nreturn=0\n")
+    proc = tasker(tmp_path / "e.txt", "-r", "--skip-host-validation", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    warns = [ln for ln in proc.stdout.splitlines() if re.search(r"\] (WARN:|WARNING:)", ln)]
+    assert len(warns) == 1, warns  # an unresolved sleep= is skipped without a WARN line
+    assert warns[0].endswith("WARN: # 2 global variable(s) reference unset environment "
+                             "variables; will be checked during validation.")
