@@ -137,6 +137,7 @@ class TaskFile:
     globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
     tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
     warnings: tuple = ()  # Diagnostic values found while loading
+    shadowed_globals: tuple = ()  # GlobalVar definitions replaced by a later line or --set
 
     def source_line(self, line: int) -> Optional[str]:
         """The text of 1-based `line`, or None."""

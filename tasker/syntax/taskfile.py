@@ -73,6 +73,7 @@ class _Builder:
         self.raw_tasks: List[Tuple[int, int, Dict[str, Field], List[Field]]] = []
         self.seen_ids: Dict[int, int] = {}
         self.diags: List[Diagnostic] = []
+        self.shadowed: List[GlobalVar] = []  # definitions replaced by a later line or --set
 
     def src(self, line: int) -> Optional[str]:
         return self.source[line - 1] if 0 < line <= len(self.source) else None
@@ -149,12 +150,23 @@ class _Builder:
         if len(expanded) > MAX_GLOBAL_VALUE:
             self.err(f"the value of global '{key}' is {len(expanded)} characters long "
                      f"(at most {MAX_GLOBAL_VALUE})", line, vcol)
+        if key in self.globals:  # the later line wins, the earlier one is still checked
+            self.shadowed.append(self.globals[key])
         self.globals[key] = GlobalVar(key, value, expanded, line, vcol, unset)
 
     def apply_overrides(self) -> None:
+        """`--set NAME=VALUE`: the limits of globals written in the file apply (II.1.3)."""
         for name, value in self.options.overrides.items():
+            if len(name) > MAX_GLOBAL_NAME:
+                self.err(f"--set {name[:MAX_GLOBAL_NAME]}...: a global variable name has at "
+                         f"most {MAX_GLOBAL_NAME} characters", 0, 0)
+            if len(value) > MAX_GLOBAL_VALUE:
+                self.err(f"--set {name}: the value is {len(value)} characters long (at most "
+                         f"{MAX_GLOBAL_VALUE})", 0, 0)
             old = self.globals.get(name)
             line, col = (old.line, old.column) if old else (0, 0)
+            if old is not None:
+                self.shadowed.append(old)
             self.globals[name] = GlobalVar(name, value, value, line, col)
 
 
@@ -288,6 +300,7 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
         lines=tuple(source),
         cli_args=tuple(header_arguments(lines)),
         globals=MappingProxyType(b.globals),
+        shadowed_globals=tuple(b.shadowed),
         tasks=MappingProxyType(tasks),
         warnings=tuple(b.diags),
     )

@@ -241,9 +241,13 @@ def global_diagnostics(tf: TaskFile, g: GlobalVar) -> Iterator[Diagnostic]:
 
 
 def global_security_diagnostics(tf: TaskFile) -> List[Diagnostic]:
-    """The security findings of every global value (applied even with skip flags)."""
+    """The security findings of every global value (applied even with skip flags).
+
+    A definition replaced by a later line or by `--set` is checked too: a failing
+    global stops the run wherever it is written (II.1.3).
+    """
     found: List[Diagnostic] = []
-    for g in tf.globals.values():
+    for g in tf.shadowed_globals + tuple(tf.globals.values()):
         found.extend(global_diagnostics(tf, g))
     return found
 

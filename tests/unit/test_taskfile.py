@@ -194,3 +194,11 @@ def test_scanner_has_one_row_per_line(text):
     assert len(L._CLEAN_PAIR.findall(text)) == len(text.split("\n")) == len(scanned.pairs)
     assert [ln.line for ln in scanned] == [n for n, raw in enumerate(text.split("\n"), 1)
                                            if raw.strip()]
+
+
+def test_set_values_have_the_limits_of_globals_in_the_file():
+    diags = errors_of("task=0\nreturn=0\n", overrides={"A" * 65: "1", "B": "x" * 1025})
+    messages = sorted(d.message for d in diags)
+    assert "at most 64 characters" in messages[0] and "1025 characters long" in messages[1]
+    assert all(d.line == 0 for d in diags)
+    assert load("task=0\nreturn=0\n", overrides={"A" * 64: "x" * 1024}).globals

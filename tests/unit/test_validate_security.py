@@ -208,3 +208,11 @@ def test_pre_check_never_hides_a_finding(text, key):
 
     if list(value_findings(key, text, False, None)):
         assert suspect(text)
+
+
+def test_a_global_replaced_by_a_later_line_or_by_set_is_still_checked():
+    text = "G=$(id)\nG=fine\nH=../x\nH=ok\nK=a; rm -rf /\n" + task(arguments="@G@ @H@ @K@")
+    found = global_security_diagnostics(load(text, overrides={"K": "safe"}))
+    assert sorted((d.line, d.severity) for d in found if d.is_error) == [
+        (1, "error"), (3, "error"), (5, "error")]
+    assert not global_security_diagnostics(load("G=fine\n" + task(arguments="@G@")))
