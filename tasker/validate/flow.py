@@ -24,9 +24,10 @@ from tasker.validate.dominators import Dominators, path_avoiding
 # The graph's names stay importable from here, where callers found them before graph.py.
 __all__ = [
     "DYNAMIC", "END_FAIL", "END_OK", "FLOW", "LOOP", "SUB", "Edge", "Graph", "routing_graph",
-    "sccs", "seq_reached", "AFTER_BLOCK", "Read", "task_reads", "referenced_ids", "exempt_id",
+    "sccs", "seq_reached", "AFTER_BLOCK", "Read", "task_reads", "dependency_notes",
+    "referenced_ids", "exempt_id",
     "gap_tasks", "gaps", "endless_loops", "unreached", "into_subtasks", "early_reads",
-    "flow_diagnostics",
+    "flow_diagnostics", "flow_findings",
 ]
 
 AFTER_BLOCK = ("success", "next", "failure", "loop_break")  # read after the sub-tasks ran
@@ -45,6 +46,17 @@ def task_reads(tf: TaskFile) -> Dict[int, List[Read]]:
         if items:
             found[tid] = items
     return found
+
+
+def dependency_notes(tf: TaskFile, reads: Mapping[int, List[Read]]) -> List[str]:
+    """HEAD's informational notes (II.8.4): `condition`/`arguments` reading a later task."""
+    notes = []
+    for r, items in reads.items():
+        for f, n, name in items:
+            if n > r and f.key in ("condition", "arguments") and tf.tasks[r].generated_by is None:
+                notes.append(f"#   Task {r}: {f.key} reads @{n}_{name}@ of task {n}, which "
+                             "comes later")
+    return ["# WARNING: Task dependency issues detected"] + notes if notes else []
 
 
 def referenced_ids(tf: TaskFile, reads: Mapping[int, List[Read]]) -> Set[int]:
@@ -237,8 +249,13 @@ def _early(tf: TaskFile, g: Graph, f: Field, r: int, n: int, name: str,
 
 def flow_diagnostics(tf: TaskFile) -> List[Diagnostic]:
     """Gaps, endless loops, unreachable tasks, early reads and walks into sub-tasks."""
+    return flow_findings(tf)[0]
+
+
+def flow_findings(tf: TaskFile) -> Tuple[List[Diagnostic], List[str]]:
+    """The flow diagnostics, and the informational dependency notes (they share the reads)."""
     if not tf.tasks:
-        return []
+        return [], []
     g = routing_graph(tf)
     seen = seq_reached(g)
     reads = task_reads(tf)
@@ -249,4 +266,4 @@ def flow_diagnostics(tf: TaskFile) -> List[Diagnostic]:
     found.extend(unreached(tf, g, seen, refs, gap))
     found.extend(into_subtasks(tf, g, seen))
     found.extend(early_reads(tf, g, seen, reads))
-    return found
+    return found, dependency_notes(tf, reads)

@@ -9,14 +9,14 @@ raises TaskFileError when there are errors.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, NamedTuple, Tuple
+from typing import Any, Iterable, List, NamedTuple, Sequence, Tuple
 
 from tasker.forkjoin import both
 from tasker.gcpause import gc_paused
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, sort_diagnostics
 from tasker.validate.blocks import block_errors
-from tasker.validate.flow import flow_diagnostics
+from tasker.validate.flow import flow_findings
 from tasker.validate.rules import KNOWN_EXEC, RuleOptions, rule_diagnostics
 from tasker.validate.security import global_security_diagnostics, security_diagnostics
 from tasker.validate.structure import structural_errors
@@ -35,6 +35,7 @@ class Findings(NamedTuple):
 
     diagnostics: List[Diagnostic]
     verdicts: Verdicts
+    notes: Sequence[str] = ()  # informational dependency notes (II.8.4), for the log
 
 
 def validate_task_file(tf: TaskFile, *, skip_security: bool = False,
@@ -78,12 +79,12 @@ def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions) -> F
 
     # The flow analysis needs the whole graph, the other checks one task at a time:
     # two halves of about equal cost, run on two cores for large files.
-    (syntax, dependencies), flow = both(by_task, lambda: flow_diagnostics(tf),
-                                        fork=len(tf.tasks) >= FORK_FROM_TASKS)
+    (syntax, dependencies), (flow, notes) = both(by_task, lambda: flow_findings(tf),
+                                                 fork=len(tf.tasks) >= FORK_FROM_TASKS)
     verdicts = Verdicts(not _has_error(syntax), not _has_error(dependencies),
                         not _has_error(flow))
     found = sort_diagnostics(dict.fromkeys(syntax + dependencies + flow))  # duplicates once
-    return Findings(found, verdicts)
+    return Findings(found, verdicts, notes)
 
 
 def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
@@ -97,17 +98,20 @@ def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
 def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
                     skip_subtask_range: bool = False,
                     configured_exec: Iterable[str] = ()) -> List[Diagnostic]:
-    """Validate, log the warnings; raise TaskFileError on errors; return the warnings.
+    """Validate, log the warnings (and the dependency notes); raise TaskFileError on errors;
+    return the warnings.
 
     The TaskFileError carries the warnings too, so the report of a failed
     validation shows every finding of the phase in line order.
     """
-    found, verdicts = find_all(tf, skip_security=skip_security,
-                               skip_subtask_range=skip_subtask_range,
-                               configured_exec=configured_exec)
+    found, verdicts, notes = find_all(tf, skip_security=skip_security,
+                                      skip_subtask_range=skip_subtask_range,
+                                      configured_exec=configured_exec)
     warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
     log_warnings(warnings, log)
     errors = [d for d in found if d.is_error]
     if errors:
         raise TaskFileError(tf.path, errors + warnings, verdicts)
+    for note in notes:  # informational, never fatal
+        log.info(note)
     return warnings

@@ -81,3 +81,25 @@ def test_inline_comment_shortcut_changes_no_finding(lines):
     shortcut = [d for tid, t in tf.tasks.items() if t.generated_by is None
                 for d in rules.task_rules(tf, t, tid in marked)]
     assert shortcut == every
+
+
+def test_reads_of_later_tasks_are_noted_at_info_level():
+    text = ("task=0\nhostname=h\ncommand=echo\narguments=@2_stdout@\n"
+            "task=1\nhostname=h\ncommand=echo\ncondition=@2_exit@=0\nsuccess=@2_exit@=0\n"
+            "task=2\nhostname=h\ncommand=echo\narguments=@0_stdout@\n")
+    tf = build_task_file("d.txt", text, L.classify(text), LoadOptions())
+
+    class Log:
+        def __init__(self):
+            self.info_lines, self.debug = [], (lambda text: None)
+
+        def info(self, text):
+            self.info_lines.append(text)
+
+    log = Log()
+    pipeline.check_task_file(tf, log)
+    assert log.info_lines == [
+        "# WARNING: Task dependency issues detected",
+        "#   Task 0: arguments reads @2_stdout@ of task 2, which comes later",
+        "#   Task 1: condition reads @2_exit@ of task 2, which comes later",
+    ]
