@@ -32,9 +32,10 @@ if TYPE_CHECKING:  # a type only: the condition parser loads when a file has con
 MAX_GLOBAL_NAME = 64
 MAX_GLOBAL_VALUE = 1024
 BLOCK_CONDITION_FIELDS = ("success", "next")
-# Task IDs are ASCII decimal integers: int() would also take "1_000", "+5" and "٣".
+# Task IDs are ASCII decimal integers with an optional sign, as HEAD's int() reads them
+# (`task=+1` is task 1); int() would also take "1_000" and "٣", which are typing slips.
 # A minus sign is kept so that the validator reports negative IDs with its range rule.
-_TASK_ID = re.compile(r"-?[0-9]+\Z")
+_TASK_ID = re.compile(r"[+-]?[0-9]+\Z")
 _BARE_NUMBER = re.compile(r"[+-]?[0-9]+\Z")
 
 
@@ -117,11 +118,11 @@ class _Builder:
     def start_task(self, value: str, line: int, vcol: int):
         tid = parse_task_id(value)
         if tid is None:
-            self.err(f"task ID '{value}' is not a valid integer", line, vcol,
+            self.err(f"Task ID '{value}' is not a valid integer", line, vcol,
                      "task IDs are whole numbers: task=0, task=1, ...")
             return ({}, [])  # keep reading so every error is reported
         if tid in self.seen_ids:
-            self.err(f"duplicate task ID {tid} (first defined on line {self.seen_ids[tid]})",
+            self.err(f"Task ID {tid} is defined multiple times (first on line {self.seen_ids[tid]})",
                      line, vcol, "every task needs its own ID")
             return ({}, [])
         self.seen_ids[tid] = line
@@ -132,7 +133,7 @@ class _Builder:
 
     def header_pair(self, key: str, value: str, line: int, kcol: int, vcol: int) -> None:
         if key in NOT_GLOBAL_KEYS:
-            self.warn(f"key '{key}' is outside of a task definition and is ignored",
+            self.warn(f"Key '{key}' found outside of a task definition; it is ignored",
                       line, kcol, "start the task with a task=N line first")
             return
         if not GLOBAL_NAME.match(key) or len(key) > MAX_GLOBAL_NAME:

@@ -36,13 +36,18 @@ def test_loop_break_outside_blocks_is_not_a_block_error():
     assert block_errors(load(SUB + "loop=2\nnext=loop\nloop_break=exit_0\n")) == []
 
 
-@pytest.mark.parametrize("entry", ["+10", "1_0", "\u0661\u0660", "\u00b2", "--10"])
+@pytest.mark.parametrize("entry", ["1_0", "\u0661\u0660", "\u00b2", "--10", "+-10"])
 def test_id_list_entries_are_ascii_integers(entry):
     tf = load(f"task=0\ntype=parallel\ntasks={entry}\n\n" + SUB)
     assert block_errors(tf) == []  # not an ID: the structure check reports it, no traceback
     missing, dangling = structural_errors(tf)
     assert missing == []
     assert [d.message for d in dangling] == [f"Task 0: '{entry}' in tasks is not a task ID"]
+
+
+def test_id_list_entries_may_carry_a_plus_sign_as_int_reads_them():
+    tf = load("task=0\ntype=parallel\ntasks=+10\n\n" + SUB)
+    assert structural_errors(tf) == ([], []) and block_errors(tf) == []
 
 
 @pytest.mark.parametrize("text, message", [
