@@ -27,6 +27,7 @@ from tasker.session import Session
 from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
+from tasker.validate.structure import missing_command_fields
 
 EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START = 2, 20, 24, 12
 
@@ -188,6 +189,9 @@ def _load(session: Session, raw: str, lines: L.Lines):
     session.file_sha256 = hashlib.sha256(raw.encode("utf-8")).hexdigest()
     taskfile = build_task_file(str(session.task_file), raw, lines, load)
     session.taskfile = taskfile
+    for task in taskfile.tasks.values():  # TASKER's parse-time note (A.2); validation decides
+        for key in missing_command_fields(task):
+            session.log.warn(f"Task {task.id} is missing required '{key}' field.")
     unset = sum(1 for g in taskfile.globals.values() if g.unset_env and g.line)
     if unset:  # (the validator fails the used ones; SPEC II.1.3 and A.2)
         session.log.warn(f"# {unset} global variable(s) reference unset environment variables; "
@@ -198,11 +202,31 @@ def _load(session: Session, raw: str, lines: L.Lines):
     return taskfile
 
 
+# With --start-from, each active skip flag is announced (SPEC II.9.1, A.2), as TASKER does.
+RESUME_SKIP_WARNINGS = (
+    ("skip_task_validation", "# Task Validation will be skipped"),
+    ("skip_host_validation", "# Host Validation will be skipped - ATTENTION"),
+    ("skip_unresolved_host_validation",
+     "# Unresolved Host Validation will be skipped - runtime hostname resolution enabled"),
+    ("skip_command_validation", "# Command Validation will be skipped - ATTENTION"),
+    ("skip_security_validation", "# Security Validation will be skipped - ATTENTION"),
+)
+
+
+def _warn_resume_skips(session: Session) -> None:
+    opts = session.options
+    for name, line in RESUME_SKIP_WARNINGS:
+        if getattr(opts, name, False):
+            session.log.warn(line)
+
+
 def _pipeline(session: Session, raw: str, lines: L.Lines) -> int:
     """Load, validate, pre-flight, then run (or stop where an option says so)."""
     from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
 
     opts, log = session.options, session.log
+    if opts.start_from is not None:
+        _warn_resume_skips(session)
     log.info(f"# Validating task file: {session.task_file}")
     taskfile = _load(session, raw, lines)
     if not taskfile.tasks:

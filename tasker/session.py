@@ -147,6 +147,14 @@ class Session:
         if not self.real_run:
             self.log.info(f"[DRY RUN] Would execute alert script: {script}")
             return
+        if not os.path.isfile(script):  # (an ERROR, not a WARN line, as TASKER logs it)
+            self.log.error(f"Alert script not found or not a regular file: {script}")
+            return
+        if not os.access(script, os.X_OK):
+            try:  # TASKER makes the script executable (chmod 0700) before it runs it
+                os.chmod(script, 0o700)
+            except OSError:
+                pass
         self.log.warn(f"Executing alert script: {script}")
         env = dict(self.environ, TASKER_EXIT_CODE=str(exit_code), TASKER_ERROR=reason,
                    TASKER_FAILED_TASK=str(self.record.last_task if self.record.last_task
@@ -163,6 +171,7 @@ class Session:
         except OSError as exc:
             self.log.warn(f"Alert script could not be started: {exc}")
             return
-        self.log.warn(f"Alert script exited with code {proc.returncode}")
+        (self.log.info if proc.returncode == 0 else self.log.warn)(  # WARN only on failure
+            f"Alert script exited with code {proc.returncode}")
         if proc.stderr.strip():
             self.log.warn(f"Alert script stderr: {proc.stderr.strip()}")

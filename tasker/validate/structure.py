@@ -33,11 +33,10 @@ def required_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
             yield _at(tf, f, f"Task {task.id}: unknown type '{f.value}'",
                       hint="type is parallel, conditional or decision")
             return
-        for key in ("hostname", "command"):
-            if not (task.get(key) or "").strip() and not (key == "hostname" and is_explicitly_local(task)):
-                yield error(f"Task {task.id} is missing required '{key}' field", *where,
-                            hint="a task needs hostname= and command=, a return=, or a type=",
-                            source=src)
+        for key in missing_command_fields(task):
+            yield error(f"Task {task.id} is missing required '{key}' field", *where,
+                        hint="a task needs hostname= and command=, a return=, or a type=",
+                        source=src)
     elif kind == "conditional":
         for key in ("condition", "if_true_tasks", "if_false_tasks"):
             # Present but empty is reported at the value: by the condition parser, or by
@@ -51,6 +50,19 @@ def required_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     elif kind == "decision" and not (task.has("success") or task.has("failure")):
         yield error(f"Task {task.id}: decision block needs 'success' or 'failure'", *where,
                     source=src)
+
+
+def missing_command_fields(task: Task) -> List[str]:
+    """`hostname`/`command` a command task lacks (empty counts as missing); [] for others.
+
+    A fan-out block's generated sub-tasks are judged by their block, and a task of an
+    unknown `type` is reported for its type.
+    """
+    if task.generated_by is not None or task.kind != "normal" or task.has("type") \
+            or _plain_command_task(task):
+        return []
+    return [key for key in ("hostname", "command") if not (task.get(key) or "").strip()
+            and not (key == "hostname" and is_explicitly_local(task))]
 
 
 def is_explicitly_local(task: Task) -> bool:

@@ -423,3 +423,42 @@ def test_unset_environment_variables_in_globals_draw_one_warn_line(tmp_path):
     assert len(warns) == 1, warns  # an unresolved sleep= is skipped without a WARN line
     assert warns[0].endswith("WARN: # 2 global variable(s) reference unset environment "
                              "variables; will be checked during validation.")
+
+
+FAILING = "task=0\nhostname=localhost\ncommand=false\nexec=local\n"
+WARN_LINE = re.compile(r"^\[\d{2}[A-Z][a-z]{2}\d{2} \d{2}:\d{2}:\d{2}\] (WARN:|WARNING:)", re.M)
+
+
+def test_alert_script_runs_on_failure_with_its_environment(tmp_path):
+    out = tmp_path / "alert.out"
+    script = tmp_path / "alert.sh"
+    script.write_text(f"#!/bin/sh\necho \"$TASKER_EXIT_CODE $TASKER_FAILED_TASK\" > {out}\n")
+    script.chmod(0o644)  # not executable: tasker makes it so, as TASKER does
+    (tmp_path / "f.txt").write_text(FAILING)
+    proc = tasker(tmp_path / "f.txt", "-r", "--skip-host-validation", "--alert-on-failure",
+                  script, tmp=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert out.read_text().split() == ["1", "0"]
+    assert WARN_LINE.findall(proc.stdout) == ["WARN:"]  # "Executing alert script" only
+    assert "Alert script exited with code 0" in proc.stdout
+
+
+def test_a_missing_alert_script_is_an_error_line_not_a_warning(tmp_path):
+    (tmp_path / "f.txt").write_text(FAILING)
+    proc = tasker(tmp_path / "f.txt", "-r", "--skip-host-validation", "--alert-on-failure",
+                  tmp_path / "nope.sh", tmp=tmp_path)
+    assert proc.returncode == 1
+    assert "ERROR: Alert script not found or not a regular file" in proc.stdout
+    assert not WARN_LINE.findall(proc.stdout)
+
+
+def test_resume_announces_each_skip_flag_and_missing_fields_are_noted(tmp_path):
+    (tmp_path / "r.txt").write_text("task=0\nhostname=localhost\ncommand=true\nexec=local\n"
+                                    "task=1\nhostname=localhost\ncommand=true\nexec=local\n"
+                                    "task=2\ncommand=true\n")
+    proc = tasker(tmp_path / "r.txt", "-r", "--start-from=1", "--skip-host-validation",
+                  "--skip-task-validation", tmp=tmp_path)
+    warns = [ln.split("] ", 1)[1] for ln in proc.stdout.splitlines() if WARN_LINE.match(ln)]
+    assert warns[:3] == ["WARN: # Task Validation will be skipped",
+                         "WARN: # Host Validation will be skipped - ATTENTION",
+                         "WARN: Task 2 is missing required 'hostname' field."]
