@@ -40,9 +40,11 @@ Read = Tuple[Field, int, str]  # the field, the task ID read, the result name
 def task_reads(tf: TaskFile) -> Dict[int, List[Read]]:
     """Every `@N_field@` each task reads, in field order."""
     found: Dict[int, List[Read]] = {}
+    findall = TASK_REF.findall
     for tid, task in tf.tasks.items():
-        items = [(f, int(n), name.lower()) for f in task.fields.values() if "@" in f.value
-                 for n, name in TASK_REF.findall(f.value) if name.lower() in RESULT_FIELDS]
+        items = [(f, int(n), low) for f in task.fields.values() if "@" in f.value
+                 for n, name in findall(f.value) for low in (name.lower(),)
+                 if low in RESULT_FIELDS]
         if items:
             found[tid] = items
     return found
@@ -156,6 +158,8 @@ def unreached(tf: TaskFile, g: Graph, seen: Set[int], refs: Set[int],
 def into_subtasks(tf: TaskFile, g: Graph, seen: Set[int]) -> Iterator[Diagnostic]:
     """C16: the sequential flow running a block's sub-task outside its block."""
     owners = g.owners
+    if not owners:
+        return  # no blocks, no sub-tasks to walk into
     for n in sorted(seen):
         for e in g.out[n]:
             if e.kind == FLOW and e.dst in owners and e.dst != n:
