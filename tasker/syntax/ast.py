@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional
 
 from tasker.syntax.frozen import frozen
 
@@ -33,6 +33,48 @@ NEXT_WORDS = frozenset({"never", "always", "loop"})
 BLOCK_TYPES = ("parallel", "conditional", "decision")
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Conditions(Mapping[str, Any]):
+    """A task's parsed condition fields, each tree built when it is first read.
+
+    The loader has already checked every condition: those that could fail were
+    parsed (and their errors reported) while loading; the others are valid by
+    recognition and wait here as (parser, text). `--validate-only` of a large
+    file thus never builds trees it does not look at; a run builds each one
+    when the task first evaluates it. Read-only, like the rest of the AST.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[str, Any]):
+        """`entries`: field name -> tree, or `Conditions.later(parser, text)`."""
+        self._entries: Dict[str, Any] = dict(entries)
+
+    @staticmethod
+    def later(parser: Any, text: str) -> Any:
+        """The entry of a condition whose tree `parser(text)` builds when first read."""
+        return _Pending(parser, text)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._entries[key]
+        if type(value) is _Pending:
+            value = self._entries[key] = value.parser(value.text)  # (a race builds it twice)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Conditions({ {k: self[k] for k in self._entries} !r})"
+
+
+class _Pending(NamedTuple):
+    parser: Any
+    text: str
 
 
 class _memo:

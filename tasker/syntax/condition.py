@@ -97,6 +97,12 @@ def _parse(text: str, allow_block: bool) -> Expr:
 
 # Unbounded caches (a plain dict, cheaper than LRU bookkeeping): only a task file's own
 # condition texts are parsed, once each while it loads, and its tasks keep the trees anyway.
+def recognizes(text: str) -> bool:
+    """True when `text` is a condition the fast path reads (so it parses, in either kind
+    of field, to the same tree): its tree may then be built later, when first needed."""
+    return bool(text.strip()) and quick_parse(text, _template, build=False) is not None
+
+
 @lru_cache(maxsize=None)
 def parse_condition(text: str) -> Expr:
     """Parse a task condition (`success=`, `condition=`, `next=`, ...); raise ConditionError."""

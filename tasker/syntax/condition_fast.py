@@ -15,7 +15,7 @@ goes to Lark. A property test checks that whenever it answers, the AST
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from tasker.syntax.condition_ast import (
     And, Or, BoolLiteral, Comparison, ExitCode, ExitNotZero, ExitTest, Expr, Operand, OutputMatch,
@@ -73,82 +73,98 @@ def _word(m: "re.Match[str]") -> Expr:
     return ExitTest(int(word[5:]), col)
 
 
-def quick_parse(text: str, template: Callable[[str, int], Template]) -> Optional[Expr]:
+class _Recognized:
+    """What the fast path answers in recognition mode: "valid, AST not built"."""
+
+    def __repr__(self) -> str:
+        return "<recognized>"
+
+
+RECOGNIZED: Any = _Recognized()
+
+
+def quick_parse(text: str, template: Callable[[str, int], Template],
+                build: bool = True) -> Optional[Expr]:
     """The AST of simple atoms joined by `&` and `|`, or None when Lark must decide.
 
     `template` is the parser's own text -> Template builder, so literal parts
     and `@N_field@` references are split exactly as the grammar path does.
     Without parentheses and quotes, `&` and `|` can only be operators, so the
     text splits at them; `|` binds loosest, and both are n-ary as in the grammar.
+
+    With `build` False the same recognition runs without building the tree: the
+    answer is RECOGNIZED (the text is valid, and building it cannot fail) or None.
     """
     if len(text) > 400 or not text.isascii() or _ODD_BLANKS.search(text):
         return None  # unusual text: let the grammar decide
     if "|" not in text and "&" not in text:  # one atom: most conditions
-        return _atom(text, 0, len(text), template)
+        return _atom(text, 0, len(text), template, build)
     alternatives = []
     start = 0
     for part in text.split("|"):
         end = start + len(part)
-        conj = _conjunction(text, start, end, template)
+        conj = _conjunction(text, start, end, template, build)
         if conj is None:
             return None
         alternatives.append(conj)
         start = end + 1
-    if len(alternatives) == 1:
+    if len(alternatives) == 1 or not build:
         return alternatives[0]
     return Or(tuple(alternatives), alternatives[0].column)
 
 
 def _conjunction(text: str, start: int, end: int,
-                 template: Callable[[str, int], Template]) -> Optional[Expr]:
+                 template: Callable[[str, int], Template], build: bool) -> Optional[Expr]:
     """Atoms joined by `&` between text[start:end], or None."""
     items = []
     pos = start
     while True:
         amp = text.find("&", pos, end)
         stop = end if amp < 0 else amp
-        atom = _atom(text, pos, stop, template)
+        atom = _atom(text, pos, stop, template, build)
         if atom is None:
             return None
         items.append(atom)
         if amp < 0:
             break
         pos = amp + 1
-    return items[0] if len(items) == 1 else And(tuple(items), items[0].column)
+    return items[0] if len(items) == 1 or not build else And(tuple(items), items[0].column)
 
 
 def _atom(text: str, start: int, end: int,
-          template: Callable[[str, int], Template]) -> Optional[Expr]:
+          template: Callable[[str, int], Template], build: bool) -> Optional[Expr]:
     """One atom spanning text[start:end]; match positions are absolute, so are columns."""
     if text.startswith("@", start):  # `@N_field@ OP value`: only these forms start so
         m = _COMPARE.fullmatch(text, start, end) or _REF_MATCH.fullmatch(text, start, end)
         if m:
-            return _comparison(m, template)
+            return _comparison(m, template) if build else RECOGNIZED
         m = _TEXT_COMPARE.fullmatch(text, start, end)  # e.g. an unresolved `@NAME@`
-        return _text_comparison(m, template) if m else None
+        return _text_comparison(m, template, build) if m else None
     m = _WORD.fullmatch(text, start, end)
     if m:
-        return _word(m)
+        return _word(m) if build else RECOGNIZED
     m = _MATCH.fullmatch(text, start, end)
     if m:
+        if not build:
+            return RECOGNIZED
         value = m.group("value")
         pattern = template(value, m.start("value") + 1) if value else None
         return OutputMatch(m.group("stream").lower(), pattern, m.group("op") == "!~",
                            m.start("stream") + 1)
     m = _COMPARE.fullmatch(text, start, end) or _REF_MATCH.fullmatch(text, start, end)
     if m:
-        return _comparison(m, template)
+        return _comparison(m, template) if build else RECOGNIZED
     m = _TEXT_COMPARE.fullmatch(text, start, end)
-    return _text_comparison(m, template) if m else None
+    return _text_comparison(m, template, build) if m else None
 
 
-def _text_comparison(m: "re.Match[str]", template: Callable[[str, int], Template]
-                     ) -> Optional[Expr]:
+def _text_comparison(m: "re.Match[str]", template: Callable[[str, int], Template],
+                     build: bool) -> Optional[Expr]:
     """Literal text on the left, unless it reads like a keyword or uses a word operator."""
     left = m.group("left")
     if left.lower().startswith(_KEYWORD_START) or word_operator(left) is not None:
         return None
-    return _comparison(m, template)
+    return _comparison(m, template) if build else RECOGNIZED
 
 
 def _comparison(m: "re.Match[str]", template: Callable[[str, int], Template]) -> Expr:

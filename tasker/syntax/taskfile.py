@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Seque
 from tasker.gcpause import gc_paused
 from tasker.syntax import lines as L
 from tasker.syntax.ast import (
-    CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Field, GlobalVar,
+    CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Conditions, Field,
+    GlobalVar,
     Task, TaskFile,
 )
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
@@ -218,12 +219,16 @@ _CONDITION_KEYS = frozenset(CONDITION_FIELDS)
 
 def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
                       block: bool) -> Mapping:
-    """Parse the condition fields of task `tid`; syntax errors become diagnostics."""
+    """Check the condition fields of task `tid`; syntax errors become diagnostics.
+
+    A text the fast path recognizes is valid and waits unparsed (see Conditions);
+    any other is parsed now, so that its errors are reported while loading.
+    """
     present = _CONDITION_KEYS.intersection(fields)
     if not present:
         return EMPTY
     condition = _condition_module()
-    parsed = {}
+    entries = {}
     for key in CONDITION_FIELDS:  # (in this order, so errors come out alike every time)
         if key not in present:
             continue
@@ -235,11 +240,14 @@ def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
             if how is None:
                 continue
             parser, text, skip = how
+        if parser is not _direct_jump and condition.recognizes(text):
+            entries[key] = Conditions.later(parser, text)
+            continue
         try:
-            parsed[key] = parser(text)
+            entries[key] = parser(text)
         except condition.ConditionError as exc:
             _condition_error(b, tid, f, skip, exc)
-    return MappingProxyType(parsed) if parsed else EMPTY
+    return Conditions(entries) if entries else EMPTY
 
 
 @lru_cache(maxsize=None)  # (an import statement costs more than the parse of `exit_0`)

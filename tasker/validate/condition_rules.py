@@ -68,14 +68,15 @@ def _cond_col(f: Field, column: int) -> int:
 
 def conditions(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     """Lone leading quotes in patterns and `exit_N` above 255 (warnings)."""
-    for key, expr in task.conditions.items():
+    for key in task.conditions:
         f = task.fields[key]
         low = f.value.lower()
         if '"' not in low and "'" not in low and "exit_" not in low:
-            continue  # neither a quote nor an exit test: nothing to look for (speed)
+            continue  # neither a quote nor an exit test: nothing to look for (speed; the
+            # tree of the condition is then not even built, see ast.Conditions)
         from tasker.syntax import condition_ast as C  # loaded only when there are conditions
 
-        for node in C.walk(expr):
+        for node in C.walk(task.conditions[key]):
             if isinstance(node, C.Template) and node.unclosed_quote:
                 yield at(tf, f, f"Task {task.id}: {key} has a quote that is never closed; it "
                          "is ignored", _cond_col(f, node.column - 1) - f.column,

@@ -43,3 +43,32 @@ def test_common_shapes_take_the_fast_path():
                  "/opt/app~opt"):
         assert quick_parse(text, _template) is not None, text
     assert parse_condition("@41_exit@=0") == _parser().parse("@41_exit@=0")
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=9))
+def test_recognition_says_exactly_when_the_fast_path_builds(pieces):
+    """What the loader leaves unparsed must parse later, to the fast path's tree."""
+    from tasker.syntax.condition import parse_block_condition, recognizes
+
+    text = "".join(pieces)
+    quick = quick_parse(text, _template)
+    assert recognizes(text) == (quick is not None and bool(text.strip()))
+    if recognizes(text):
+        assert same(parse_condition(text), quick)
+        assert same(parse_block_condition(text), quick)
+
+
+def test_trees_of_recognized_conditions_are_built_when_first_read():
+    from tasker.syntax import lines as L
+    from tasker.syntax.taskfile import LoadOptions, build_task_file
+
+    text = "task=0\nhostname=h\ncommand=c\ncondition=@9_exit@=0\nsuccess=exit_0|(stdout~x)\n" \
+           "task=9\nreturn=0\n"
+    task = build_task_file("t.txt", text, L.classify(text), LoadOptions()).tasks[0]
+    entries = task.conditions._entries
+    assert type(entries["condition"]).__name__ == "_Pending"  # recognized: not built yet
+    assert type(entries["success"]).__name__ != "_Pending"  # parsed while loading
+    assert task.conditions["condition"] == parse_condition("@9_exit@=0")
+    assert type(entries["condition"]).__name__ != "_Pending"
+    assert list(task.conditions) == ["condition", "success"]
