@@ -108,6 +108,11 @@ def aggregate_met(ctx: RunContext, task: Task, result: TaskResult) -> Optional[b
     low = text.lower()
     if not text:
         return _all_success(ctx, task, result, "No 'next' condition")
+    if key == "next" and task.kind == "conditional" and low in ("never", "loop", "success"):
+        # II.5.2: a conditional block's `next` is a multi-task condition only; `never`,
+        # `success` and `loop` (which only a parallel block knows) are false there
+        ctx.log.info(f"Task {task.id}: 'next={text}' on a conditional block is false")
+        return False
     if key == "next" and low == "never":
         return None
     if key == "next" and low == "always":
@@ -163,7 +168,7 @@ def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
 def run_aggregate_block(ctx: RunContext, task: Task, word: str, once: RunOnce) -> Step:
     """Enter a parallel/conditional block: path entry, (loop of) runs, routing."""
     ctx.record.execution_path.append(task.id)
-    if is_loop(task):
+    if is_loop(task) and task.kind == "parallel":  # (only a parallel block loops, II.3.7)
         return run_looped(ctx, task, once)
     result = once(None)
     if result is None:

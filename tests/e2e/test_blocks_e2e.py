@@ -83,6 +83,24 @@ def test_conditional_branches(tmp_path: Path, mode: str, code: int, path: list,
         assert report["execution_summary"]["failure_info"]["exit_code"] == 10
 
 
+@pytest.mark.parametrize("word, code, path", [
+    ("never", 10, [0]), ("success", 10, [0]), ("loop", 10, [0]), ("always", 0, [0, 1]),
+])
+def test_conditional_special_next_words(tmp_path: Path, word: str, code: int,
+                                        path: list) -> None:
+    """II.5.2: never/success/loop are false on a conditional block, which never loops."""
+    text = (REPO / DATA / "conditional_next.txt").read_text()
+    if word == "loop":
+        text = text.replace("next=@WORD@\n", "next=@WORD@\nloop=3\n")
+    (tmp_path / "tasks.txt").write_text(text)
+    got, report, out = run(tmp_path, str(tmp_path / "tasks.txt"), "--set", f"WORD={word}")
+    assert got == code, out
+    assert report["execution_summary"]["execution_path"] == path
+    assert [e["task"] for e in report["trace"] if e["block"] == 0] == [10]
+    if code:
+        assert f"Task 0: 'next={word}' on a conditional block is false" in out
+
+
 @pytest.mark.parametrize("limit, code, path", [("9", 0, [0, 1, 2]), ("3", 10, [0, 1])])
 def test_decision_is_stored_and_never_restarts(tmp_path: Path, limit: str, code: int,
                                                path: list) -> None:

@@ -83,7 +83,7 @@ def test_mermaid_content():
     assert '  t0 -->|"on_failure"| t90' in text
     assert '  t1 -.->|"runs"| t101' in text
     assert '  t1 -->|"on_success (min_success=1#124;any_success)"| t2' in text
-    assert '  t3 -->|"next=never"| done' in text
+    assert '  t3 -->|"next=never is false (exit 10)"| failed' in text
     assert '  t90 -->|"return 1"| failed' in text
 
 
@@ -133,7 +133,7 @@ def test_plan_has_one_line_per_task_in_id_order():
     assert "parallel" in row[1] and "runs 100,101" in row[1]
     assert "return 1 -> stop (failed)" in row[90]
     assert "(sub-task of 1)" in row[100]
-    assert "next=never -> end" in row[3]
+    assert "next=never is false (exit 10) -> stop (failed)" in row[3]
 
 
 def test_plan_marks_generated_hosts():
