@@ -113,7 +113,7 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
         except FatalRunError as exc:
             session.log.error(f"FATAL ERROR: {exc.message}")
             outcome = Outcome(exc.exit_code, "failed", exc.message, exc.task_id)
-    return session.finish(outcome.exit_code, outcome.status, outcome.error)
+    return session.finish(outcome.exit_code, outcome.status, outcome.error, outcome.task_id)
 
 
 class _signals:

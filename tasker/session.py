@@ -40,6 +40,7 @@ class Session:
     record: RunRecord = field(default_factory=RunRecord)
     masker: Masker = field(default_factory=Masker)
     finished: bool = False
+    ending_task: Optional[int] = None  # the task that ended the run (set by finish)
     state_writer: Optional[statefile.StateWriter] = None
 
     @property
@@ -71,14 +72,21 @@ class Session:
         except OSError as exc:
             self.log.warn(f"Failed to save recovery state: {exc}")
 
-    def finish(self, exit_code: int, status: str, error: Optional[str] = None) -> int:
-        """Write every record for this exit and return the exit code."""
+    def finish(self, exit_code: int, status: str, error: Optional[str] = None,
+               task_id: Optional[int] = None) -> int:
+        """Write every record for this exit and return the exit code.
+
+        `task_id` is the task that ended the run (a `return=` task, a failed one); the
+        report, the summary line and the alert name it rather than the last task that
+        ran a command.
+        """
         if self.finished:
             return exit_code
         self.finished = True
         ended = time.time()
+        self.ending_task = task_id if task_id is not None else self.record.last_task
         if error and self.record.failure is None and exit_code != 0:
-            self.record.failure = {"task_id": self.record.last_task, "exit_code": exit_code,
+            self.record.failure = {"task_id": self.ending_task, "exit_code": exit_code,
                                    "error": error}
         self._write_report(exit_code, status, ended)
         self._write_summary(exit_code, ended, status)
@@ -122,7 +130,7 @@ class Session:
             return
         from tasker.report import summary
 
-        tid = self.record.last_task
+        tid = self.ending_task
         result = self.record.results.get(tid) if tid is not None else None
         if result is not None:
             task = self.taskfile.tasks.get(tid) if self.taskfile else None
@@ -157,8 +165,7 @@ class Session:
                 pass
         self.log.warn(f"Executing alert script: {script}")
         env = dict(self.environ, TASKER_EXIT_CODE=str(exit_code), TASKER_ERROR=reason,
-                   TASKER_FAILED_TASK=str(self.record.last_task if self.record.last_task
-                                          is not None else ""),
+                   TASKER_FAILED_TASK="" if self.ending_task is None else str(self.ending_task),
                    TASKER_TASK_FILE=str(self.task_file), TASKER_LOG_FILE=self.log_name or "",
                    TASKER_STATE_FILE=str(self.paths.state_file) if self.real_run else "",
                    TASKER_TIMESTAMP=time.strftime("%Y-%m-%d %H:%M:%S"))

@@ -69,6 +69,24 @@ def test_unrouted_failure_stops_with_the_task_exit_code(tmp_path):
     assert rep["task_results"]["1"]["stderr"] == "broken"
 
 
+def test_failure_info_names_the_return_task_that_ended_the_run(tmp_path):
+    """A return-only task ran no command; it still is the task that ended the run."""
+    tasks = tmp_path / "ret.txt"
+    tasks.write_text("task=0\nhostname=localhost\nexec=local\ncommand=true\n\n"
+                     "task=1\nreturn=3\n")
+    alert = tmp_path / "alert.sh"
+    alert.write_text("#!/bin/sh\necho \"$TASKER_FAILED_TASK\" > \"$0.out\"\n")
+    alert.chmod(0o755)
+    proc = tasker(tasks, "-r", "--skip-host-validation", "--output-json", tmp_path / "r.json",
+                  "-p", "P", "--alert-on-failure", alert, tmp=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert report(tmp_path)["execution_summary"]["failure_info"] == {
+        "task_id": 1, "exit_code": 3, "error": "return code 3"}
+    assert (tmp_path / "alert.sh.out").read_text().strip() == "1"
+    line = (tmp_path / "logs" / "project" / "P.summary").read_text().splitlines()[1]
+    assert line.split("\t")[1:5] == ["FAILURE", "3", "ret.txt", "1"]
+
+
 def test_parse_error_is_located_with_a_caret(tmp_path):
     proc = tasker(DATA / "syntax_error.txt", "-r", "--output-json", tmp_path / "r.json",
                   tmp=tmp_path)
