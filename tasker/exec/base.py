@@ -12,11 +12,11 @@ import threading
 from dataclasses import dataclass
 from typing import Optional, Protocol, Tuple
 
-# Exit codes with a fixed meaning (they follow the shell's conventions).
+# Exit codes with a fixed meaning. A program that cannot be started (missing, not
+# executable, ...) gets exit 1 with the reason on stderr, as TASKER reports it (SPEC
+# II.3.3 step 7, II.5.1.3), not the shell's 126/127: wrapper scripts test for these codes.
 TIMEOUT_EXIT = 124
-NOT_FOUND_EXIT = 127
-NOT_EXECUTABLE_EXIT = 126  # EACCES: the file exists but may not be executed
-START_ERROR_EXIT = 1       # any other reason the program could not be started
+START_ERROR_EXIT = 1
 
 # Bytes of each stream kept in memory; beyond this the whole stream is spilled.
 MEMORY_LIMIT = 1024 * 1024

@@ -25,8 +25,6 @@ from typing import IO, Dict, Optional, Sequence, Tuple
 
 from tasker.exec.base import (
     MEMORY_LIMIT,
-    NOT_EXECUTABLE_EXIT,
-    NOT_FOUND_EXIT,
     START_ERROR_EXIT,
     TIMEOUT_EXIT,
     CommandResult,
@@ -346,9 +344,8 @@ def _start_failure(argv: Tuple[str, ...], exc: Exception, duration: float) -> Co
         message = f"Command not found: {name}"
         if os.sep in str(name) and os.path.exists(name):
             message += " (its interpreter, named in the #! line, does not exist)"
-        return CommandResult(NOT_FOUND_EXIT, "", message, duration, not_found=True)
+        return CommandResult(START_ERROR_EXIT, "", message, duration, not_found=True)
     if not argv:
         return CommandResult(START_ERROR_EXIT, "", "Cannot run an empty command", duration)
-    code = NOT_EXECUTABLE_EXIT if isinstance(exc, PermissionError) else START_ERROR_EXIT
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return CommandResult(code, "", f"Cannot run {name}: {reason}", duration)
+    return CommandResult(START_ERROR_EXIT, "", f"Cannot run {name}: {reason}", duration)

@@ -39,7 +39,7 @@ class FakeExecutor:
             if self.delay:
                 cancel.wait(self.delay)
             if answer == "missing":
-                return CommandResult(127, "", "Command not found", 0.0, not_found=True)
+                return CommandResult(1, "", "Command not found", 0.0, not_found=True)
             code, out, err = answer
             return CommandResult(code, out, err, 0.01, timed_out=code == 124)
         finally:
@@ -224,7 +224,7 @@ def test_missing_program_in_subtask_is_a_failed_result_not_fatal():
     text, table = parallel_file("success=min_success=1", (0, 0), routing="on_success=2")
     table["cmd11"] = "missing"
     outcome, rec, *_ = run(text, table)
-    assert outcome.exit_code == 0 and rec.results[11].exit_code == 127
+    assert outcome.exit_code == 0 and rec.results[11].exit_code == 1
     assert not rec.results[11].success
 
 

@@ -26,7 +26,7 @@ class FakeExecutor:
         if callable(answer):
             answer = answer(spec.argv)
         if answer == "missing":
-            return CommandResult(127, "", "not found", 0.0, not_found=True)
+            return CommandResult(1, "", "not found", 0.0, not_found=True)
         code, out, err = answer
         return CommandResult(code, out, err, 0.01, timed_out=code == 124)
 

@@ -226,7 +226,7 @@ def test_cancel_after_the_child_closed_its_pipes(tmp_path: Path) -> None:
 
 def test_program_not_found(tmp_path: Path) -> None:
     result = run(tmp_path, ["tasker-no-such-program-1e9", "x"])
-    assert (result.exit_code, result.not_found) == (127, True)
+    assert (result.exit_code, result.not_found) == (1, True)
     assert result.stderr == "Command not found: tasker-no-such-program-1e9"
 
 
@@ -238,12 +238,12 @@ def test_script_whose_interpreter_is_missing_counts_as_not_found(tmp_path: Path)
     assert result.not_found and "interpreter" in result.stderr
 
 
-def test_permission_denied_is_126(tmp_path: Path) -> None:
+def test_permission_denied_is_exit_1_with_the_reason(tmp_path: Path) -> None:
     script = tmp_path / "script"
     script.write_text("#!/bin/sh\necho hi\n")
     script.chmod(0o644)
     result = run(tmp_path, [str(script)])
-    assert (result.exit_code, result.not_found) == (126, False)
+    assert (result.exit_code, result.not_found) == (1, False)
     assert result.stderr == f"Cannot run {script}: Permission denied"
 
 
