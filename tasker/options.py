@@ -222,7 +222,7 @@ def merge(cli: Dict[str, Any], file: Dict[str, Any]) -> Options:
         values[key] = (value or values.get(key, False)) if key in flag_names else value
     if file.get("set") and cli.get("set"):  # both apply, the command line's last (it wins)
         values["set"] = list(file["set"]) + list(cli["set"])
-    if values.get("debug") and values["log_level"] == "INFO" and "log_level" not in cli:
+    if values.get("debug") and values["log_level"] == "INFO":  # (even an explicit INFO)
         values["log_level"] = "DEBUG"
     return Options(values, tuple(file), ignored, flag_names)
 
