@@ -113,6 +113,8 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
 def run_once(ctx: RunContext, task: Task, label: str, it: Iteration = Iteration()) -> TaskResult:
     """Execute the command, store the result, then sleep."""
     result = command.execute(ctx, task, label)
+    if it.iteration is not None:
+        result = replace(result, iterations=it.iteration)
     record(ctx, result, it)
     ctx.record.last_task = task.id
     sleep_after(ctx, task, label)
@@ -126,15 +128,20 @@ def is_loop(task: Task) -> bool:
 
 
 def loop_ends(ctx: RunContext, task: Task, result: TaskResult) -> bool:
-    """After an iteration: `loop_break` holds, or `next=loop&COND` no longer does."""
-    current = Current(result.exit_code, result.stdout, result.stderr, result.success)
+    """After an iteration: `loop_break` holds, or `next=loop&COND` no longer does.
+
+    In `loop_break` the word `success` means exit code 0 (II.3.2: the task's success
+    result is known only to `next`).
+    """
     lookup = Variables(ctx.record.results).lookup
     brk = task.conditions.get("loop_break")
-    if brk is not None and evaluate(brk, current, lookup):
+    if brk is not None and evaluate(brk, Current(result.exit_code, result.stdout,
+                                                 result.stderr), lookup):
         ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
                      f"'{task.get('loop_break')}' satisfied")
         return True
     keep_going = task.conditions.get("next")  # only `next=loop&COND` is parsed
+    current = Current(result.exit_code, result.stdout, result.stderr, result.success)
     if keep_going is not None and not evaluate(keep_going, current, lookup):
         ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
         return True
@@ -142,17 +149,24 @@ def loop_ends(ctx: RunContext, task: Task, result: TaskResult) -> bool:
 
 
 def run_loop(ctx: RunContext, task: Task) -> Step:
-    """Run the task `loop` times, leaving early on `loop_break` (II.3.7)."""
+    """Run the task up to `loop` times, leaving early on `loop_break` (II.3.7).
+
+    Every iteration is a pass of the task as in TASKER's main loop (II.3.8): its
+    `condition` is checked again before each one (false: a skipped result, then ID + 1),
+    and a `return` ends the run after the first.
+    """
     count = resolve_int(ctx, task, "loop", lo=1, hi=MAX_LOOP)
-    result = None
     for k in range(1, count + 1):
-        result = run_once(ctx, task, f"{task.id}.{k}", Iteration(iteration=k))
+        label = f"{task.id}.{k}"
+        if k > 1 and not condition_allows(ctx, task, label, Iteration(iteration=k)):
+            return Goto(task.id + 1)
+        result = run_once(ctx, task, label, Iteration(iteration=k))
+        if task.has("return") and not ctx.interrupt.requested:
+            return return_now(ctx, task)
         if loop_ends(ctx, task, result) or ctx.interrupt.requested:
             break
     else:
         ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
-    if result is not None and task.has("return"):
-        return return_now(ctx, task)
     return Goto(task.id + 1)
 
 

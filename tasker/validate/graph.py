@@ -96,12 +96,11 @@ def _ordinary(tf: TaskFile, t: Task) -> List[Edge]:
     fields = t.fields  # membership tests on the mapping: this runs for every task
     edges = [_goto(tf, t, t.id + 1, "skipped (ID+1)", "condition")] if "condition" in fields \
         else []
-    loop = _is_loop(t)
-    if "return" in fields and not ("command" in fields and loop):
+    if "return" in fields:  # (with a loop too: the run ends after the first iteration)
         return edges + [_return(t)]
-    if loop:
+    if _is_loop(t):
         edges.append(Edge(t.id, t.id, f"loop x{t.get('loop')}", LOOP, "loop"))
-        return edges + [_return(t) if "return" in fields else _goto(tf, t, t.id + 1, "ID+1")]
+        return edges + [_goto(tf, t, t.id + 1, "ID+1")]
     nxt = (t.get("next") or "").strip()
     low = nxt.lower()
     if low == "never":

@@ -127,6 +127,34 @@ def test_loop_runs_exactly_n_times_and_breaks():
     assert len(ex.calls) == 2 and "Breaking loop" in log
 
 
+def test_loop_checks_the_condition_before_every_iteration():
+    """II.3.8: each iteration is a pass of the task; a false condition skips, then ID + 1."""
+    outputs = iter(["go", "stop", "never"])
+    table = {"cmd0": lambda argv: (0, next(outputs), "")}
+    text = tasks((0, "next=loop\nloop=5\ncondition=@0_stdout@!~stop"), (1, ""))
+    outcome, rec, log, ex = run(text, table)
+    assert [c[0] for c in ex.calls] == ["cmd0", "cmd0", "cmd1"]
+    assert [(e.iteration, e.skipped) for e in rec.trace if e.task == 0] == [
+        (1, False), (2, False), (3, True)]
+    assert "Task 0.3: Condition '@0_stdout@!~stop' evaluated to FALSE, skipping task" in log
+    assert rec.results[0].exit_code == -1 and outcome.exit_code == 0
+
+
+def test_loop_with_return_ends_the_run_after_the_first_iteration():
+    outcome, rec, _, ex = run(tasks((0, "next=loop\nloop=3\nreturn=4"), (1, "")))
+    assert outcome.exit_code == 4 and [c[0] for c in ex.calls] == ["cmd0"]
+
+
+def test_loop_records_the_iteration_count_and_judges_success_by_exit_code():
+    """In loop_break the word `success` is exit 0, not the task's success condition."""
+    codes = iter([1, 0, 0])
+    table = {"cmd0": lambda argv: (next(codes), "", "")}
+    text = tasks((0, "next=loop\nloop=3\nsuccess=exit_1\nloop_break=success"), (1, ""))
+    _, rec, _, ex = run(text, table)
+    assert [c[0] for c in ex.calls] == ["cmd0", "cmd0", "cmd1"]
+    assert rec.results[0].iterations == 2
+
+
 def test_loop_with_condition_in_next():
     counter = iter(range(10))
     table = {"cmd0": lambda argv: (0, str(next(counter) + 1), "")}
