@@ -108,9 +108,10 @@ def aggregate_met(ctx: RunContext, task: Task, result: TaskResult) -> Optional[b
     low = text.lower()
     if not text:
         return _all_success(ctx, task, result, "No 'next' condition")
-    if key == "next" and task.kind == "conditional" and low in ("never", "loop", "success"):
-        # II.5.2: a conditional block's `next` is a multi-task condition only; `never`,
-        # `success` and `loop` (which only a parallel block knows) are false there
+    if key == "next" and task.kind == "conditional" and low in ("never", "loop"):
+        # II.5.2: a conditional block's `next` is a multi-task condition only; `never`
+        # and `loop` (which only a parallel block knows) are false there. (`success` was
+        # false too, bug C4: it means all_success here as on a parallel block.)
         ctx.log.info(f"Task {task.id}: 'next={text}' on a conditional block is false")
         return False
     if key == "next" and low == "never":

@@ -120,8 +120,8 @@ def _block(tf: TaskFile, t: Task) -> List[Edge]:
         word = {"tasks": "runs", "if_true_tasks": "if true", "if_false_tasks": "if false"}[key]
         edges += [Edge(t.id, s, word, SUB, key) for s in block_list(t, key) if s in tf.tasks]
     low = (t.get("next") or "").strip().lower()
-    if t.kind == "conditional" and not t.has("success") and low in ("never", "loop", "success"):
-        # a conditional block's `next=never|loop|success` is a false condition (II.5.2)
+    if t.kind == "conditional" and not t.has("success") and low in ("never", "loop"):
+        # a conditional block's `next=never`/`next=loop` is a false condition (II.5.2)
         return edges + [_jump(tf, t, "on_failure", f"next={low} is false")
                         if t.has("on_failure") else
                         _stop(t, f"next={low} is false (exit 10)", "next", False)]

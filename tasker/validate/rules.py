@@ -155,10 +155,8 @@ def flow_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                      f"{' and '.join(routed)}", hint="use either next= or on_success=/"
                      "on_failure=")
         if task.kind in ("parallel", "conditional") and nxt.value.lower() == "success":
-            meaning = "is treated as all_success" if task.kind == "parallel" else \
-                "is always false (it never takes on_success)"
-            yield at(tf, nxt, f"Task {task.id}: next=success on a {task.kind} block {meaning}",
-                     severity=WARNING, hint="write next=all_success")
+            yield at(tf, nxt, f"Task {task.id}: next=success on a block is treated as "
+                     "all_success", severity=WARNING, hint="write next=all_success")
     for key in ("on_success", "on_failure"):
         f = task.fields.get(key)
         target = None if f is None or dynamic(f) else parse_int(f.value)

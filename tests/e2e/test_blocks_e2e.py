@@ -84,11 +84,12 @@ def test_conditional_branches(tmp_path: Path, mode: str, code: int, path: list,
 
 
 @pytest.mark.parametrize("word, code, path", [
-    ("never", 10, [0]), ("success", 10, [0]), ("loop", 10, [0]), ("always", 0, [0, 1]),
+    ("never", 10, [0]), ("loop", 10, [0]), ("always", 0, [0, 1]),
+    ("success", 0, [0, 1]),  # all_success, as on a parallel block (C4; HEAD: false)
 ])
 def test_conditional_special_next_words(tmp_path: Path, word: str, code: int,
                                         path: list) -> None:
-    """II.5.2: never/success/loop are false on a conditional block, which never loops."""
+    """II.5.2: never/loop are false on a conditional block, which never loops."""
     text = (REPO / DATA / "conditional_next.txt").read_text()
     if word == "loop":
         text = text.replace("next=@WORD@\n", "next=@WORD@\nloop=3\n")
