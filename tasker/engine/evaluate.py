@@ -138,6 +138,13 @@ def _multi_task(node: MultiTask, counts: Optional[Tuple[int, int]]) -> bool:
     return rules.get(node.kind, False)
 
 
+def _comparison(node, env: _Env) -> bool:
+    """`LEFT op RIGHT`; a right side whose opening quote is never closed is false (II.3.2)."""
+    if node.right.unclosed_quote:
+        return False
+    return compare(_operand(node.left, env), node.op, render(node.right, env.lookup))
+
+
 def _success(expr, env: _Env) -> bool:
     current = env.current
     return current.exit_code == 0 if current.success is None else current.success
@@ -155,8 +162,7 @@ _NODES: Dict[str, Callable[..., bool]] = {
     "OutputMatch": lambda e, env: _output_match(e, env),
     "LineCount": lambda e, env: _line_count(e, env),
     "Contains": lambda e, env: (render(e.text, env.lookup) in env.current.stdout) != e.negated,
-    "Comparison": lambda e, env: compare(_operand(e.left, env), e.op,
-                                         render(e.right, env.lookup)),
+    "Comparison": lambda e, env: _comparison(e, env),
     "BareOperand": lambda e, env: render(e.value, env.lookup).strip().lower() == "true",
     "MultiTask": lambda e, env: _multi_task(e, env.counts),
 }

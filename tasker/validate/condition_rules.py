@@ -76,10 +76,14 @@ def conditions(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
             # tree of the condition is then not even built, see ast.Conditions)
         from tasker.syntax import condition_ast as C  # loaded only when there are conditions
 
+        compared = {id(n.right) for n in C.walk(task.conditions[key])
+                    if isinstance(n, C.Comparison)}
         for node in C.walk(task.conditions[key]):
             if isinstance(node, C.Template) and node.unclosed_quote:
-                yield at(tf, f, f"Task {task.id}: {key} has a quote that is never closed; it "
-                         "is ignored", _cond_col(f, node.column - 1) - f.column,
+                effect = "the comparison is always false" if id(node) in compared \
+                    else "it is ignored"
+                yield at(tf, f, f"Task {task.id}: {key} has a quote that is never closed; "
+                         f"{effect}", _cond_col(f, node.column - 1) - f.column,
                          severity=WARNING, hint="close the quote or remove it")
             elif isinstance(node, C.ExitTest) and node.code > 255:
                 yield at(tf, f, f"Task {task.id}: exit_{node.code} can never be true; exit "

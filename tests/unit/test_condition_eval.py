@@ -168,6 +168,16 @@ CASES = [
     ("!(exit_0|exit_1)", C(1), False),
     ("!!exit_0", C(0), True),
     ("!stdout~x&exit_0", C(0, stdout="y"), True),
+    # a quote never closed: dropped in a pattern, a false comparison (II.3.2)
+    ('stdout~"abc', C(0, stdout="xabcx"), True),
+    ('stdout="abc', C(0, stdout="abc"), False),
+    ('stdout!="abc', C(0, stdout="zzz"), False),
+    ('@0_stdout@~"42', C(), False),
+    # keywords in any case; every comparison for line counts (compatibility notes)
+    ("EXIT_0", C(0), True),
+    ("stdout_count>=2", C(0, stdout="a\nb\n"), True),
+    ("stdout_count<=1", C(0, stdout="a\nb"), False),
+    ("stdout_count!=2", C(0, stdout="a\nb"), False),
 ]
 
 

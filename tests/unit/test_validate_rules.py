@@ -105,7 +105,9 @@ WARNINGS = [
     (T0 + "Hostnme=x\n", 4, 1, "unknown field 'Hostnme'"),
     (T0 + "exec=foo\n", 4, 6, "unknown exec type 'foo'"),
     ("task=0\nhostname=h\ncommand=ls -l\n", 3, 11, "contains a space"),
-    (T0 + 'success=stdout~"Test 1 PASSED\n', 4, 16, "quote that is never closed"),
+    (T0 + 'success=stdout~"Test 1 PASSED\n', 4, 16, "quote that is never closed; it is "
+     "ignored"),
+    (T0 + 'success=stdout="Test 1\n', 4, 16, "never closed; the comparison is always false"),
     (T0 + "success=exit_0|exit_256\n", 4, 16, "exit_256 can never be true"),
     ("task=1\ntype=parallel\ntasks=10\ntask=10\nhostname=h\ncommand=x\n", 3, 7,
      "sub-task 10 is outside the recommended range 100-199"),
