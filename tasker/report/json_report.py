@@ -72,13 +72,16 @@ def _summary(total_tasks: int, record: RunRecord, results: List[TaskResult],
     """The `execution_summary` section."""
     statuses = [result.status for result in results]
     path = list(record.execution_path)
+    counts = {status: statuses.count(status) for status in (SUCCESS, FAILED, TIMEOUT, SKIPPED)}
     summary: Dict[str, Any] = {
         "total_tasks": total_tasks,
-        "executed": len(path),
-        "succeeded": statuses.count(SUCCESS),
-        "failed": statuses.count(FAILED),
-        "timeouts": statuses.count(TIMEOUT),
-        "skipped": statuses.count(SKIPPED),
+        # every stored result that ran (sub-tasks and blocks included), so that
+        # executed = succeeded + failed + timeouts; skipped ones are counted apart
+        "executed": counts[SUCCESS] + counts[FAILED] + counts[TIMEOUT],
+        "succeeded": counts[SUCCESS],
+        "failed": counts[FAILED],
+        "timeouts": counts[TIMEOUT],
+        "skipped": counts[SKIPPED],
         "execution_path": path,
         "final_task": path[-1] if path else None,
     }

@@ -51,19 +51,23 @@ def dynamic(f: Field) -> bool:
     return "@" in f.value and bool(TASK_REF.search(f.value) or GLOBAL_REF.search(f.value))
 
 
-def int_field(tf: TaskFile, task: Task, key: str, lo: int, hi: int,
-              warn_above: Optional[int] = None) -> Iterator[Diagnostic]:
-    """An integer field within [lo, hi] (error), warning above `warn_above`."""
+def int_field(tf: TaskFile, task: Task, key: str, lo: int, hi: Optional[int],
+              warn_above: Optional[int] = None,
+              replaced_by: Optional[int] = None) -> Iterator[Diagnostic]:
+    """An integer field within [lo, hi] (error; no hi: no upper bound), warning above
+    `warn_above`, saying so when the run then uses `replaced_by` instead (II.5.5)."""
     f = task.fields.get(key)
     if f is None or dynamic(f):
         return
     n = parse_int(f.value)
     if n is None:
         yield at(tf, f, f"Task {task.id}: {key} must be a whole number, not '{f.value}'")
-    elif not lo <= n <= hi:
-        yield at(tf, f, f"Task {task.id}: {key}={n} is out of range ({lo}-{hi})")
+    elif n < lo or (hi is not None and n > hi):
+        allowed = f"{lo}-{hi}" if hi is not None else f"{lo} or more"
+        yield at(tf, f, f"Task {task.id}: {key}={n} is out of range ({allowed})")
     elif warn_above is not None and n > warn_above:
-        yield at(tf, f, f"Task {task.id}: {key}={n} is unusually high (above {warn_above})",
+        yield at(tf, f, f"Task {task.id}: {key}={n} is unusually high (above {warn_above})"
+                 + (f"; the run uses {replaced_by} instead" if replaced_by is not None else ""),
                  severity=WARNING)
 
 

@@ -108,7 +108,7 @@ def numbers(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
             yield at(tf, f, f"Task {task.id}: negative sleep has no effect", severity=WARNING)
     yield from _timeout(tf, task)
     yield from int_field(tf, task, "retry_count", 1, 1000, 100)
-    yield from int_field(tf, task, "retry_delay", 0, 10 ** 9, 300)
+    yield from int_field(tf, task, "retry_delay", 0, None, 300, replaced_by=1)
 
 
 def _timeout(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:

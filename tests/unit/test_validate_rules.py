@@ -60,7 +60,7 @@ ERRORS = [
     ("task=0\ntype=parallel\ntasks=1\nretry_count=0\ntask=1\nhostname=h\ncommand=x\n", 4, 13,
      "retry_count=0 is out of range (1-1000)"),
     ("task=0\ntype=parallel\ntasks=1\nretry_delay=-1\ntask=1\nhostname=h\ncommand=x\n", 4, 13,
-     "retry_delay=-1 is out of range"),
+     "retry_delay=-1 is out of range (0 or more)"),
     ("task=0\ntype=parallel\ntasks=1\nsuccess=exit_0\ntask=1\nhostname=h\ncommand=x\n", 4, 9,
      "is not an aggregate condition"),
     ("task=0\ntype=conditional\ncondition=true\nif_true_tasks=1\nif_false_tasks=1\n"
@@ -83,6 +83,8 @@ WARNINGS = [
     ("task=0\nreturn=-1\n", 2, 8, "outside 0-255"),
     ("task=0\nreturn=300\n", 2, 8, "exit code becomes 44"),
     (T0 + "loop=200\nnext=loop\n", 4, 6, "loop=200 is unusually high"),
+    ("task=0\ntype=parallel\ntasks=1\nretry_delay=400\ntask=1\nhostname=h\ncommand=x\n", 4,
+     13, "retry_delay=400 is unusually high (above 300); the run uses 1 instead"),
     (T0 + "sleep=-1\n", 4, 7, "negative sleep"),
     (T0 + "timeout=2\n", 4, 9, "outside 5-1000"),
     (T0 + "loop_break=exit_0\n", 4, 12, "loop_break has no effect"),
