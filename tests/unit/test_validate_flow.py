@@ -156,15 +156,12 @@ def test_graph_start_is_lowest_without_task_zero():
     assert routing_graph(load(t(5) + t(6))).start == 5
 
 
-def test_large_chain_is_fast():
-    import time
-
+def test_large_chain_has_no_findings_and_no_recursion_limit():
+    """A 3000-task chain (deeper than Python's recursion limit); its speed is measured
+    by bench/bench_validate.py, not here."""
     text = "".join(t(i, f"arguments=@{i - 1}_stdout@" if i else "arguments=x")
                    for i in range(3000))
-    tf = load(text)
-    started = time.perf_counter()
-    assert flow_diagnostics(tf) == []
-    assert time.perf_counter() - started < 1.0
+    assert flow_diagnostics(load(text)) == []
 
 
 def test_endless_loop_with_a_negative_task_id():
@@ -183,3 +180,4 @@ def test_dominators_on_a_diamond_with_a_loop():
     dom = Dominators(g, seq_reached(g))
     assert dom.dominates(0, 3) and dom.dominates(2, 3) and dom.dominates(3, 3)
     assert not dom.dominates(1, 2) and not dom.dominates(1, 3) and not dom.dominates(3, 0)
+
