@@ -58,7 +58,10 @@ def missing_command_fields(task: Task) -> List[str]:
     A fan-out block's generated sub-tasks are judged by their block, and a task of an
     unknown `type` is reported for its type.
     """
-    if task.generated_by is not None or task.kind != "normal" or task.has("type") \
+    # (membership tests, not task.kind: this runs for every task while loading; a task
+    # with `type` or `return` is never a "normal" one)
+    fields = task.fields
+    if task.generated_by is not None or "type" in fields or "return" in fields \
             or _plain_command_task(task):
         return []
     return [key for key in ("hostname", "command") if not (task.get(key) or "").strip()
