@@ -10,6 +10,7 @@ condition), else `next`, else `all_success` for both kinds of block (C4).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable, List, Optional, Sequence
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
@@ -87,9 +88,17 @@ def _ratio(result: TaskResult) -> str:
     return f"{counts.success}/{counts.total}"
 
 
-def _current(result: TaskResult) -> Current:
-    """The aggregate as "current" values for a `next=` condition or `loop_break`."""
-    return Current(result.exit_code, result.stdout, result.stderr, result.success)
+def _current(task: Task, result: TaskResult) -> Current:
+    """The aggregate as "current" values for a `next=` condition or `loop_break`.
+
+    A parallel block's current stdout is TASKER's summary sentence (II.5.1 step 6),
+    not the stored `@P_stdout@` text.
+    """
+    stdout = result.stdout
+    if task.kind == "parallel" and result.counts is not None:
+        stdout = (f"Parallel execution summary: {result.counts.success} successful, "
+                  f"{result.counts.failed} failed")
+    return Current(result.exit_code, stdout, result.stderr, result.success)
 
 
 def _all_success(ctx: RunContext, task: Task, result: TaskResult, why: str) -> bool:
@@ -102,7 +111,7 @@ def _all_success(ctx: RunContext, task: Task, result: TaskResult, why: str) -> b
 def aggregate_met(ctx: RunContext, task: Task, result: TaskResult) -> Optional[bool]:
     """Truth of the block's aggregate test; None for `next=never` (stop successfully)."""
     counts = result.counts or BlockCounts(0, 0)
-    lookup = Variables(ctx.record.results).lookup
+    lookup = Variables(ctx.results()).lookup
     key = "success" if task.has("success") else "next"
     text = (task.get(key) or "").strip()
     low = text.lower()
@@ -124,7 +133,7 @@ def aggregate_met(ctx: RunContext, task: Task, result: TaskResult) -> Optional[b
     expr = task.conditions.get(key)
     if expr is None:  # `next=loop` after the loop is done
         return True
-    met = evaluate_block(expr, counts.success, counts.failed, _current(result), lookup)
+    met = evaluate_block(expr, counts.success, counts.failed, _current(task, result), lookup)
     ctx.log.info(f"Task {task.id}: Success condition '{text}' evaluated to: {met}")
     return met
 
@@ -160,7 +169,7 @@ def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
         result = once(k)
         if result is None:
             return Stop(None)
-        if loop_ends(ctx, task, result):
+        if loop_ends(ctx, task, replace(result, stdout=_current(task, result).stdout)):
             return Goto(task.id + 1)
     ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
     return Goto(task.id + 1)
@@ -169,7 +178,8 @@ def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
 def run_aggregate_block(ctx: RunContext, task: Task, word: str, once: RunOnce) -> Step:
     """Enter a parallel/conditional block: path entry, (loop of) runs, routing."""
     ctx.record.execution_path.append(task.id)
-    if is_loop(task) and task.kind == "parallel":  # (only a parallel block loops, II.3.7)
+    # Only a parallel block loops (II.3.7), and only when no `success=` decides (II.5.1)
+    if is_loop(task) and task.kind == "parallel" and not task.has("success"):
         return run_looped(ctx, task, once)
     result = once(None)
     if result is None:

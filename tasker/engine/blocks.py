@@ -41,7 +41,7 @@ def run_block(ctx: RunContext, task: Task) -> Step:
 
 def decide(ctx: RunContext, task: Task) -> bool:
     """The decision: `success=` as is, or `failure=` inverted, on dummy current values."""
-    lookup = Variables(ctx.record.results).lookup
+    lookup = Variables(ctx.results()).lookup
     if "success" in task.conditions:
         value = evaluate(task.conditions["success"], Current(), lookup)
         ctx.log.info(f"Task {task.id}: Decision condition '{task.get('success')}' "

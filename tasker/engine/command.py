@@ -168,7 +168,7 @@ def _bounded_stream(ctx: RunContext, text: str, path: Optional[str],
 def execute(ctx: RunContext, task: Task, label: str, *, fatal_missing: bool = True,
             success_key: str = "success") -> TaskResult:
     """Run the task's command once and return its result (not yet stored)."""
-    variables = Variables(ctx.record.results)
+    variables = Variables(ctx.results())
     started = time.time()
     try:
         prep = prepare(ctx, task, variables)

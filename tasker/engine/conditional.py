@@ -29,7 +29,7 @@ from tasker.syntax.ast import Task
 def choose_branch(ctx: RunContext, task: Task) -> bool:
     """Evaluate the block's `condition` on placeholders and globals only."""
     value = evaluate(task.conditions["condition"], Current(),
-                     Variables(ctx.record.results).lookup)
+                     Variables(ctx.results()).lookup)
     ctx.log.info(f"Task {task.id}: Conditional block condition '{task.get('condition')}' "
                  f"evaluated to: {value}")
     return value

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from tasker.results import RunRecord
+from tasker.results import RunRecord, TaskResult
 from tasker.syntax.ast import TaskFile
 
 DEFAULT_TIMEOUT = 300.0
@@ -78,3 +78,10 @@ class RunContext:
     spool_dir: Optional[Path] = None
     # Called after every finished top-level task with (task id, intended next id).
     on_task_finished: Callable[[int, Optional[int]], None] = lambda tid, nxt: None
+    # The results placeholders read, when not the live ones: the sub-tasks of a parallel
+    # block see the results as they were when the block started (II.5.1 step 5).
+    visible: Optional[Mapping[int, TaskResult]] = None
+
+    def results(self) -> Mapping[int, TaskResult]:
+        """The stored results `@N_...@` placeholders resolve against here."""
+        return self.record.results if self.visible is None else self.visible

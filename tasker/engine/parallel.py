@@ -4,7 +4,7 @@ The pool is `max_parallel` threads (default 8, up to 1000). It is not capped
 by the number of CPUs: the workers wait on processes and networks, not on the
 CPU. Each worker takes the next sub-task in list order, runs it with its
 retries (delays sleep in that worker only), and stores its results as it
-goes. A Ctrl-C/SIGTERM stops the launching of new sub-tasks; the running ones
+goes; placeholders in sub-tasks read the results from before the block. A Ctrl-C/SIGTERM stops the launching of new sub-tasks; the running ones
 are cancelled by the executor, which watches the same event.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, List, Optional
 
 from tasker.engine.aggregate import (
@@ -88,10 +89,13 @@ def run_parallel_once(ctx: RunContext, task: Task,
                  f"(max_parallel={limit}{slot.policy.describe()})")
     results: List[Optional[TaskResult]] = [None] * len(subs)
     started, t0 = time.time(), time.monotonic()
+    # Sub-tasks read the results as they were when the block started, never a sibling's
+    # (which one finished first would decide the outcome); each is stored when it ends.
+    sub_ctx = replace(ctx, visible=dict(ctx.record.results))
     with console_progress(task.id, len(subs), ctx.log) as progress:
         def work(i: int) -> None:
             progress.started()
-            result = results[i] = run_subtask(ctx, slot, subs[i])
+            result = results[i] = run_subtask(sub_ctx, slot, subs[i])
             progress.finished(result.success)
 
         run_pool(len(subs), limit, work, ctx.interrupt.event)

@@ -53,7 +53,7 @@ def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer",
     `lo`/`hi` bound it as the validator bounds a literal value (II.2), so a
     placeholder cannot smuggle in a value the file could not say directly.
     """
-    text = Variables(ctx.record.results).resolve(task.get(key) or "")[0].strip()
+    text = Variables(ctx.results()).resolve(task.get(key) or "")[0].strip()
     n = parse_int(text)
     if n is None:
         raise BadValue(f"Task {task.id}: {key} must be {what}, but its value is '{text}'", key)
@@ -97,7 +97,7 @@ def route_next(ctx: RunContext, task: Task, result: TaskResult) -> object:
         ctx.log.info(f"Task {task.id}: 'next=always' found, proceeding to next task")
         return Goto(task.id + 1)
     current = Current(result.exit_code, result.stdout, result.stderr, result.success)
-    met = evaluate(task.conditions["next"], current, Variables(ctx.record.results).lookup)
+    met = evaluate(task.conditions["next"], current, Variables(ctx.results()).lookup)
     if met:
         ctx.log.info(f"Task {task.id}: Proceeding to next task ({word}=TRUE)")
         return jump(ctx, task, "on_success", True) if task.has("on_success") \

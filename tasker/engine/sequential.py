@@ -53,7 +53,7 @@ def condition_allows(ctx: RunContext, task: Task, label: str,
     expr = task.conditions.get("condition")
     if expr is None:
         return True
-    value = evaluate(expr, Current(), Variables(ctx.record.results).lookup)
+    value = evaluate(expr, Current(), Variables(ctx.results()).lookup)
     text = task.get("condition")
     if value:
         ctx.log.info(f"Task {label}: Condition '{text}' evaluated to TRUE, executing task")
@@ -91,7 +91,7 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
     """`sleep=S` after the result is stored; interruptible; skipped in a dry run."""
     if not task.has("sleep") or ctx.options.dry_run:
         return
-    text, resolved = Variables(ctx.record.results).resolve(task.get("sleep") or "")
+    text, resolved = Variables(ctx.results()).resolve(task.get("sleep") or "")
     if not resolved:  # SPEC II.4.2: an unresolved sleep is skipped (no WARN line)
         ctx.log.debug(f"Task {label}: sleep value '{text.strip()}' has unresolved "
                       "placeholders; not sleeping")
@@ -133,7 +133,7 @@ def loop_ends(ctx: RunContext, task: Task, result: TaskResult) -> bool:
     In `loop_break` the word `success` means exit code 0 (II.3.2: the task's success
     result is known only to `next`).
     """
-    lookup = Variables(ctx.record.results).lookup
+    lookup = Variables(ctx.results()).lookup
     brk = task.conditions.get("loop_break")
     if brk is not None and evaluate(brk, Current(result.exit_code, result.stdout,
                                                  result.stderr), lookup):

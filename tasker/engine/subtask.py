@@ -66,7 +66,7 @@ def _coerced(ctx: RunContext, block: Task, key: str, bounds: Tuple[float, float]
     text = block.get(key)
     if text is None or not text.strip():
         return default
-    value = Variables(ctx.record.results).resolve(text)[0].strip()
+    value = Variables(ctx.results()).resolve(text)[0].strip()
     number = parse_seconds(value) if key == "retry_delay" else parse_int(value)
     if number is None:
         ctx.log.warn(f"Invalid retry configuration: {key} '{value}' is not a number, "
@@ -108,7 +108,7 @@ def _dry_run(ctx: RunContext, task: Task, label: str) -> TaskResult:
     """Show what would run; block sub-tasks succeed unconditionally in a dry run (II.7.3)."""
     started = time.time()
     try:
-        prep = command.prepare(ctx, task, Variables(ctx.record.results))
+        prep = command.prepare(ctx, task, Variables(ctx.results()))
     except ArgumentsError as exc:
         ctx.log.error(f"Task {label}: arguments cannot be split: {exc}")
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started)
@@ -123,7 +123,12 @@ def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResul
     """One attempt: skip, return value, dry run or the command; stored and traced."""
     if not ctx.options.dry_run and not condition_allows(ctx, task, label, it):
         return ctx.record.results[task.id]  # condition_allows stored the skipped result
-    if task.has("return"):
+    if ctx.options.dry_run and task.has("return"):
+        # not evaluated in a dry run: it succeeds like every sub-task there (II.7.3)
+        ctx.log.info(f"Task {label}: [DRY RUN] Would return: {task.get('return')}")
+        result = TaskResult(task.id, 0, stdout=DRY_RUN_STDOUT, success=True, status=SUCCESS,
+                            start_time=time.time())
+    elif task.has("return"):
         result = _returned(ctx, task)
     elif ctx.options.dry_run:
         result = _dry_run(ctx, task, label)

@@ -27,6 +27,11 @@ def block_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
             yield at(tf, f, f"Task {task.id}: failure is not allowed on a {kind} block",
                      hint=f"use success= with one of {AGGREGATE_FORMS}")
         yield from aggregates(tf, task)
+        nxt = task.fields.get("next")
+        if nxt is not None and task.has("success"):
+            yield at(tf, nxt, f"Task {task.id}: next is ignored on a block with success= "
+                     "(success= decides where the block goes, and the block does not loop)",
+                     severity=WARNING, hint="remove next=, or success=")
     if kind == "parallel":
         yield from _max_parallel(tf, task)
     elif task.has("max_parallel"):
@@ -62,8 +67,9 @@ def _max_parallel(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     if n is None or n < 1:
         yield at(tf, f, f"Task {task.id}: max_parallel must be a whole number of at least 1, "
                  f"not '{f.value}'")
-    elif n > 20:
+        return
+    if n > 20:
         yield at(tf, f, f"Task {task.id}: max_parallel={n} is above 20", severity=WARNING)
-    elif count and n > count:
+    if count and n > count:  # (both warnings can apply, II.2.2)
         yield at(tf, f, f"Task {task.id}: max_parallel={n} is more than the {count} sub-tasks",
                  severity=WARNING)

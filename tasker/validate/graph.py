@@ -125,7 +125,7 @@ def _block(tf: TaskFile, t: Task) -> List[Edge]:
         return edges + [_jump(tf, t, "on_failure", f"next={low} is false")
                         if t.has("on_failure") else
                         _stop(t, f"next={low} is false (exit 10)", "next", False)]
-    if _is_loop(t):
+    if _is_loop(t) and not t.has("success"):  # (success= decides: no loop, II.5.1)
         return edges + [Edge(t.id, t.id, f"loop x{t.get('loop')}", LOOP, "loop"),
                         _goto(tf, t, t.id + 1, "ID+1")]
     if not t.has("success") and low == "never":

@@ -470,3 +470,34 @@ def test_progress_line_disabled_writes_nothing():
     with Progress(7, 3, enabled=False, stream=stream, show_after=0) as p:
         p.started()
     assert stream.getvalue() == ""
+
+
+# ---- parallel: what sub-tasks see, success= over next=loop, the aggregate stdout ----------
+def test_parallel_subtasks_read_results_from_before_the_block_not_siblings():
+    """II.5.1 step 5: a sibling's result is not there yet, whoever finished first."""
+    text = (cmd(0) + block(1, "parallel", "tasks=10,11\nmax_parallel=1")
+            + cmd(10) + cmd(11, "arguments=@10_stdout@ @0_stdout@\ncondition=@10_exit@!=0"))
+    outcome, rec, log, ex = run(text, {"cmd0": (0, "zero", ""), "cmd10": (0, "ten", "")})
+    assert ex.calls[-1] == ("cmd11", "@10_stdout@", "zero")
+    assert rec.results[10].stdout == "ten"  # stored all the same, for the tasks after
+    assert outcome.exit_code == 0
+
+
+def test_parallel_success_decides_and_next_loop_is_ignored():
+    text, table = parallel_file("success=all_success\nnext=loop\nloop=3", (0, 1))
+    outcome, rec, _, ex = run(text, table)
+    assert outcome.exit_code == 10 and ex.count("cmd10") == 1
+
+
+def test_parallel_loop_break_sees_the_summary_sentence():
+    text, table = parallel_file("next=loop\nloop=3\nloop_break=stdout~summary: 1 successful",
+                                (0, 1))
+    _, _, log, ex = run(text, table)
+    assert ex.count("cmd10") == 1 and "Breaking loop" in log
+
+
+def test_dry_run_return_subtask_succeeds_unevaluated():
+    text = block(1, "parallel", "tasks=10,11") + "task=10\nreturn=3\n\n" + cmd(11)
+    outcome, rec, log, _ = run(text, dry_run=True)
+    assert outcome.exit_code == 0 and rec.results[10].success
+    assert "Task 1-10: [DRY RUN] Would return: 3" in log

@@ -269,3 +269,12 @@ def test_configured_exec_types_are_not_unknown():
     warned = [d for d in rule_diagnostics(load(text), opts) if "unknown exec type" in d.message]
     assert [(d.line, d.message) for d in warned] == [(9, "Task 1: unknown exec type 'other'")]
     assert "sudo" in warned[0].hint
+
+
+def test_block_next_with_success_and_both_max_parallel_warnings():
+    text = ("task=0\ntype=parallel\ntasks=1,2\nsuccess=all_success\nnext=loop\nloop=2\n"
+            "max_parallel=25\ntask=1\nhostname=h\ncommand=x\ntask=2\nhostname=h\ncommand=y\n")
+    diags = found(text)
+    assert has(diags, 5, 6, "warning", "next is ignored on a block with success=")
+    assert has(diags, 7, 14, "warning", "max_parallel=25 is above 20")
+    assert has(diags, 7, 14, "warning", "max_parallel=25 is more than the 2 sub-tasks")
