@@ -130,7 +130,8 @@ def split_streams(ctx: RunContext, task: Task, label: str, stdout: str,
 
 
 def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
-                  variables: Variables, success_key: str = "success") -> bool:
+                  variables: Variables, success_key: str = "success",
+                  log_default: bool = False) -> bool:
     """`success` condition, else `failure` inverted, else exit code 0 (II.3.3 step 10)."""
     expr = task.conditions.get(success_key)
     if expr is not None:
@@ -144,6 +145,9 @@ def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
         ctx.log.info(f"Task {label}: Failure condition '{task.get('failure')}' evaluated to: "
                      f"{failed} → success={not failed}")
         return not failed
+    if log_default:
+        ctx.log.info(f"Task {label}: Success condition 'exit_0' evaluated to: "
+                     f"{current.exit_code == 0}")
     return current.exit_code == 0
 
 
@@ -165,9 +169,13 @@ def _bounded_stream(ctx: RunContext, text: str, path: Optional[str],
     return text[:SPILLED_SUBSTITUTION_CAP], path
 
 
-def execute(ctx: RunContext, task: Task, label: str, *, fatal_missing: bool = True,
+def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
             success_key: str = "success") -> TaskResult:
-    """Run the task's command once and return its result (not yet stored)."""
+    """Run the task's command once and return its result (not yet stored).
+
+    A block's sub-task (`in_block`) survives a missing program as a failed result
+    and logs its default success test too, as TASKER does (II.5.1, A.1).
+    """
     variables = Variables(ctx.results())
     started = time.time()
     try:
@@ -177,14 +185,14 @@ def execute(ctx: RunContext, task: Task, label: str, *, fatal_missing: bool = Tr
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started,
                           hostname=(task.get("hostname") or ""))
     result = run_prepared(ctx, label, prep)
-    if result.not_found and fatal_missing:
+    if result.not_found and not in_block:
         ctx.log.error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
                       f"{prep.argv[0]}")
         raise FatalRunError(f"program '{prep.argv[0]}' was not found", 20, task.id)
     log_streams(ctx, label, result, prep.timeout)
     stdout, stderr = split_streams(ctx, task, label, result.stdout, result.stderr)
     current = Current(result.exit_code, stdout, stderr)
-    success = judge_success(ctx, task, label, current, variables, success_key)
+    success = judge_success(ctx, task, label, current, variables, success_key, in_block)
     status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
     stdout, stdout_file = _bounded_stream(ctx, stdout, result.stdout_file, "stdout")
     stderr, stderr_file = _bounded_stream(ctx, stderr, result.stderr_file, "stderr")

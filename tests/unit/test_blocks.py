@@ -95,6 +95,7 @@ def test_parallel_all_succeed_stores_block_and_sub_results():
     assert all(e.attempt == 1 for e in subs)
     assert "Task 1: Starting parallel execution of 4 tasks (max_parallel=8)" in log
     assert "Task 1-10: Executing [local]: cmd10" in log
+    assert "Task 1-10: Success condition 'exit_0' evaluated to: True" in log  # (A.1)
     assert "Task 1-10: Completed - Success: True" in log
     assert "Task 1: No 'next' condition, using all_success logic: 4/4 = True" in log
     assert "Task 1: Parallel execution completed in" in log
