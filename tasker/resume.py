@@ -14,6 +14,7 @@ from typing import Dict, Mapping, Optional
 from tasker.engine.context import FatalRunError
 from tasker.report.statefile import StateError, load_state, results_from_state
 from tasker.results import TaskResult
+from tasker.syntax.ast import TaskFile
 
 EXIT_STATE = 12
 
@@ -56,6 +57,23 @@ def restored_results(state: dict) -> Dict[int, TaskResult]:
         return results_from_state(state)
     except StateError as exc:
         raise FatalRunError(exc.message, EXIT_STATE) from None
+
+
+def before_start(results: Mapping[int, TaskResult], taskfile: TaskFile,
+                 start: int) -> Dict[int, TaskResult]:
+    """The results of tasks before `start`: lower IDs, and the sub-tasks of blocks with
+    lower IDs. The task resumed at and the ones after it start afresh, so none of
+    them sees a value from the run being resumed (I.4, II.9.1)."""
+    from tasker.validate.fields import LIST_FIELDS, block_list
+
+    earlier_subs = set()
+    for tid, task in taskfile.tasks.items():
+        if task.generated_by is not None and task.generated_by < start:
+            earlier_subs.add(tid)
+        elif tid < start and "type" in task.fields:
+            for key in LIST_FIELDS:
+                earlier_subs.update(block_list(task, key))
+    return {tid: r for tid, r in results.items() if tid < start or tid in earlier_subs}
 
 
 def describe(state: dict, path: Path) -> str:

@@ -54,10 +54,13 @@ def _restore_state(session: Session) -> Optional[int]:
         if start is None:
             return None
         session.log.info(f"Auto-recovery: resuming workflow at task {start}")
-    for result in resume.restored_results(state).values():
+    saved = resume.restored_results(state)
+    kept = resume.before_start(saved, session.taskfile, start)
+    for result in kept.values():
         session.record.store(result)  # stored, so this run's state file keeps them too
-    session.log.info(f"Restored {len(session.record.results)} task result(s) from "
-                     f"{session.paths.state_file}")
+    session.log.info(f"Restored {len(kept)} task result(s) from {session.paths.state_file}"
+                     + (f" ({len(saved) - len(kept)} of task {start} and later left out)"
+                        if len(kept) < len(saved) else ""))
     return start
 
 

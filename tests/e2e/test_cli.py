@@ -145,6 +145,22 @@ def test_start_from_restores_earlier_results(tmp_path):
     assert report(tmp_path)["execution_summary"]["execution_path"] == [1, 2]
 
 
+def test_start_from_leaves_out_results_of_the_start_task_and_later(tmp_path):
+    """Task 1 reads task 2, which has not run yet in the resumed run: unresolved, not
+    the previous run's value; a block before the start keeps its sub-task results."""
+    f = tmp_path / "st.txt"
+    f.write_text("task=0\ntype=parallel\ntasks=100\n\n"
+                 "task=1\nhostname=localhost\nexec=local\ncommand=echo\n"
+                 "arguments=saw @2_stdout@ and @100_stdout@\n\n"
+                 "task=2\nhostname=localhost\nexec=local\ncommand=echo\narguments=two\n\n"
+                 "task=100\nhostname=localhost\nexec=local\ncommand=echo\narguments=sub\n")
+    assert tasker(f, "-r", "--skip-host-validation", tmp=tmp_path).returncode == 0
+    again = tasker(f, "-r", "--skip-host-validation", "--start-from", "1", tmp=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Task 1: STDOUT: saw @2_stdout@ and sub" in again.stdout
+    assert "Restored 2 task result(s)" in again.stdout
+
+
 def test_start_from_undefined_task_exits_12(tmp_path):
     assert tasker(DATA / "hello.txt", "-r", "--start-from", "7", tmp=tmp_path).returncode == 12
 
