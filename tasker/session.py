@@ -152,7 +152,7 @@ class Session:
         script = self.options.alert_on_failure
         if not script:
             return
-        if not self.real_run:
+        if not self.options.run:  # (with -r it runs, --validate-only or not: II.9.2)
             self.log.info(f"[DRY RUN] Would execute alert script: {script}")
             return
         if not os.path.isfile(script):  # (an ERROR, not a WARN line, as TASKER logs it)
@@ -167,7 +167,8 @@ class Session:
         env = dict(self.environ, TASKER_EXIT_CODE=str(exit_code), TASKER_ERROR=reason,
                    TASKER_FAILED_TASK="" if self.ending_task is None else str(self.ending_task),
                    TASKER_TASK_FILE=str(self.task_file), TASKER_LOG_FILE=self.log_name or "",
-                   TASKER_STATE_FILE=str(self.paths.state_file) if self.real_run else "",
+                   TASKER_STATE_FILE=str(self.paths.state_file)
+                   if self.real_run and self.paths.state_file.exists() else "",
                    TASKER_TIMESTAMP=time.strftime("%Y-%m-%d %H:%M:%S"))
         try:
             proc = subprocess.run([os.path.abspath(script)], env=env, capture_output=True,
@@ -180,5 +181,7 @@ class Session:
             return
         (self.log.info if proc.returncode == 0 else self.log.warn)(  # WARN only on failure
             f"Alert script exited with code {proc.returncode}")
+        if proc.stdout.strip():
+            self.log.info(f"Alert script stdout: {proc.stdout.strip()}")
         if proc.stderr.strip():
             self.log.warn(f"Alert script stderr: {proc.stderr.strip()}")

@@ -477,6 +477,21 @@ def test_alert_script_runs_on_failure_with_its_environment(tmp_path):
     assert "Alert script exited with code 0" in proc.stdout
 
 
+def test_alert_runs_for_validate_only_with_r_and_logs_its_stdout(tmp_path):
+    script = tmp_path / "alert.sh"
+    script.write_text("#!/bin/sh\necho \"state=[$TASKER_STATE_FILE]\"\n")
+    script.chmod(0o755)
+    (tmp_path / "bad.txt").write_text("task=0\nhostname=localhost\ncommand=echo\n"
+                                      "arguments=@UNDEFINED@\n")
+    proc = tasker(tmp_path / "bad.txt", "-r", "--validate-only", "--alert-on-failure",
+                  script, tmp=tmp_path)
+    assert proc.returncode == 20, proc.stdout + proc.stderr
+    assert "Alert script stdout: state=[]" in proc.stdout  # no state file was written
+    dry = tasker(tmp_path / "bad.txt", "--validate-only", "--alert-on-failure", script,
+                 tmp=tmp_path)
+    assert "[DRY RUN] Would execute alert script" in dry.stdout
+
+
 def test_a_missing_alert_script_is_an_error_line_not_a_warning(tmp_path):
     (tmp_path / "f.txt").write_text(FAILING)
     proc = tasker(tmp_path / "f.txt", "-r", "--skip-host-validation", "--alert-on-failure",
