@@ -153,6 +153,7 @@ class Options:
 
     values: Dict[str, Any]
     from_file: Tuple[str, ...] = ()  # option names that came from the task file
+    from_cli: Tuple[str, ...] = ()  # option names given on the command line
     ignored_from_file: Tuple[str, ...] = ()  # security-sensitive ones the file may not set
     flags: frozenset = frozenset()  # names of on/off options (False when absent)
 
@@ -224,7 +225,8 @@ def merge(cli: Dict[str, Any], file: Dict[str, Any]) -> Options:
         values["set"] = list(file["set"]) + list(cli["set"])
     if values.get("debug") and values["log_level"] == "INFO":  # (even an explicit INFO)
         values["log_level"] = "DEBUG"
-    return Options(values, tuple(file), ignored, flag_names)
+    given = tuple(k for k, v in cli.items() if not (k in flag_names and not v))
+    return Options(values, tuple(file), given, ignored, flag_names)
 
 
 def effective_args(options: Options) -> str:
@@ -233,6 +235,10 @@ def effective_args(options: Options) -> str:
     for key in sorted(options.values):
         if key == "task_file":
             continue
-        src = "file" if key in options.from_file else "cli/default"
+        in_file = key in options.from_file and key not in options.ignored_from_file
+        if key in options.from_cli:
+            src = "file+cli" if in_file and key == "set" else "cli"
+        else:
+            src = "file" if in_file else "default"
         lines.append(f"  {key.replace('_', '-')}: {options.values[key]!r} ({src})")
     return "Effective arguments:\n" + "\n".join(lines)

@@ -15,3 +15,14 @@ from tasker import options
 def test_debug_raises_an_info_level_only(argv, level):
     merged = options.merge(options.parse_cli(argv + ["tasks.txt"]), {})
     assert merged.log_level == level
+
+
+
+def test_effective_args_name_where_each_value_came_from():
+    cli = options.parse_cli(["--log-level", "WARN", "--set", "B=2", "tasks.txt"])
+    file = {"log_level": "DEBUG", "project": "FILEPROJ", "set": [("A", "1")]}
+    text = options.effective_args(options.merge(cli, file))
+    assert "log-level: 'WARN' (cli)" in text
+    assert "project: 'FILEPROJ' (file)" in text
+    assert "set: [('A', '1'), ('B', '2')] (file+cli)" in text
+    assert "timeout: None (default)" in text
