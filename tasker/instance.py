@@ -36,6 +36,7 @@ class InstanceLock:
 
     def __init__(self, home: Path, key: str):
         self.path = Path(home) / "TASKER" / "locks" / f"workflow_{key}.lock"
+        self.key = key
         self.handle: Optional[IO[str]] = None
 
     def acquire(self, task_file: str, project: Optional[str], masked_globals: Mapping[str, str]
@@ -55,7 +56,7 @@ class InstanceLock:
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({
-            "pid": os.getpid(), "task_file": os.path.abspath(task_file),
+            "pid": os.getpid(), "task_file": os.path.abspath(task_file), "key": self.key,
             "started": time.strftime("%Y-%m-%d %H:%M:%S"), "host": socket.gethostname(),
             "project": project, "globals": dict(masked_globals),
         }))

@@ -80,8 +80,7 @@ def execute(session: Session, config: ExecConfig) -> int:
     except InstanceLocked as exc:
         session.log.error(f"Workflow is already running: {exc.holder}")
         session.log.error(f"Lock file: {exc.path}")
-        session.log.close()  # exit 25 bypasses the other records, as in the original
-        return EXIT_LOCKED
+        return session.finish_locked(EXIT_LOCKED, "workflow is already running")
     try:
         return _run_engine(session, config)
     finally:

@@ -101,6 +101,16 @@ class Session:
         self.log.close()
         return exit_code
 
+    def finish_locked(self, exit_code: int, error: str) -> int:
+        """Exit 25 (the workflow is already running): the JSON report, which every exit
+        writes (I.6), but no summary line, state or alert, as in the original."""
+        if not self.finished:
+            self.finished = True
+            self.record.failure = {"task_id": None, "exit_code": exit_code, "error": error}
+            self._write_report(exit_code, "failed", time.time())
+            self.log.close()
+        return exit_code
+
     def report_path(self) -> Optional[Path]:
         """Where `--output-json` writes, or None without it."""
         value = self.options.output_json

@@ -22,7 +22,10 @@ SECRET_NAME = re.compile(
 
 
 def is_secret_name(name: str, extra_names: Iterable[str] = ()) -> bool:
-    """True when the global `name` holds a secret (pattern or explicitly listed)."""
+    """True when the global `name` holds a secret (pattern or explicitly listed);
+    `SECRET_VARS`, the list of such names, is not one."""
+    if name == "SECRET_VARS":
+        return False
     return bool(SECRET_NAME.match(name)) or name in set(extra_names)
 
 
@@ -58,7 +61,9 @@ class Masker:
         secrets = [
             value
             for name, value in globals_.items()
-            if value and (name in extra or SECRET_NAME.match(name))
+            # SECRET_VARS matches the SECRET_ prefix, but its value lists names, not a
+            # secret: masking it would hide those names wherever they are written
+            if value and name != "SECRET_VARS" and (name in extra or SECRET_NAME.match(name))
         ]
         return cls(tuple(secrets))
 

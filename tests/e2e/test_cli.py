@@ -243,11 +243,19 @@ def test_instance_check_refuses_a_second_run(tmp_path):
     first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env)
     try:
         deadline = time.time() + 10
-        while time.time() < deadline and not list(tmp_path.glob("TASKER/locks/*.lock")):
+        while time.time() < deadline and not any(
+                p.stat().st_size for p in tmp_path.glob("TASKER/locks/*.lock")):
             time.sleep(0.05)
-        second = tasker(DATA / "sleeper.txt", "-r", "--instance-check", tmp=tmp_path)
+        lock = json.loads(next(tmp_path.glob("TASKER/locks/*.lock")).read_text())
+        assert len(lock["key"]) == 16 and lock["pid"] == first.pid
+        second = tasker(DATA / "sleeper.txt", "-r", "--instance-check", "-p", "P",
+                        "--output-json", tmp_path / "r.json", tmp=tmp_path)
         assert second.returncode == 25
         assert "already running" in second.stdout
+        rep = report(tmp_path)  # every exit writes the report (I.6), but no summary line
+        assert (rep["workflow_metadata"]["status"], rep["workflow_metadata"]["exit_code"]) == (
+            "failed", 25)
+        assert not (tmp_path / "logs" / "project" / "P.summary").exists()
         forced = tasker(DATA / "hello.txt", "-r", "--instance-check", "--force-instance",
                         tmp=tmp_path)
         assert forced.returncode == 0

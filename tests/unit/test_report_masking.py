@@ -93,3 +93,10 @@ def test_mask_data_walks_structures_but_keeps_keys():
     data = {"pw": ["a pw", 1, None, {"k": "pw"}], "n": 3}
     assert masker.mask_data(data) == {"pw": [f"a {MASK}", 1, None, {"k": MASK}], "n": 3}
     assert Masker().mask_data(data) is data
+
+
+def test_secret_vars_lists_names_and_is_not_itself_a_secret():
+    masker = Masker.from_globals({"SECRET_VARS": "MYPASS", "MYPASS": "pa55"},
+                                 split_secret_vars("MYPASS"))
+    assert masker.mask("Global variable MYPASS=pa55") == "Global variable MYPASS=****"
+    assert not is_secret_name("SECRET_VARS")
