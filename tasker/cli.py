@@ -250,6 +250,7 @@ def _pipeline(session: Session, raw: str, lines: L.Lines) -> int:
     if opts.start_from is not None and opts.start_from not in taskfile.tasks:
         log.error(f"--start-from {opts.start_from}: task {opts.start_from} is not defined")
         return session.finish(EXIT_START, "validation_failed", "start task not defined")
+    session.phase = "host_validation"
     code = preflight.validate_hosts(session, config)
     if code:
         return session.finish(code, "validation_failed", "host validation failed")

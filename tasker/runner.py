@@ -106,7 +106,9 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
     with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
             _signals(interrupt):
         try:
+            session.phase = "recovery"
             start = _restore_state(session) if session.real_run else session.options.start_from
+            session.phase = "execution"
             ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session, start),
                              exec_config=config, executor=ProcessExecutor(Path(spool)),
                              log=session.log, interrupt=interrupt, record=session.record,

@@ -41,6 +41,9 @@ class Session:
     masker: Masker = field(default_factory=Masker)
     finished: bool = False
     ending_task: Optional[int] = None  # the task that ended the run (set by finish)
+    # What the run was doing, for the summary line of a run that ends before any task
+    # ran (SPEC 7.4): task_validation, host_validation, recovery, execution.
+    phase: str = "task_validation"
     state_writer: Optional[statefile.StateWriter] = None
 
     @property
@@ -89,7 +92,7 @@ class Session:
             self.record.failure = {"task_id": self.ending_task, "exit_code": exit_code,
                                    "error": error}
         self._write_report(exit_code, status, ended)
-        self._write_summary(exit_code, ended, status)
+        self._write_summary(exit_code, ended)
         if self.state_writer is not None:
             if exit_code == 0:
                 self.state_writer.mark_completed()
@@ -135,7 +138,7 @@ class Session:
         except OSError as exc:
             self.log.warn(f"Failed to write final summary: {exc}")
 
-    def _write_summary(self, exit_code: int, ended: float, status: str) -> None:
+    def _write_summary(self, exit_code: int, ended: float) -> None:
         if self.paths.project_file is None:
             return
         from tasker.report import summary
@@ -148,7 +151,7 @@ class Session:
             host = result.hostname or result.exec_type or (task.type if task else "")
             cmd = result.command
         else:
-            tid, host, cmd = -1, "localhost", status
+            tid, host, cmd = -1, "localhost", self.phase
         try:
             summary.append_summary(self.paths.project_file, summary.summary_line(
                 ended=ended, exit_code=exit_code,

@@ -89,11 +89,14 @@ def test_failure_info_names_the_return_task_that_ended_the_run(tmp_path):
 
 def test_parse_error_is_located_with_a_caret(tmp_path):
     proc = tasker(DATA / "syntax_error.txt", "-r", "--output-json", tmp_path / "r.json",
-                  tmp=tmp_path)
+                  "-p", "P", tmp=tmp_path)
     assert proc.returncode == 20
     no_traceback(proc)
     assert "syntax_error.txt:5:" in proc.stderr and "^" in proc.stderr
     assert report(tmp_path)["workflow_metadata"]["status"] == "validation_failed"
+    line = (tmp_path / "logs" / "project" / "P.summary").read_text().splitlines()[1]
+    assert line.split("\t")[1:7] == ["FAILURE", "20", "syntax_error.txt", "-1", "localhost",
+                                      "task_validation"]
 
 
 def test_missing_file_is_one_sentence_exit_1(tmp_path):
@@ -519,3 +522,12 @@ def test_resume_announces_each_skip_flag_and_missing_fields_are_noted(tmp_path):
     assert warns[:3] == ["WARN: # Task Validation will be skipped",
                          "WARN: # Host Validation will be skipped - ATTENTION",
                          "WARN: Task 2 is missing required 'hostname' field."]
+
+
+def test_summary_line_of_a_host_validation_failure_names_the_phase(tmp_path):
+    f = tmp_path / "h.txt"
+    f.write_text("task=0\nhostname=no-such-host.invalid\nexec=pbrun\ncommand=true\n")
+    proc = tasker(f, "-r", "-p", "P", tmp=tmp_path)
+    assert proc.returncode in (21, 61), proc.stdout + proc.stderr  # (pbrun: may be missing)
+    line = (tmp_path / "logs" / "project" / "P.summary").read_text().splitlines()[1]
+    assert line.split("\t")[4:7] == ["-1", "localhost", "host_validation"]
