@@ -58,12 +58,10 @@ def run_conditional_once(ctx: RunContext, task: Task,
             progress.finished(results[-1].success)
     duration = elapsed(t0)
     ctx.log.info(f"Task {task.id}: Conditional execution completed in {duration:.2f} seconds")
-    if ctx.interrupt.requested:
-        return None
     result = block_result(task, f"Conditional {word} branch", results, started, duration,
                           iteration or 1)
-    store_block(ctx, result, iteration)
-    return result
+    store_block(ctx, result, iteration)  # (interrupted too: the records keep what ran)
+    return None if ctx.interrupt.requested else result
 
 
 def run_conditional(ctx: RunContext, task: Task) -> Step:

@@ -101,12 +101,10 @@ def run_parallel_once(ctx: RunContext, task: Task,
         run_pool(len(subs), limit, work, ctx.interrupt.event)
     duration = elapsed(t0)
     ctx.log.info(f"Task {task.id}: Parallel execution completed in {duration:.2f} seconds")
-    if ctx.interrupt.requested:
-        return None
     done = [r for r in results if r is not None]
     result = block_result(task, "Parallel execution", done, started, duration, iteration or 1)
-    store_block(ctx, result, iteration)
-    return result
+    store_block(ctx, result, iteration)  # (interrupted too: the records keep what ran)
+    return None if ctx.interrupt.requested else result
 
 
 def run_parallel(ctx: RunContext, task: Task) -> Step:
