@@ -9,7 +9,7 @@ A task file changed since the state was saved is refused unless `--force`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional
 
 from tasker.engine.context import FatalRunError
 from tasker.report.statefile import StateError, load_state, results_from_state
@@ -74,6 +74,29 @@ def before_start(results: Mapping[int, TaskResult], taskfile: TaskFile,
             for key in LIST_FIELDS:
                 earlier_subs.update(block_list(task, key))
     return {tid: r for tid, r in results.items() if tid < start or tid in earlier_subs}
+
+
+def backward_dependencies(taskfile: TaskFile, start: int,
+                          restored: Mapping[int, TaskResult]) -> List[str]:
+    """Reads, in the resumed part of the workflow, of earlier tasks that never ran.
+
+    Task start and later run again; a `@K_...@` of an earlier task K with no saved
+    result could only stay unresolved, so auto-recovery refuses such a resume point
+    (II.9.1, exit 12). Each problem as "task R reads @K_field@".
+    """
+    from tasker.syntax.placeholders import TASK_REF
+
+    found = []
+    for tid in sorted(taskfile.tasks):
+        task = taskfile.tasks[tid]
+        if tid < start or task.generated_by is not None:
+            continue
+        for f in task.fields.values():
+            for n, name in TASK_REF.findall(f.value) if "@" in f.value else ():
+                k = int(n)
+                if k < start and k in taskfile.tasks and k not in restored:
+                    found.append(f"task {tid} reads @{k}_{name}@ ({f.key})")
+    return found
 
 
 def describe(state: dict, path: Path) -> str:

@@ -56,6 +56,13 @@ def _restore_state(session: Session) -> Optional[int]:
         session.log.info(f"Auto-recovery: resuming workflow at task {start}")
     saved = resume.restored_results(state)
     kept = resume.before_start(saved, session.taskfile, start)
+    if opts.start_from is None:  # auto-recovery chose the point: it must be safe (II.9.1)
+        needs = resume.backward_dependencies(session.taskfile, start, kept)
+        if needs:
+            raise FatalRunError(f"cannot resume at task {start}: it needs results of tasks "
+                                f"that never ran ({'; '.join(needs[:5])}); run the workflow "
+                                "from the start, or choose a point with --start-from",
+                                resume.EXIT_STATE)
     for result in kept.values():
         session.record.store(result)  # stored, so this run's state file keeps them too
     session.log.info(f"Restored {len(kept)} task result(s) from {session.paths.state_file}"

@@ -229,6 +229,24 @@ def test_auto_recovery_resumes_at_the_failed_task(tmp_path):
     assert not list((tmp_path / "logs" / "recovery").glob("*.json"))  # removed on success
 
 
+def test_auto_recovery_refuses_a_point_that_needs_results_of_tasks_that_never_ran(tmp_path):
+    """0 fails and jumps to 2, which reads task 1: resuming at 2 cannot resolve it."""
+    flag = tmp_path / "flag"
+    f = tmp_path / "bd.txt"
+    f.write_text("task=0\nhostname=localhost\nexec=local\ncommand=false\non_failure=2\n\n"
+                 "task=1\nhostname=localhost\nexec=local\ncommand=echo\narguments=one\n\n"
+                 f"task=2\nhostname=localhost\nexec=local\ncommand=test\n"
+                 f"arguments=-f {flag} @1_stdout@\n")
+    first = tasker(f, "-r", "--auto-recovery", "--skip-host-validation", tmp=tmp_path)
+    assert first.returncode == 2, first.stdout + first.stderr
+    flag.write_text("")
+    second = tasker(f, "-r", "--auto-recovery", "--skip-host-validation", tmp=tmp_path)
+    assert second.returncode == 12
+    assert "cannot resume at task 2: it needs results of tasks that never ran (task 2 reads " \
+        "@1_stdout@ (arguments))" in second.stdout
+    assert list((tmp_path / "logs" / "recovery").glob("*.json"))  # kept for a later attempt
+
+
 def test_changed_file_refuses_resume_without_force(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text((DATA / "resume.txt").read_text())
