@@ -99,6 +99,24 @@ def backward_dependencies(taskfile: TaskFile, start: int,
     return found
 
 
+def changed_environment(state: dict, taskfile: TaskFile, mask) -> List[str]:
+    """Globals taken from the environment (`$VAR`) whose value differs from the saved
+    run's, or whose variable is now unset: one sentence each (II.9.1).
+
+    The state holds masked values, so a changed secret cannot be told apart.
+    """
+    saved = state.get("globals") or {}
+    found = []
+    for name, g in sorted(taskfile.globals.items()):
+        if "$" not in g.template or name not in saved:
+            continue
+        if g.unset_env:
+            found.append(f"global {name}: ${', $'.join(g.unset_env)} is no longer set")
+        elif mask(g.value) != saved[name]:
+            found.append(f"global {name} was '{saved[name]}' and is now '{mask(g.value)}'")
+    return found
+
+
 def describe(state: dict, path: Path) -> str:
     """`--show-recovery-info` text."""
     results = state.get("task_results", {})

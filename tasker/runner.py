@@ -7,6 +7,7 @@ Called by the CLI once validation passed; returns the exit code after
 from __future__ import annotations
 
 import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import List, Optional
@@ -57,6 +58,8 @@ def _restore_state(session: Session) -> Optional[int]:
     saved = resume.restored_results(state)
     kept = resume.before_start(saved, session.taskfile, start)
     if opts.start_from is None:  # auto-recovery chose the point: it must be safe (II.9.1)
+        _confirm_environment(session, resume.changed_environment(
+            state, session.taskfile, session.masker.mask))
         needs = resume.backward_dependencies(session.taskfile, start, kept)
         if needs:
             raise FatalRunError(f"cannot resume at task {start}: it needs results of tasks "
@@ -69,6 +72,27 @@ def _restore_state(session: Session) -> Optional[int]:
                      + (f" ({len(saved) - len(kept)} of task {start} and later left out)"
                         if len(kept) < len(saved) else ""))
     return start
+
+
+def _confirm_environment(session: Session, changes: List[str]) -> None:
+    """Resume with changed environment-derived globals only when the operator agrees:
+    `-y`, or `y` at the prompt on a terminal; else exit 12 (II.9.1)."""
+    if not changes:
+        return
+    for change in changes:
+        session.log.warn(f"Auto-recovery: {change} since the saved run")
+    if session.options.yes:
+        session.log.info("Auto-recovery: resuming with the current values (--yes)")
+        return
+    answer = ""
+    if sys.stdin.isatty():
+        try:
+            answer = input("Resume with the current values? [y/N]: ")
+        except EOFError:
+            answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise FatalRunError("recovery aborted: the environment changed since the saved run; "
+                            "add -y to resume with the current values", 12)
 
 
 def _engine_options(session: Session, start: Optional[int]) -> EngineOptions:

@@ -247,6 +247,23 @@ def test_auto_recovery_refuses_a_point_that_needs_results_of_tasks_that_never_ra
     assert list((tmp_path / "logs" / "recovery").glob("*.json"))  # kept for a later attempt
 
 
+def test_auto_recovery_asks_before_resuming_with_a_changed_environment(tmp_path):
+    flag = tmp_path / "flag"
+    f = tmp_path / "env.txt"
+    f.write_text("E=$ARV\n\ntask=0\nhostname=localhost\nexec=local\ncommand=echo\n"
+                 f"arguments=@E@\n\ntask=1\nhostname=localhost\nexec=local\ncommand=test\n"
+                 f"arguments=-f {flag}\n")
+    argv = (f, "-r", "--auto-recovery", "--skip-host-validation")
+    assert tasker(*argv, tmp=tmp_path, env={"ARV": "a"}).returncode == 1
+    flag.write_text("")
+    refused = tasker(*argv, tmp=tmp_path, env={"ARV": "b"}, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 12
+    assert "WARN: Auto-recovery: global E was 'a' and is now 'b' since the saved run" \
+        in refused.stdout
+    agreed = tasker(*argv, "-y", tmp=tmp_path, env={"ARV": "b"}, stdin=subprocess.DEVNULL)
+    assert agreed.returncode == 0, agreed.stdout + agreed.stderr
+
+
 def test_changed_file_refuses_resume_without_force(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text((DATA / "resume.txt").read_text())
