@@ -314,10 +314,14 @@ def test_a_name_the_idna_codec_refuses_fails_dns_with_a_sentence(env):
                    "characters)")
 
 
-def test_ssh_hosts_get_dns_and_ping_only(env):
+def test_ssh_tasks_stop_the_preflight_until_the_ssh_executor_exists(env):
+    """A run would stop at the first exec=ssh task (exit 20); the pre-flight says so
+    first instead of reporting hosts it cannot really test as reachable."""
     result = check(load(task(0, "localhost", "ssh") + task(1, "x.invalid", "SSH")), env)
-    assert result.exit_code == 21
+    assert result.exit_code == 20
     assert dict(result.exec_counts) == {"ssh": 2}
+    assert "Execution type 'ssh' (tasks 0, 1) is not available in this version" in \
+        result.errors[0]
 
 
 def test_generated_subtasks_are_checked_and_named_by_block(env):
