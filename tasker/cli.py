@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
@@ -129,6 +128,8 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
         session.log.warn("Received SIGINT, stopping")
         return session.finish(130, "interrupted", "interrupted by SIGINT")
     except Exception as exc:  # noqa: BLE001 - a bug: keep the records, say where to look
+        import traceback  # (only a bug needs it: start-up stays cheap)
+
         session.log.debug("Internal error:\n" + traceback.format_exc())
         session.log.error(f"Internal error ({exc.__class__.__name__}: {exc}); this is a bug "
                           "in tasker, the log file has the details")

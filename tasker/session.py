@@ -8,7 +8,6 @@ run ends (validation failure, task failure, signal, success), it ends through
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +176,8 @@ class Session:
             except OSError:
                 pass
         self.log.warn(f"Executing alert script: {script}")
+        import subprocess  # (only an alert runs a program from here)
+
         env = dict(self.environ, TASKER_EXIT_CODE=str(exit_code), TASKER_ERROR=reason,
                    TASKER_FAILED_TASK="" if self.ending_task is None else str(self.ending_task),
                    TASKER_TASK_FILE=str(self.task_file), TASKER_LOG_FILE=self.log_name or "",

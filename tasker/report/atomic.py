@@ -8,7 +8,6 @@ even when the writer is killed with SIGKILL in the middle of a write.
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Union
@@ -18,6 +17,8 @@ DEFAULT_MODE = 0o644
 
 def _mkstemp(path: Path) -> tuple:
     """Create the temp file beside `path`, creating parent directories on demand."""
+    import tempfile  # (imported when a file is written: --validate-only writes none)
+
     kwargs = {"dir": str(path.parent), "prefix": f".{path.name}.", "suffix": ".tmp"}
     try:
         return tempfile.mkstemp(**kwargs)
