@@ -39,6 +39,10 @@ def _value(present: List[Token]) -> Template:
     tok = present[0]
     if tok.type == "QUOTED":
         return _template(tok[1:-1], tok.column + 1, tok[0])
+    if tok.type == "QUOTED_RUN":  # `"a":"b"`: outer quotes off when it ends in the same one
+        if tok[-1] == tok[0]:
+            return _template(tok[1:-1], tok.column + 1)
+        return _template(str(tok), tok.column)
     if tok.type == "UNCLOSED_QUOTED":
         return _template(tok[1:].rstrip(), tok.column + 1, tok[0], unclosed=True)
     return _template(str(tok), tok.column)
