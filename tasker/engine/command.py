@@ -106,15 +106,41 @@ def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:
     return ctx.executor.run(spec, ctx.interrupt.event)
 
 
-def log_streams(ctx: RunContext, label: str, result: CommandResult, timeout: float) -> None:
+# Fields that look at a task's own output: with one of them, an output that was spilled
+# to a file is read back whole, so splits and conditions see all of it (II.4.4, 4.5).
+READS_OUTPUT = ("stdout_split", "stderr_split", "success", "failure", "next", "loop_break")
+
+
+def whole_stream(text: str, path: Optional[str], needed: bool) -> Tuple[str, Optional[int]]:
+    """(the text to work with, the whole length when only the beginning is in `text`).
+
+    A stream past the in-memory limit is in file `path`; it is read back only when
+    something looks at the output.
+    """
+    if path is None:
+        return text, None
+    if needed:
+        try:
+            with open(path, encoding="utf-8", errors="replace", newline="") as f:
+                whole = f.read()
+            return whole.replace("\r\n", "\n").replace("\r", "\n"), None  # (as in memory)
+        except OSError:
+            pass
+    try:
+        return text, os.path.getsize(path)
+    except OSError:
+        return text, None
+
+
+def log_streams(ctx: RunContext, label: str, result: CommandResult, timeout: float,
+                streams: Tuple[Tuple[str, Optional[int]], Tuple[str, Optional[int]]]) -> None:
     """The Exit code / STDOUT / STDERR lines of Appendix A."""
     if result.timed_out:
         ctx.log.info(f"Task {label}: Timeout after {timeout:g} seconds. Process killed.")
     ctx.log.info(f"Task {label}: Exit code: {result.exit_code}")
-    if result.stdout.strip():
-        ctx.log.info(f"Task {label}: STDOUT: {shorten(result.stdout)}")
-    if result.stderr.strip():
-        ctx.log.info(f"Task {label}: STDERR: {shorten(result.stderr)}")
+    for name, (text, total) in zip(("STDOUT", "STDERR"), streams):
+        if text.strip():
+            ctx.log.info(f"Task {label}: {name}: {shorten(text, total=total)}")
 
 
 def split_streams(ctx: RunContext, task: Task, label: str, stdout: str,
@@ -189,8 +215,11 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         ctx.log.error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
                       f"{prep.argv[0]}")
         raise FatalRunError(f"program '{prep.argv[0]}' was not found", 20, task.id)
-    log_streams(ctx, label, result, prep.timeout)
-    stdout, stderr = split_streams(ctx, task, label, result.stdout, result.stderr)
+    needed = any(key in task.fields for key in READS_OUTPUT)
+    out = whole_stream(result.stdout, result.stdout_file, needed)
+    err = whole_stream(result.stderr, result.stderr_file, needed)
+    log_streams(ctx, label, result, prep.timeout, (out, err))
+    stdout, stderr = split_streams(ctx, task, label, out[0], err[0])
     current = Current(result.exit_code, stdout, stderr)
     success = judge_success(ctx, task, label, current, variables, success_key, in_block)
     status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)

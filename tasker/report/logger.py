@@ -38,12 +38,15 @@ def level_rank(level: str) -> int:
         raise ValueError(f"unknown log level {level!r}") from None
 
 
-def shorten(text: str, limit: int = 200) -> str:
-    """Output as log lines show it: stripped, newlines as `\\n`, cut at `limit` chars."""
+def shorten(text: str, limit: int = 200, total: Optional[int] = None) -> str:
+    """Output as log lines show it: stripped, newlines as `\\n`, cut at `limit` chars.
+
+    `total` is the whole output's length when `text` is only its beginning.
+    """
     flat = text.strip().replace("\n", "\\n")
-    if len(flat) <= limit:
+    if len(flat) <= limit and total is None:
         return flat
-    return f"{flat[:limit]}... ({len(flat)} chars total)"
+    return f"{flat[:limit]}... ({total if total is not None else len(flat)} chars total)"
 
 
 class Log:

@@ -566,3 +566,18 @@ def test_summary_line_of_a_host_validation_failure_names_the_phase(tmp_path):
     assert proc.returncode in (21, 61), proc.stdout + proc.stderr  # (pbrun: may be missing)
     line = (tmp_path / "logs" / "project" / "P.summary").read_text().splitlines()[1]
     assert line.split("\t")[4:7] == ["-1", "localhost", "host_validation"]
+
+
+def test_outputs_past_the_memory_limit_are_split_and_tested_whole(tmp_path):
+    """A stream over 1 MiB spills to a file; splits and conditions still see all of it."""
+    f = tmp_path / "big.txt"
+    big = "head -c 1100000 /dev/zero | tr '\\\\0' c; echo; echo TAIL"
+    f.write_text(f'task=0\nhostname=localhost\nexec=local\ncommand=sh\narguments=-c "{big}"\n'
+                 "stdout_split=newline,1\n\n"
+                 f'task=1\nhostname=localhost\nexec=local\ncommand=sh\narguments=-c "{big}"\n'
+                 "success=stdout~TAIL\n")
+    proc = tasker(f, "-r", "--skip-host-validation", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert "Task 0: Split STDOUT: TAIL" in proc.stdout
+    assert "Task 1: Success condition 'stdout~TAIL' evaluated to: True" in proc.stdout
+    assert "... (1100006 chars total)" in proc.stdout
