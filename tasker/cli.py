@@ -231,7 +231,7 @@ def _pipeline(session: Session, raw: str, lines: L.Lines) -> int:
     log.info(f"# Validating task file: {session.task_file}")
     taskfile = _load(session, raw, lines)
     if not taskfile.tasks:
-        log.error("No tasks found in the file.")
+        log.warn("No valid tasks found. Exiting.")  # (TASKER's parse-time line, A.2)
         return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
     try:
         config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))

@@ -39,6 +39,7 @@ def validate_task_file(session: Session, config: ExecConfig) -> None:
     if warnings and opts.validate_only:  # the pre-flight shows every finding, like a compiler
         print("\n".join(d.render(taskfile.path) for d in warnings), file=sys.stderr)
     session.log.info("# Task validation passed successfully.")
+    session.log.info("# Task dependency validation passed.")  # (A.1: every reference holds)
 
 
 def render_graph(session: Session, fmt: str) -> str:

@@ -107,7 +107,15 @@ def test_missing_file_is_one_sentence_exit_1(tmp_path):
 
 
 def test_no_tasks_exits_24(tmp_path):
-    assert tasker(DATA / "no_tasks.txt", "-r", tmp=tmp_path).returncode == 24
+    proc = tasker(DATA / "no_tasks.txt", "-r", tmp=tmp_path)
+    assert proc.returncode == 24
+    assert "WARN: No valid tasks found. Exiting." in proc.stdout  # TASKER's line (A.2)
+
+
+def test_a_valid_file_logs_both_validation_lines(tmp_path):
+    proc = tasker(DATA / "hello.txt", "-r", tmp=tmp_path)
+    assert "# Task validation passed successfully." in proc.stdout
+    assert "# Task dependency validation passed." in proc.stdout
 
 
 def test_dry_run_is_the_default_and_writes_no_log(tmp_path):
