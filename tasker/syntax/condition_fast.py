@@ -28,7 +28,7 @@ _FIELDS = RESULT_FIELD_PATTERN
 _VALUE = r"(?P<value>[^\s&|()\"'][^&|()\"']*?)?"
 _OP = r"(?P<op>!=|<=|>=|=|<|>)"
 _ODD_BLANKS = re.compile(r"[\f\r\n\v]")
-_WORD = re.compile(r"\s*(?P<word>(?i:exit_(?:not_0|-?[0-9]{1,10})|success|true|false))\s*")
+_WORD = re.compile(r"\s*(?P<word>(?i:exit_(?:not_0|-?[0-9]{1,300})|success|true|false))\s*")
 _MATCH = re.compile(rf"\s*(?P<stream>(?i:stdout|stderr))\s*(?P<op>!~|~)\s*{_VALUE}\s*")
 _COMPARE = re.compile(
     rf"\s*(?P<left>(?i:exit_code|exit|stdout|stderr)"

@@ -222,7 +222,7 @@ def _located(text: str, e: UnexpectedInput) -> ConditionError:
     if got == "(":
         after_value = "COMPARE_OP" not in _expected(e)
         return ConditionError("unexpected '('", col,
-                              "parentheses in an unquoted value must balance (3 levels at "
+                              "parentheses in an unquoted value must balance (6 levels at "
                               "most): quote the value, stdout~\"a (b\""
                               if after_value else "missing '&' or '|' before '('?")
     if "COUNT" in _expected(e):

@@ -168,7 +168,7 @@ INVALID = [
     ("exit_0 exit_1", 1, "missing '&' or '|'"),
     ("exit_0(", 7, "missing '&' or '|'"),
     ("stdout~a (b", 10, "quote the value"),
-    ("stdout~(((((deep)))))", 8, "quote the value"),
+    ("stdout~(((((((deep)))))))", 8, "quote the value"),  # (6 levels at most)
     ("stdout_count=abc", 14, "whole number"),
     ("stdout=a=b)", 11, "')' without '('"),
     ("min_success=2", 1, "block condition"),
