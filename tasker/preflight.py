@@ -35,7 +35,8 @@ def validate_task_file(session: Session, config: ExecConfig) -> None:
     warnings = check_task_file(taskfile, session.log,
                                skip_security=bool(opts.skip_security_validation),
                                skip_subtask_range=bool(opts.skip_subtask_range_validation),
-                               configured_exec=[*config.types, *config.aliases])
+                               configured_exec=[*config.types, *config.aliases],
+                               environ=session.environ)
     if warnings and opts.validate_only:  # the pre-flight shows every finding, like a compiler
         print("\n".join(d.render(taskfile.path) for d in warnings), file=sys.stderr)
     session.log.info("# Task validation passed successfully.")

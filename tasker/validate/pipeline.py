@@ -9,7 +9,8 @@ raises TaskFileError when there are errors.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, NamedTuple, Sequence, Tuple
+from types import MappingProxyType
+from typing import Any, Iterable, List, Mapping, NamedTuple, Sequence, Tuple
 
 from tasker.forkjoin import both
 from tasker.gcpause import gc_paused
@@ -20,6 +21,9 @@ from tasker.validate.flow import flow_findings
 from tasker.validate.rules import KNOWN_EXEC, RuleOptions, rule_diagnostics
 from tasker.validate.security import global_security_diagnostics, security_diagnostics
 from tasker.validate.structure import structural_errors
+
+
+EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
 
 
 class Verdicts(NamedTuple):
@@ -39,24 +43,26 @@ class Findings(NamedTuple):
 
 
 def validate_task_file(tf: TaskFile, *, skip_security: bool = False,
-                       skip_subtask_range: bool = False,
-                       configured_exec: Iterable[str] = ()) -> List[Diagnostic]:
+                       skip_subtask_range: bool = False, configured_exec: Iterable[str] = (),
+                       environ: Mapping[str, str] = EMPTY_ENV) -> List[Diagnostic]:
     """Every error and warning of the file (loader warnings excluded), sorted by line."""
     return find_all(tf, skip_security=skip_security, skip_subtask_range=skip_subtask_range,
-                    configured_exec=configured_exec).diagnostics
+                    configured_exec=configured_exec, environ=environ).diagnostics
 
 
 def find_all(tf: TaskFile, *, skip_security: bool = False, skip_subtask_range: bool = False,
-             configured_exec: Iterable[str] = ()) -> Findings:
+             configured_exec: Iterable[str] = (),
+             environ: Mapping[str, str] = EMPTY_ENV) -> Findings:
     """Run every check; the findings with a verdict per group of checks.
 
     `configured_exec` names the exec types (and aliases) of execution_types.yaml,
-    which are known besides the built-in ones.
+    which are known besides the built-in ones; `environ` expands `$VAR` in arguments
+    for the security rules, as the run will.
     """
     rule_options = RuleOptions(skip_subtask_range=skip_subtask_range, known_exec=frozenset(
         KNOWN_EXEC + tuple(name.lower() for name in configured_exec)))
     with gc_paused():
-        return _validate(tf, skip_security, rule_options)
+        return _validate(tf, skip_security, rule_options, environ)
 
 
 def _has_error(found: List[Diagnostic]) -> bool:
@@ -67,13 +73,14 @@ def _has_error(found: List[Diagnostic]) -> bool:
 FORK_FROM_TASKS = 2000
 
 
-def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions) -> Findings:
+def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions,
+              environ: Mapping[str, str]) -> Findings:
     def by_task() -> Tuple[List[Diagnostic], List[Diagnostic]]:
         syntax, dependencies = structural_errors(tf)
         syntax.extend(block_errors(tf))
         syntax.extend(rule_diagnostics(tf, rule_options))
         if not skip_security:
-            syntax.extend(security_diagnostics(tf))
+            syntax.extend(security_diagnostics(tf, environ))
         syntax.extend(global_security_diagnostics(tf))
         return syntax, dependencies
 
@@ -98,8 +105,8 @@ def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
 
 
 def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
-                    skip_subtask_range: bool = False,
-                    configured_exec: Iterable[str] = ()) -> List[Diagnostic]:
+                    skip_subtask_range: bool = False, configured_exec: Iterable[str] = (),
+                    environ: Mapping[str, str] = EMPTY_ENV) -> List[Diagnostic]:
     """Validate, log the warnings (and the dependency notes); raise TaskFileError on errors;
     return the warnings.
 
@@ -108,7 +115,7 @@ def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
     """
     found, verdicts, notes = find_all(tf, skip_security=skip_security,
                                       skip_subtask_range=skip_subtask_range,
-                                      configured_exec=configured_exec)
+                                      configured_exec=configured_exec, environ=environ)
     warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
     log_warnings(warnings, log)
     errors = [d for d in found if d.is_error]

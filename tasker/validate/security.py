@@ -16,18 +16,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
-from typing import Iterator, List, Optional, Pattern, Set, Tuple
+from types import MappingProxyType
+from typing import Iterator, List, Mapping, Optional, Pattern, Set, Tuple
 
 from tasker.report.masking import MASK, is_secret_name, split_secret_vars
 from tasker.syntax.ast import Field, GlobalVar, Task, TaskFile
 from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
-from tasker.syntax.placeholders import global_refs
+from tasker.syntax.placeholders import expand_env, global_refs
 from tasker.validate.structure import is_explicitly_local
 
 SHELL_TYPES = frozenset({"shell", "bash", "sh", "/bin/bash", "/bin/sh", "cmd"})
 LIMITS = {"hostname": 253, "command": 4096, "arguments": 2000}
 MAX_ARGUMENTS = 8192  # II.1.5's general limit: a rule of its own, kept without security checks
 CHECKED_FIELDS = ("hostname", "command", "arguments")
+EMPTY: Mapping[str, str] = MappingProxyType({})
 SHELL_HINT = "use exec=shell if you need a pipe or redirection"
 _METACHARS = re.compile(r"[;&|$`()<>\\'\"\n\r]")
 _C_FORM = re.compile(r"-c\s+[\"']")  # `bash -c "..."` style arguments carry a script
@@ -190,8 +192,9 @@ def field_diagnostics(tf: TaskFile, task: Task, f: Field, kind: str) -> Iterator
     exact = f.value == f.raw  # offsets only map into the line without substitution
     where = "" if exact else " (after substituting globals)"
     errors = False
-    for severity, offset, what, hint in value_findings(f.key, f.value, kind == "shell",
-                                                       LIMITS[f.key]):
+    # (the hostname limit applies to a name written out, not to one built from @VAR@s, §1.5)
+    limit = None if f.key == "hostname" and _PLACEHOLDER.search(f.raw) else LIMITS[f.key]
+    for severity, offset, what, hint in value_findings(f.key, f.value, kind == "shell", limit):
         errors |= severity == ERROR
         col = f.column + offset if exact else f.column
         yield Diagnostic(severity, f"Task {task.id}: {f.key} {what}{where}", f.line, col, hint,
@@ -209,8 +212,12 @@ def _host_diagnostic(tf: TaskFile, task: Task, f: Field, kind: str) -> Iterator[
                          tf.source_line(f.line))
 
 
-def security_diagnostics(tf: TaskFile) -> List[Diagnostic]:
-    """II.8.3 for every task's hostname, command and arguments (skippable)."""
+def security_diagnostics(tf: TaskFile, environ: Mapping[str, str] = EMPTY) -> List[Diagnostic]:
+    """II.8.3 for every task's hostname, command and arguments (skippable).
+
+    `arguments` are checked as the run will pass them too: with `$VAR` expanded from
+    `environ`, so a variable cannot smuggle in what the file could not say.
+    """
     found: List[Diagnostic] = []
     for task in tf.tasks.values():
         if task.generated_by is not None:
@@ -218,12 +225,33 @@ def security_diagnostics(tf: TaskFile) -> List[Diagnostic]:
         kind = None  # (worked out only for a task with a field worth a closer look)
         for key in CHECKED_FIELDS:
             f = task.fields.get(key)
-            if f is None or (len(f.value) <= 100 and not suspect(f.value) and (
-                    key != "hostname" or _HOST_OK.match(f.value))):
+            if f is None:
+                continue
+            if key == "arguments" and "$" in f.value:
+                kind = kind or exec_type(task)
+                found.extend(_expanded_arguments(tf, task, f, kind, environ))
+            if len(f.value) <= 100 and not suspect(f.value) and (
+                    key != "hostname" or _HOST_OK.match(f.value)):
                 continue  # the common case, decided without building anything (speed)
             kind = kind or exec_type(task)
             found.extend(field_diagnostics(tf, task, f, kind))
     return found
+
+
+def _expanded_arguments(tf: TaskFile, task: Task, f: Field, kind: str,
+                        environ: Mapping[str, str]) -> Iterator[Diagnostic]:
+    """The errors that only the environment's values bring into `arguments`."""
+    expanded = expand_env(f.value, environ)
+    if expanded == f.value:
+        return
+    written = {(what, severity) for severity, _, what, _ in
+               value_findings("arguments", f.value, kind == "shell", LIMITS["arguments"])}
+    for severity, _, what, hint in value_findings("arguments", expanded, kind == "shell",
+                                                  LIMITS["arguments"]):
+        if severity == ERROR and (what, severity) not in written:
+            yield Diagnostic(ERROR, f"Task {task.id}: arguments {what} (after expanding "
+                             "environment variables)", f.line, f.column, hint,
+                             tf.source_line(f.line))
 
 
 def global_diagnostics(tf: TaskFile, g: GlobalVar) -> Iterator[Diagnostic]:

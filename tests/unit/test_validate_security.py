@@ -110,6 +110,26 @@ def test_after_substituting_globals_points_at_the_field():
     assert has(diags, 4, 9, "error", "metacharacter '|' (after substituting globals)")
 
 
+def test_arguments_are_checked_after_expanding_the_environment():
+    """The run expands $VAR in arguments; what it would pass is checked too (II.2.1)."""
+    tf = load(task(arguments="${EVIL} ok", exec_="pbrun"))
+    bad = [(d.line, d.column, d.message) for d in
+           security_diagnostics(tf, {"EVIL": "x; rm -rf /tmp/y"}) if d.is_error]
+    assert bad == [(4, 11, "Task 0: arguments contains a ';' followed by another command, "
+                    "which looks like command injection (after expanding environment "
+                    "variables)")]
+    assert not security_diagnostics(tf, {"EVIL": "hello"})
+    assert not security_diagnostics(load(task(arguments="${EVIL}", exec_="shell")),
+                                    {"EVIL": "a; b"})  # a shell may run a sequence
+
+
+def test_hostname_limit_is_for_names_written_out():
+    """SPEC 1.5: 253 characters "with no @VAR@ inside"."""
+    long_name = ".".join(["a" * 60] * 5)  # 304 characters of valid labels
+    assert not [d for d in found(f"H={long_name}\n" + task(hostname="@H@")) if d[2] == "error"]
+    assert has(found(task(hostname=long_name)), 2, 263, "error", "is 304 characters long")
+
+
 @pytest.mark.parametrize("value, expected", [
     (None, "local"), ("SHELL", "shell"), ("/bin/bash", "shell"), ("cmd", "shell"),
     ("pbrun", "pbrun"), ("@X@", "local"),
