@@ -134,8 +134,8 @@ def hostnames_errors(tf: TaskFile, block: Task) -> Iterator[Diagnostic]:
                   "with hostname=")
     for host, offset in _entries(f):
         if "@" not in host and not valid_host(host):
-            yield _at(tf, f, f"Task {block.id}: '{host}' is not a valid host name or IPv4 "
-                      "address", offset)
+            yield _at(tf, f, f"Task {block.id}: '{host}' is not a valid host name, IPv4 or "
+                      "IPv6 address", offset)
     if not (block.get("command") or "").strip():
         yield error(f"Task {block.id}: a hostnames= block needs a command", block.line, 1,
                     "command= (and arguments=, exec=) are run on every host",
