@@ -62,13 +62,13 @@ def convert(text: str) -> Scalar:
 def compare(left: str, op: str, right: str) -> bool:
     """One comparison rule everywhere (fix C10).
 
-    `~`/`!~`: substring of the stripped texts. Otherwise both sides are
-    converted; two numbers (booleans count as 1/0) compare numerically,
-    anything else compares as stripped strings for `=`/`!=` and is false
-    for the orderings.
+    `~`/`!~`: substring of the converted sides' string forms (`true` is `True`,
+    as `@N_success@` stores it; II.3.2). Otherwise both sides are converted;
+    two numbers (booleans count as 1/0) compare numerically, anything else
+    compares as stripped strings for `=`/`!=` and is false for the orderings.
     """
     if op in ("~", "!~"):
-        return (right.strip() in left.strip()) == (op == "~")
+        return (str(convert(right)) in str(convert(left))) == (op == "~")
     a, b = convert(left), convert(right)
     if not isinstance(a, str) and not isinstance(b, str):
         return bool(_ORDER[op](a, b))

@@ -173,6 +173,9 @@ CASES = [
     ('stdout="abc', C(0, stdout="abc"), False),
     ('stdout!="abc', C(0, stdout="zzz"), False),
     ('@0_stdout@~"42', C(), False),
+    # `~` compares the converted string forms: true is True, as @N_success@ stores it
+    ("@0_success@~true", C(), True),
+    ("@1_success@!~TRUE", C(), True),
     # keywords in any case; every comparison for line counts (compatibility notes)
     ("EXIT_0", C(0), True),
     ("stdout_count>=2", C(0, stdout="a\nb\n"), True),
