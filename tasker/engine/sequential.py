@@ -61,7 +61,7 @@ def condition_allows(ctx: RunContext, task: Task, label: str,
     ctx.log.info(f"Task {label}: Condition '{text}' evaluated to FALSE, skipping task")
     record(ctx, TaskResult(task.id, -1, stderr=SKIPPED_STDERR, status=SKIPPED,
                            hostname=task.get("hostname") or "", start_time=time.time(),
-                           attempts=it.attempt),
+                           attempts=it.attempt, iterations=it.iteration or 1),
            it, skipped=True)
     return False
 

@@ -138,6 +138,7 @@ def test_loop_checks_the_condition_before_every_iteration():
         (1, False), (2, False), (3, True)]
     assert "Task 0.3: Condition '@0_stdout@!~stop' evaluated to FALSE, skipping task" in log
     assert rec.results[0].exit_code == -1 and outcome.exit_code == 0
+    assert rec.results[0].iterations == 3  # the skipped third pass is the stored one
 
 
 def test_loop_with_return_ends_the_run_after_the_first_iteration():
