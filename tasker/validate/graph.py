@@ -151,36 +151,64 @@ def _decision(tf: TaskFile, t: Task) -> List[Edge]:
     return edges
 
 
+# A task with none of these keys takes the common path: skipped or succeeded -> ID + 1,
+# failed -> a failed end (`loop` needs `next=loop`, so it is no routing key on its own).
+_ROUTING_KEYS = frozenset({"return", "next", "on_success", "on_failure", "type"})
+_new_edge = tuple.__new__  # (Edge's own constructor is a Python call; files have 30,000 edges)
+
+
+def _plain(tf: TaskFile, tid: int, skippable: bool) -> Tuple[Edge, ...]:
+    """The edges of a task without routing keys, as _ordinary would build them (speed)."""
+    nxt = tid + 1
+    if nxt in tf.tasks:
+        ok = _new_edge(Edge, (tid, nxt, "ID+1", FLOW, None, ""))
+        skip = _new_edge(Edge, (tid, nxt, "skipped (ID+1)", FLOW, "condition", ""))
+    else:
+        ok = _new_edge(Edge, (tid, None, "ID+1", FLOW, None, END_OK))
+        skip = _new_edge(Edge, (tid, None, "skipped (ID+1)", FLOW, "condition", END_OK))
+    bad = _new_edge(Edge, (tid, None, "failure", FLOW, None, END_FAIL))
+    return (skip, ok, bad) if skippable else (ok, bad)
+
+
+def _task_edges(tf: TaskFile, t: Task) -> Tuple[Edge, ...]:
+    """Every step out of task t, by its kind."""
+    kind = t.kind if "type" in t.fields else "normal"
+    if kind in ("parallel", "conditional"):
+        return tuple(_block(tf, t))
+    return tuple(_decision(tf, t) if kind == "decision" else _ordinary(tf, t))
+
+
 def routing_graph(tf: TaskFile) -> Graph:
     """The workflow as a graph (generated sub-tasks appear only inside their block)."""
     edges: List[Edge] = []
     blocks: Dict[int, Tuple[int, ...]] = {}
-    for t in tf.tasks.values():
+    out: Dict[int, Tuple[Edge, ...]] = {}
+    succ: Dict[int, Tuple[int, ...]] = {}
+    owners: Dict[int, List[int]] = {}
+    forward, routing_keys = True, _ROUTING_KEYS
+    for tid, t in tf.tasks.items():
         if t.generated_by is not None:
+            out[tid] = succ[tid] = ()
             continue
-        kind = t.kind if "type" in t.fields else "normal"
-        if kind in ("parallel", "conditional"):
-            found = _block(tf, t)
-            blocks[t.id] = tuple(dict.fromkeys(e.dst for e in found if e.kind == SUB))
-        else:
-            found = _decision(tf, t) if kind == "decision" else _ordinary(tf, t)
+        fields = t.fields
+        if routing_keys.isdisjoint(fields):
+            found = out[tid] = _plain(tf, tid, "condition" in fields)
+            succ[tid] = (tid + 1,) * (len(found) - 1) if tid + 1 in tf.tasks else ()
+            edges.extend(found)
+            continue
+        found = out[tid] = _task_edges(tf, t)
         edges.extend(found)
+        succ[tid] = steps = tuple(e.dst for e in found if e.kind == FLOW and e.dst is not None)
+        forward = forward and all(m > tid for m in steps)
+        for e in found:
+            if e.kind == SUB and e.src not in owners.get(e.dst, ()):
+                owners.setdefault(e.dst, []).append(e.src)
+        if t.kind in ("parallel", "conditional"):
+            blocks[tid] = tuple(dict.fromkeys(e.dst for e in found if e.kind == SUB))
     user = [tid for tid, t in tf.tasks.items() if t.generated_by is None]
     start = (0 if 0 in tf.tasks else min(user)) if user else None
-    out: Dict[int, List[Edge]] = {tid: [] for tid in tf.tasks}
-    succ: Dict[int, List[int]] = {tid: [] for tid in tf.tasks}
-    owners: Dict[int, List[int]] = {}
-    for e in edges:
-        out[e.src].append(e)
-        if e.kind == FLOW and e.dst is not None:
-            succ[e.src].append(e.dst)
-        elif e.kind == SUB and e.src not in owners.get(e.dst, ()):
-            owners.setdefault(e.dst, []).append(e.src)
-    return Graph(start, tuple(tf.tasks), tuple(edges), blocks,
-                 {k: tuple(v) for k, v in out.items()},
-                 {k: tuple(v) for k, v in owners.items()},
-                 {k: tuple(v) for k, v in succ.items()},
-                 all(m > n for n, ms in succ.items() for m in ms))
+    return Graph(start, tuple(tf.tasks), tuple(edges), blocks, out,
+                 {k: tuple(v) for k, v in owners.items()}, succ, forward)
 
 
 # ---- graph algorithms ---------------------------------------------------------------------

@@ -181,3 +181,22 @@ def test_dominators_on_a_diamond_with_a_loop():
     assert dom.dominates(0, 3) and dom.dominates(2, 3) and dom.dominates(3, 3)
     assert not dom.dominates(1, 2) and not dom.dominates(1, 3) and not dom.dominates(3, 0)
 
+
+
+@pytest.mark.parametrize("text", [
+    t(0) + t(1),                                   # the last task ends the run
+    t(0, "condition=exit_0") + t(1, "condition=stdout~x"),  # skipped -> ID + 1
+    t(0, "loop=3") + t(1, "timeout=9"),             # loop without next=loop: no routing
+    t(0) + t(1) + t(5, "condition=exit_0"),          # ID + 1 undefined: a successful end
+    "task=0\nhostname=h\nreturn=0\n" + t(1),          # mixed with routing tasks
+])
+def test_plain_task_edges_match_the_general_rules(text):
+    """The shortcut for tasks without routing keys builds exactly what _ordinary builds."""
+    from tasker.validate.graph import _ordinary
+
+    tf = load(text)
+    g = routing_graph(tf)
+    for tid, task in tf.tasks.items():
+        assert g.out[tid] == tuple(_ordinary(tf, task))
+        assert g.succ[tid] == tuple(e.dst for e in g.out[tid]
+                                    if e.kind == "flow" and e.dst is not None)
