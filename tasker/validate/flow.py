@@ -181,6 +181,7 @@ def early_reads(tf: TaskFile, g: Graph, seen: Set[int],
     """
     dom: Optional[Dominators] = None
     reach: Optional[Reach] = None
+    only_pred = _only_predecessors(g, seen)
     for r, items in reads.items():
         if tf.tasks[r].generated_by is not None:
             continue  # generated: its block's fields are checked
@@ -191,6 +192,8 @@ def early_reads(tf: TaskFile, g: Graph, seen: Set[int],
                     n in g.blocks.get(r, ()) and f.key in AFTER_BLOCK):
                 continue  # a block's success/next see its sub-tasks' results
             done.add(n)
+            if r not in g.owners and r in seen and _on_every_path(only_pred, n, r):
+                continue  # the commonest case: reading a task the flow must come through
             dom = dom or Dominators(g, seen)
             if r not in g.owners and n in seen and r in seen and dom.dominates(n, r):
                 continue  # the common case, without building the lists below (speed)
@@ -203,6 +206,30 @@ def early_reads(tf: TaskFile, g: Graph, seen: Set[int],
                                 for c in at_n for p in at_r)
                 yield _early(tf, g, f, r, n, name,
                              None if never else path_avoiding(g, unsafe[0], set(at_n)))
+
+
+def _only_predecessors(g: Graph, seen: Set[int]) -> Dict[int, int]:
+    """{task: the one task every step into it comes from}, for reached tasks other than
+    the start that have exactly one reached predecessor."""
+    preds: Dict[int, Optional[int]] = {}
+    for a in seen:
+        for b in g.succ[a]:
+            if preds.setdefault(b, a) != a:
+                preds[b] = None  # (two predecessors or more)
+    preds.pop(g.start, None)  # a path of no steps reaches the start
+    return {b: a for b, a in preds.items() if a is not None}
+
+
+def _on_every_path(only_pred: Mapping[int, int], n: int, r: int, steps: int = 8) -> bool:
+    """True when task N is found walking back from reached task R through tasks with a
+    single predecessor, which every path to R must then pass (a few steps, then give up:
+    the dominator tree answers the rest)."""
+    p = only_pred.get(r)
+    while p is not None and steps:
+        if p == n:
+            return True
+        p, steps = only_pred.get(p), steps - 1
+    return False
 
 
 def _places(g: Graph, seen: Set[int], tid: int) -> List[int]:

@@ -200,3 +200,37 @@ def test_plain_task_edges_match_the_general_rules(text):
         assert g.out[tid] == tuple(_ordinary(tf, task))
         assert g.succ[tid] == tuple(e.dst for e in g.out[tid]
                                     if e.kind == "flow" and e.dst is not None)
+
+
+def _routed_file(spec):
+    """Tasks 0..n-1 with routing and `@N_exit@` reads drawn by hypothesis."""
+    parts = []
+    for tid, (success, failure, cond, read) in enumerate(spec):
+        fields = [f"arguments=@{read}_exit@"] if read is not None else []
+        fields += [f"on_success={success}"] if success is not None else []
+        fields += [f"on_failure={failure}"] if failure is not None else []
+        fields += ["condition=exit_0"] if cond else []
+        parts.append(t(tid, *fields))
+    return "".join(parts)
+
+
+def test_single_predecessor_shortcut_agrees_with_the_dominator_tree(monkeypatch):
+    """Early-read warnings are the same with and without the single-predecessor walk."""
+    from hypothesis import given, settings, strategies as st
+
+    from tasker.validate import flow
+
+    ids = st.one_of(st.none(), st.integers(0, 7))
+    task = st.tuples(ids, ids, st.booleans(), ids)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(task, min_size=1, max_size=8))
+    def check(spec):
+        tf = load(_routed_file(spec))
+        with_walk = [(d.line, d.message) for d in flow.flow_diagnostics(tf)]
+        with monkeypatch.context() as m:
+            m.setattr(flow, "_only_predecessors", lambda g, seen: {})
+            without = [(d.line, d.message) for d in flow.flow_diagnostics(tf)]
+        assert with_walk == without
+
+    check()
