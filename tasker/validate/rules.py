@@ -15,7 +15,7 @@ Every finding is a located Diagnostic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import FrozenSet, Iterator, List, Set
+from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 from tasker.exec.exectypes import ArgumentsError, split_arguments
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
@@ -234,12 +234,15 @@ def arguments_length(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
 
 def unknown_exec_types(tf: TaskFile, known: FrozenSet[str]) -> Iterator[Diagnostic]:
     """`exec=` values that are neither built in nor configured (any case)."""
+    known_values: Set[str] = set()  # values seen to be known, as written (most files use few)
     for task in tf.tasks.values():
         f = task.fields.get("exec")
-        if f is None or task.generated_by is not None or dynamic(f) \
-                or inline_comment(f.raw) >= 0:  # (the comment is the error to report)
+        if f is None or f.value in known_values or task.generated_by is not None \
+                or dynamic(f) or inline_comment(f.raw) >= 0:  # (the comment: its own error)
             continue
-        if f.value.strip().lower() not in known:
+        if f.value.strip().lower() in known:
+            known_values.add(f.value)
+        else:
             extra = sorted(known - set(KNOWN_EXEC))
             listed = ", ".join(KNOWN_EXEC + tuple(extra))
             yield at(tf, f, f"Task {task.id}: unknown exec type '{f.value}'", severity=WARNING,
@@ -285,16 +288,30 @@ def subtask_ranges(tf: TaskFile) -> Iterator[Diagnostic]:
                              "silences this")
 
 
-def task_rules(tf: TaskFile, task: Task, commented: bool = True) -> List[Diagnostic]:
+Plans = Dict[Tuple[str, ...], Tuple[Callable[[TaskFile, Task], Iterator[Diagnostic]], ...]]
+
+
+def _rules_for(keys: Tuple[str, ...], plans: Plans):
+    """The rules of TASK_RULES that tasks with these keys need, chosen once per key set:
+    the tasks of a file come in a few shapes."""
+    plan = plans.get(keys)
+    if plan is None:
+        present = frozenset(keys)
+        plan = plans[keys] = tuple(rule for rule, need in TASK_RULES
+                                   if need is None or not present.isdisjoint(need))
+    return plan
+
+
+def task_rules(tf: TaskFile, task: Task, commented: bool = True,
+               plans: Optional[Plans] = None) -> List[Diagnostic]:
     """Every rule finding of one task; a field with an inline comment is only reported once.
 
-    `commented` False says that no line of the task can hold an inline comment.
+    `commented` False says that no line of the task can hold an inline comment;
+    `plans` keeps the rule choice per key set across the tasks of one file.
     """
     found = list(id_range(tf, task)) if not 0 <= task.id <= MAX_ID else []
-    present = task.fields.keys()
-    for rule, keys in TASK_RULES:
-        if keys is None or not present.isdisjoint(keys):
-            found.extend(rule(tf, task))
+    for rule in _rules_for(tuple(task.fields), {} if plans is None else plans):
+        found.extend(rule(tf, task))
     comments = list(inline_comments(tf, task)) if commented else []
     if comments:
         lines = {d.line for d in comments}
@@ -315,9 +332,10 @@ def rule_diagnostics(tf: TaskFile, opts: RuleOptions = RuleOptions()) -> List[Di
     """Every rule error and warning of the file (unsorted)."""
     found: List[Diagnostic] = []
     commented = tasks_with_comment_marks(tf)
+    plans: Plans = {}
     for tid, task in tf.tasks.items():
         if task.generated_by is None:
-            found.extend(task_rules(tf, task, tid in commented))
+            found.extend(task_rules(tf, task, tid in commented, plans))
     found.extend(high_ids(tf))
     found.extend(unknown_exec_types(tf, opts.known_exec))
     if not opts.skip_subtask_range:
