@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from tasker import preflight, runner
-from tasker.engine.context import FatalRunError
+from tasker import preflight
+from tasker.engine.errors import FatalRunError
 from tasker.options import Options, UsageError, effective_args, merge, parse_cli, parse_file_args
 from tasker.report.logger import Log, print_out
 from tasker.report.masking import Masker, split_secret_vars
@@ -260,4 +260,6 @@ def _pipeline(session: Session, raw: str, lines: L.Lines) -> int:
         return session.finish(0, "success")
     if opts.show_plan and not preflight.plan_accepted(session):
         return session.finish(0, "success")
+    from tasker import runner  # (the engines load only for a run)
+
     return runner.execute(session, config)

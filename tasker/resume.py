@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
-from tasker.engine.context import FatalRunError
+from tasker.engine.errors import FatalRunError
 from tasker.report.statefile import StateError, load_state, results_from_state
 from tasker.results import TaskResult
 from tasker.syntax.ast import TaskFile

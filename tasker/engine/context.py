@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 from tasker.results import RunRecord, TaskResult
+from tasker.engine.errors import FatalRunError  # (re-exported: the engines import it from here)
 from tasker.syntax.ast import TaskFile
 
 DEFAULT_TIMEOUT = 300.0
@@ -53,14 +54,6 @@ class Outcome:
     status: str  # success | failed | interrupted
     error: Optional[str] = None
     task_id: Optional[int] = None
-
-
-class FatalRunError(Exception):
-    """A condition that ends the whole run at once (missing program, unknown exec type)."""
-
-    def __init__(self, message: str, exit_code: int = 20, task_id: Optional[int] = None):
-        super().__init__(message)
-        self.message, self.exit_code, self.task_id = message, exit_code, task_id
 
 
 @dataclass
