@@ -51,10 +51,17 @@ class Conditions(Mapping[str, Any]):
         """`entries`: field name -> tree, or `Conditions.later(parser, text)`."""
         self._entries: Dict[str, Any] = dict(entries)
 
+    @classmethod
+    def owning(cls, entries: Dict[str, Any]) -> "Conditions":
+        """Conditions over `entries` itself, not a copy: the loader hands over a new dict."""
+        self = cls.__new__(cls)
+        self._entries = entries
+        return self
+
     @staticmethod
     def later(parser: Any, text: str) -> Any:
         """The entry of a condition whose tree `parser(text)` builds when first read."""
-        return _Pending(parser, text)
+        return tuple.__new__(_Pending, (parser, text))  # (NamedTuple's own __new__ is slower)
 
     def __getitem__(self, key: str) -> Any:
         value = self._entries[key]

@@ -68,8 +68,9 @@ def parse_task_id(text: str) -> Optional[int]:
 
 # A clean pair with one of these keys inside a task is a field and nothing else. Its Field
 # is built with tuple.__new__: Field's own constructor is a Python call, and a 10,000-task
-# file has 60,000 fields.
-_FIELDS_AFTER_TASK = TASK_FIELDS - {"task"}
+# file has 60,000 fields. The key stored is this mapping's own string, not the scanner's
+# copy: one string per key name, compared by identity when fields are looked up.
+_FIELDS_AFTER_TASK = {key: key for key in TASK_FIELDS - {"task"}}
 
 
 class _Builder:
@@ -101,9 +102,11 @@ class _Builder:
         fields: Optional[Dict[str, Field]] = None
         unknown: List[Field] = []
         source, task_fields, new = lines.source, TASK_FIELDS, tuple.__new__
+        after_task = _FIELDS_AFTER_TASK
         for number, (key, value) in enumerate(lines.pairs, 1):
-            if fields is not None and key in _FIELDS_AFTER_TASK:  # most lines of a file
-                fields[key] = new(Field, (key, value, value, number, len(key) + 2))
+            known = after_task.get(key)
+            if known is not None and fields is not None:  # most lines of a file
+                fields[known] = new(Field, (known, value, value, number, len(known) + 2))
                 continue
             if key:
                 vcol, kcol = len(key) + 2, 1
@@ -238,7 +241,8 @@ def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
         return EMPTY
     condition = _condition_module()
     entries = {}
-    for key in CONDITION_FIELDS:  # (in this order, so errors come out alike every time)
+    # (in the order of CONDITION_FIELDS, so errors come out alike every time)
+    for key in present if len(present) == 1 else CONDITION_FIELDS:
         if key not in present:
             continue
         f = fields[key]
@@ -256,7 +260,7 @@ def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
             entries[key] = parser(text)
         except condition.ConditionError as exc:
             _condition_error(b, tid, f, skip, exc)
-    return Conditions(entries) if entries else EMPTY
+    return Conditions.owning(entries) if entries else EMPTY
 
 
 @lru_cache(maxsize=None)  # (an import statement costs more than the parse of `exit_0`)

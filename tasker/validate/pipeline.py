@@ -77,19 +77,23 @@ def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions,
               environ: Mapping[str, str]) -> Findings:
     def by_task() -> Tuple[List[Diagnostic], List[Diagnostic]]:
         syntax, dependencies = structural_errors(tf)
-        syntax.extend(block_errors(tf))
         syntax.extend(rule_diagnostics(tf, rule_options))
         if not skip_security:
             syntax.extend(security_diagnostics(tf, environ))
         syntax.extend(global_security_diagnostics(tf))
         return syntax, dependencies
 
-    # The flow analysis needs the whole graph, the other checks one task at a time:
-    # two halves of about equal cost, run on two cores for large files. The child takes
-    # the per-task half, the slightly lighter one: its first touch of each page of the
-    # task file's memory costs it a copy.
-    (flow, notes), (syntax, dependencies) = both(lambda: flow_findings(tf), by_task,
-                                                 fork=len(tf.tasks) >= FORK_FROM_TASKS)
+    def by_graph() -> Tuple[List[Diagnostic], Sequence[str], List[Diagnostic]]:
+        flow, notes = flow_findings(tf)
+        return flow, notes, list(block_errors(tf))
+
+    # The flow analysis needs the whole graph, the other checks one task at a time: for
+    # large files, two shares of about equal cost run on two cores. The block rules go
+    # with the flow analysis, which is the lighter share without them; the child takes
+    # the rest (its first touch of each page of the task file's memory costs it a copy).
+    (flow, notes, block_syntax), (syntax, dependencies) = both(
+        by_graph, by_task, fork=len(tf.tasks) >= FORK_FROM_TASKS)
+    syntax.extend(block_syntax)
     verdicts = Verdicts(not _has_error(syntax), not _has_error(dependencies),
                         not _has_error(flow))
     found = sort_diagnostics(dict.fromkeys(syntax + dependencies + flow))  # duplicates once
