@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence
 
 from tasker.syntax.frozen import frozen
 
@@ -181,12 +181,18 @@ class TaskFile:
     """A loaded task file: header arguments, globals and tasks by ID."""
 
     path: str
-    lines: tuple  # source lines, for diagnostics
+    lines: Sequence[str]  # source lines, for diagnostics (lines.SourceLines when loaded)
     cli_args: tuple = ()
     globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
     tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
     warnings: tuple = ()  # Diagnostic values found while loading
     shadowed_globals: tuple = ()  # GlobalVar definitions replaced by a later line or --set
+
+    @property
+    def text(self) -> str:
+        """The whole source text (the lines joined again, unless they are kept as text)."""
+        text = getattr(self.lines, "text", None)
+        return text if isinstance(text, str) else "\n".join(self.lines)
 
     def source_line(self, line: int) -> Optional[str]:
         """The text of 1-based `line`, or None."""

@@ -135,41 +135,81 @@ def read_text(path: str) -> str:
 # A clean pair line: `key=value` starting at column 1, with no blank around the `=` or at
 # the end (a CRLF line's CR aside). Most lines of real files are like that, and one
 # `findall` over the whole text splits them all in C. Every other line (blank, comment,
-# header argument, indented or spaced pair, stray text) matches the last alternative
-# with empty groups and is classified by the grammar's scanner, line by line.
+# header argument, indented or spaced pair, stray text) matches the last alternative,
+# whose group holds the line as written, and is classified by the grammar's scanner.
 _CLEAN_PAIR = re.compile(
-    r"^(?:([^\s#=\-](?:[^=\n]*[^\s=])?)=(\S(?:[^\n]*\S)?|)\r?|[^\n]*)$", re.MULTILINE)
+    r"^(?:([^\s#=\-](?:[^=\n]*[^\s=])?)=(\S(?:[^\n]*\S)?|)\r?|([^\n]*))$", re.MULTILINE)
+
+
+class SourceLines(Sequence[str]):
+    """A file's lines, split from its text when first read.
+
+    Diagnostics show source lines, but a file that validates shows none: keeping
+    the text and splitting it only on demand saves a list of every line.
+    Compares equal to any sequence of the same lines.
+    """
+
+    __slots__ = ("text", "_lines")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._lines: Optional[Tuple[str, ...]] = None
+
+    def _split(self) -> Tuple[str, ...]:
+        if self._lines is None:
+            self._lines = tuple(self.text.split("\n"))
+        return self._lines
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._split()[index]
+
+    def __len__(self) -> int:
+        return len(self._lines) if self._lines is not None else self.text.count("\n") + 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._split())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SourceLines):
+            return self.text == other.text
+        return isinstance(other, (tuple, list)) and tuple(other) == self._split()
+
+    def __hash__(self) -> int:
+        return hash(self._split())  # (equal to a tuple of the lines, so hashed alike)
+
+    def __repr__(self) -> str:
+        return f"SourceLines({len(self)} lines)"
 
 
 class Lines(Sequence[Line]):
-    """The lines of a task file: the source text per line, and the clean pairs pre-split.
+    """The lines of a task file: the clean pairs pre-split, every other line as written.
 
-    `pairs[i]` is (key, value) when line i + 1 is a clean pair, else ("", "");
-    `line(i + 1)` classifies any other line. Iterating gives the `Line` of
-    every meaningful line in file order, built only as far as it is read.
+    `pairs[i]` is (key, value, "") when line i + 1 is a clean pair, else ("", "", the
+    line); `line(i + 1)` classifies any line. Iterating gives the `Line` of every
+    meaningful line in file order, built only as far as it is read.
     """
 
     def __init__(self, text: str):
-        self.source = text.split("\n")
+        self.source = SourceLines(text)
         pairs = _CLEAN_PAIR.findall(text)
         # One match per line by construction; should that ever not hold, every line
         # takes the grammar's path, which is always right.
-        self.pairs = pairs if len(pairs) == len(self.source) else [("", "")] * len(self.source)
+        self.pairs = pairs if len(pairs) == len(self.source) else \
+            [("", "", raw) for raw in self.source]
         self._all: Optional[List[Line]] = None
 
     def line(self, number: int) -> Optional[Line]:
         """The `Line` of 1-based line `number`, or None when it is blank."""
-        key = self.pairs[number - 1][0]
-        raw = self.source[number - 1]
+        key, value, other = self.pairs[number - 1]
         if key:
-            return Line(PAIR, raw.rstrip(), number, 1)
-        return classify_line(raw, number)
+            return Line(PAIR, f"{key}={value}", number, 1)
+        return classify_line(other, number) if other else None
 
     def __iter__(self) -> Iterator[Line]:
         return self._meaningful()
 
     def _meaningful(self) -> Iterator[Line]:
-        for number in range(1, len(self.source) + 1):
+        for number in range(1, len(self.pairs) + 1):
             ln = self.line(number)
             if ln is not None:
                 yield ln

@@ -101,9 +101,8 @@ class _Builder:
         """
         fields: Optional[Dict[str, Field]] = None
         unknown: List[Field] = []
-        source, task_fields, new = lines.source, TASK_FIELDS, tuple.__new__
-        after_task = _FIELDS_AFTER_TASK
-        for number, (key, value) in enumerate(lines.pairs, 1):
+        task_fields, new, after_task = TASK_FIELDS, tuple.__new__, _FIELDS_AFTER_TASK
+        for number, (key, value, other) in enumerate(lines.pairs, 1):
             known = after_task.get(key)
             if known is not None and fields is not None:  # most lines of a file
                 fields[known] = new(Field, (known, value, value, number, len(known) + 2))
@@ -111,7 +110,7 @@ class _Builder:
             if key:
                 vcol, kcol = len(key) + 2, 1
             else:
-                ln = L.classify_line(source[number - 1], number) if source[number - 1] else None
+                ln = L.classify_line(other, number) if other else None
                 if ln is None or ln.kind != L.PAIR:
                     if ln is not None and ln.kind == L.STRAY:
                         self.warn("this line is not a key=value pair and is ignored",
@@ -319,7 +318,7 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
         raise TaskFileError(path, errors)
     return TaskFile(
         path=path,
-        lines=tuple(source),
+        lines=source,
         cli_args=tuple(header_arguments(lines)),
         globals=MappingProxyType(b.globals),
         shadowed_globals=tuple(b.shadowed),

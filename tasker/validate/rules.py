@@ -321,7 +321,7 @@ def task_rules(tf: TaskFile, task: Task, commented: bool = True,
 
 def tasks_with_comment_marks(tf: TaskFile) -> Set[int]:
     """IDs of the tasks that may hold an inline comment (one scan of the whole text)."""
-    text = "\n".join(tf.lines)
+    text = tf.text
     if "#" not in text:
         return set()
     starts = sorted((t.line, tid) for tid, t in tf.tasks.items() if t.generated_by is None)

@@ -177,7 +177,7 @@ def _all_defined_in_text(tf: TaskFile) -> bool:
     one scan of the text instead of one per field. References can not reach
     across the `=` of a line, so what the text holds, the values hold.
     """
-    text = "\n".join(tf.lines)
+    text = tf.text
     if "@" not in text:
         return True
     for tid in {int(n) for n, name in TASK_REF.findall(text) if name.lower() in RESULT_FIELDS}:
