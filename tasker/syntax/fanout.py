@@ -100,7 +100,7 @@ def expand_hostnames(tasks: Mapping[int, Task]) -> Dict[int, Task]:
 
     `tasks` must be in ascending ID order; without fan-out blocks it is returned as is.
     """
-    blocks = [task for task in tasks.values() if is_fanout(task)]
+    blocks = [task for task in tasks.values() if "hostnames" in task.fields and is_fanout(task)]
     if not blocks:
         return dict(tasks)
     out = dict(tasks)

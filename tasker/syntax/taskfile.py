@@ -138,7 +138,8 @@ class _Builder:
                      line, vcol, "every task needs its own ID")
             return ({}, [])
         self.seen_ids[tid] = line
-        fields: Dict[str, Field] = {"task": Field("task", value, value, line, vcol)}
+        fields: Dict[str, Field] = {"task": tuple.__new__(Field, ("task", value, value, line,
+                                                                 vcol))}
         unknown: List[Field] = []
         self.raw_tasks.append((tid, line, fields, unknown))
         return fields, unknown
@@ -226,6 +227,7 @@ def _condition_parser(key: str, text: str, block: bool, condition: ModuleType):
 
 
 _CONDITION_KEYS = frozenset(CONDITION_FIELDS)
+_ONLY_CONDITION = frozenset({"condition"})
 
 
 def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
@@ -239,6 +241,11 @@ def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
     if not present:
         return EMPTY
     condition = _condition_module()
+    if present == _ONLY_CONDITION:  # the commonest case, without the loop below (speed)
+        text = fields["condition"].value.strip()
+        if condition.recognizes(text):
+            return Conditions.owning(
+                {"condition": Conditions.later(condition.parse_condition, text)})
     entries = {}
     # (in the order of CONDITION_FIELDS, so errors come out alike every time)
     for key in present if len(present) == 1 else CONDITION_FIELDS:
