@@ -9,7 +9,7 @@ can never be true. Columns point inside the field's value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, List, Sequence
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
@@ -66,26 +66,34 @@ def _cond_col(f: Field, column: int) -> int:
     return f.column + skip + max(column, 1) - 1
 
 
-def conditions(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
-    """Lone leading quotes in patterns and `exit_N` above 255 (warnings)."""
-    for key in task.conditions:
-        f = task.fields[key]
-        low = f.value.lower()
-        if '"' not in low and "'" not in low and "exit_" not in low:
-            continue  # neither a quote nor an exit test: nothing to look for (speed; the
-            # tree of the condition is then not even built, see ast.Conditions)
-        from tasker.syntax import condition_ast as C  # loaded only when there are conditions
+def conditions(tf: TaskFile, task: Task) -> Sequence[Diagnostic]:
+    """Lone leading quotes in patterns and `exit_N` above 255 (warnings).
 
-        compared = {id(n.right) for n in C.walk(task.conditions[key])
-                    if isinstance(n, C.Comparison)}
-        for node in C.walk(task.conditions[key]):
-            if isinstance(node, C.Template) and node.unclosed_quote:
-                effect = "the comparison is always false" if id(node) in compared \
-                    else "it is ignored"
-                yield at(tf, f, f"Task {task.id}: {key} has a quote that is never closed; "
-                         f"{effect}", _cond_col(f, node.column - 1) - f.column,
-                         severity=WARNING, hint="close the quote or remove it")
-            elif isinstance(node, C.ExitTest) and node.code > 255:
-                yield at(tf, f, f"Task {task.id}: exit_{node.code} can never be true; exit "
-                         "codes are 0-255", _cond_col(f, node.column) - f.column,
-                         severity=WARNING)
+    Most conditions have neither a quote nor an exit test: those are passed over
+    without building their tree (see ast.Conditions), and without a generator.
+    """
+    found: List[Diagnostic] = []
+    for key in task.conditions:
+        low = task.fields[key].value.lower()
+        if '"' in low or "'" in low or "exit_" in low:
+            found.extend(_condition_findings(tf, task, key))
+    return found
+
+
+def _condition_findings(tf: TaskFile, task: Task, key: str) -> Iterator[Diagnostic]:
+    from tasker.syntax import condition_ast as C  # loaded only when there are conditions
+
+    f = task.fields[key]
+    compared = {id(n.right) for n in C.walk(task.conditions[key])
+                if isinstance(n, C.Comparison)}
+    for node in C.walk(task.conditions[key]):
+        if isinstance(node, C.Template) and node.unclosed_quote:
+            effect = "the comparison is always false" if id(node) in compared \
+                else "it is ignored"
+            yield at(tf, f, f"Task {task.id}: {key} has a quote that is never closed; "
+                     f"{effect}", _cond_col(f, node.column - 1) - f.column,
+                     severity=WARNING, hint="close the quote or remove it")
+        elif isinstance(node, C.ExitTest) and node.code > 255:
+            yield at(tf, f, f"Task {task.id}: exit_{node.code} can never be true; exit "
+                     "codes are 0-255", _cond_col(f, node.column) - f.column,
+                     severity=WARNING)

@@ -15,7 +15,7 @@ Every finding is a located Diagnostic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from tasker.exec.exectypes import ArgumentsError, split_arguments
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
@@ -196,8 +196,23 @@ def _similar_keys(key: str) -> List[str]:
     return difflib.get_close_matches(key, sorted(TASK_FIELDS), n=1, cutoff=0.6)
 
 
-def keys_and_exec(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
-    """Unknown keys, unbalanced quotes in arguments, spaces in commands, too many fields."""
+def keys_and_exec(tf: TaskFile, task: Task) -> Sequence[Diagnostic]:
+    """Unknown keys, unbalanced quotes in arguments, spaces in commands, too many fields.
+
+    It runs for every task, so it returns a list (no generator) and looks closer only
+    at what can be wrong.
+    """
+    fields = task.fields
+    args, command = fields.get("arguments"), fields.get("command")
+    if not task.unknown and len(fields) <= 25 \
+            and (args is None or not ('"' in args.value or "'" in args.value
+                                      or "\\" in args.value)) \
+            and (command is None or " " not in command.value.strip()):
+        return ()  # (the commonest answer)
+    return list(_keys_and_exec(tf, task))
+
+
+def _keys_and_exec(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     for f in task.unknown:
         close = _similar_keys(f.key)
         hint = f"did you mean `{close[0]}`?" if close else "keys are case-sensitive"
@@ -223,13 +238,14 @@ def keys_and_exec(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                  severity=WARNING)
 
 
-def arguments_length(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
+def arguments_length(tf: TaskFile, task: Task) -> Sequence[Diagnostic]:
     """II.1.5: arguments longer than the general limit, even without the security checks."""
     f = task.fields["arguments"]
-    if len(f.value) > MAX_ARGUMENTS:
-        yield at(tf, f, f"Task {task.id}: arguments is {len(f.value)} characters long (at most "
-                 f"{MAX_ARGUMENTS})", MAX_ARGUMENTS if f.value == f.raw else 0,
-                 hint="put long input in a file and pass its path")
+    if len(f.value) <= MAX_ARGUMENTS:
+        return ()
+    return [at(tf, f, f"Task {task.id}: arguments is {len(f.value)} characters long (at most "
+               f"{MAX_ARGUMENTS})", MAX_ARGUMENTS if f.value == f.raw else 0,
+               hint="put long input in a file and pass its path")]
 
 
 def unknown_exec_types(tf: TaskFile, known: FrozenSet[str]) -> Iterator[Diagnostic]:
@@ -288,7 +304,7 @@ def subtask_ranges(tf: TaskFile) -> Iterator[Diagnostic]:
                              "silences this")
 
 
-Plans = Dict[Tuple[str, ...], Tuple[Callable[[TaskFile, Task], Iterator[Diagnostic]], ...]]
+Plans = Dict[Tuple[str, ...], Tuple[Callable[[TaskFile, Task], Iterable[Diagnostic]], ...]]
 
 
 def _rules_for(keys: Tuple[str, ...], plans: Plans):
