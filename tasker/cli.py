@@ -18,6 +18,7 @@ from typing import Mapping, Optional, Sequence
 
 from tasker import preflight
 from tasker.engine.errors import FatalRunError
+from tasker.gcpause import PreflightPause
 from tasker.options import Options, UsageError, effective_args, merge, parse_cli, parse_file_args
 from tasker.report.logger import Log, print_out
 from tasker.report.masking import Masker, split_secret_vars
@@ -38,6 +39,7 @@ def _say(msg: str) -> None:
 def main(argv: Optional[Sequence[str]] = None,
          environ: Optional[Mapping[str, str]] = None) -> int:
     """Run tasker with `argv`; return the process exit code."""
+    argv_given = argv is not None
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = dict(os.environ if environ is None else environ)
     try:
@@ -47,6 +49,16 @@ def main(argv: Optional[Sequence[str]] = None,
         return exc.exit_code
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
+    # Called as the program (argv None), this process loads one file: what it loads
+    # before the run is frozen for the collector (see PreflightPause).
+    pause = PreflightPause(freeze=argv_given is False)
+    try:
+        return _load_and_run(cli, environ, pause)
+    finally:
+        pause.end()
+
+
+def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause) -> int:
     path = cli["task_file"]
     try:
         raw = L.read_text(path)
@@ -62,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None,
         _say(f"{path}:{exc.line}: error: {exc.message}" if exc.line else f"ERROR: {exc.message}")
         return _finish_early(cli, path, environ, exc.exit_code, exc.message)
     options = merge(cli, file_args)
-    return run(options, path, raw, lines, environ)
+    return run(options, path, raw, lines, environ, pause)
 
 
 def _early_failure(cli: dict, path: str, environ: Mapping[str, str],
@@ -102,8 +114,12 @@ def _session(options: Options, path: str, environ: Mapping[str, str]) -> Optiona
 
 
 def run(options: Options, path: str, raw: str, lines: L.Lines,
-        environ: Mapping[str, str]) -> int:
-    """Everything after the options are known; returns the exit code."""
+        environ: Mapping[str, str], pause: Optional[PreflightPause] = None) -> int:
+    """Everything after the options are known; returns the exit code.
+
+    `pause` (the collector's pause since loading began) ends once the task file is
+    validated.
+    """
     if options.show_effective_args:
         print_out(effective_args(options))
         return 0
@@ -115,9 +131,10 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
     for name in options.ignored_from_file:  # on stderr: stdout may be a graph being piped
         _say(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
              "file is ignored; give it on the command line.")
+    pause = pause or PreflightPause()
     previous = _catch_sigterm()  # the engine installs its own handlers while it runs
     try:
-        return _pipeline(session, raw, lines)
+        return _pipeline(session, raw, lines, pause)
     except _Terminated:
         session.log.warn("Received SIGTERM, stopping")
         return session.finish(143, "interrupted", "interrupted by SIGTERM")
@@ -135,6 +152,7 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
                           "in tasker, the log file has the details")
         return session.finish(1, "failed", f"internal error: {exc.__class__.__name__}")
     finally:
+        pause.end()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -221,7 +239,7 @@ def _warn_resume_skips(session: Session) -> None:
             session.log.warn(line)
 
 
-def _pipeline(session: Session, raw: str, lines: L.Lines) -> int:
+def _pipeline(session: Session, raw: str, lines: L.Lines, pause: PreflightPause) -> int:
     """Load, validate, pre-flight, then run (or stop where an option says so)."""
     from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
 
@@ -245,6 +263,7 @@ def _pipeline(session: Session, raw: str, lines: L.Lines) -> int:
         log.error(message)
         return session.finish(EXIT_USAGE, "validation_failed", message)
     preflight.validate_task_file(session, config)
+    pause.end()  # (the task file is loaded and checked: the collector is needed again)
     if opts.graph:
         print_out(preflight.render_graph(session, opts.graph))
         return session.finish(0, "success")

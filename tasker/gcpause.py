@@ -24,3 +24,29 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class PreflightPause:
+    """A pause of the collector across the pre-flight steps, ended once, explicitly.
+
+    The CLI pauses from classifying the file to the end of validation: between
+    those steps, with the collector on, its first pass would walk every object
+    just loaded. With `freeze`, ending the pause also moves every object alive
+    then to the collector's permanent generation (gc.freeze), so that passes
+    during the run never walk the task file again. Only a process that loads
+    one file should freeze: frozen objects are never collected.
+    """
+
+    def __init__(self, freeze: bool = False):
+        self._enabled, self._freeze, self._open = gc.isenabled(), freeze, True
+        gc.disable()
+
+    def end(self) -> None:
+        """Resume the collector (once; later calls do nothing)."""
+        if not self._open:
+            return
+        self._open = False
+        if self._freeze:
+            gc.freeze()
+        if self._enabled:
+            gc.enable()

@@ -335,6 +335,11 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
 
 
 def load_task_file(path: str, options: LoadOptions) -> TaskFile:
-    """Read, classify and build `path` in one go (tests and tools use this)."""
-    text = L.read_text(path)
-    return build_task_file(path, text, L.classify(text), options)
+    """Read, classify and build `path` in one go (tests and tools use this).
+
+    One pause of the collector spans the steps: between them, its first pass
+    would walk every line just classified.
+    """
+    with gc_paused():
+        text = L.read_text(path)
+        return build_task_file(path, text, L.classify(text), options)

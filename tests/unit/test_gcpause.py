@@ -32,3 +32,55 @@ def test_a_disabled_collector_stays_disabled():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_preflight_pause_ends_once_and_freezes_when_asked():
+    import gc
+
+    from tasker.gcpause import PreflightPause
+
+    assert gc.isenabled()
+    pause = PreflightPause()
+    assert not gc.isenabled()
+    pause.end()
+    pause.end()  # (idempotent)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    frozen = PreflightPause(freeze=True)
+    kept = [object() for _ in range(3)]
+    try:
+        frozen.end()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert kept
+
+
+def test_cli_in_process_leaves_the_collector_as_it_found_it(tmp_path):
+    import gc
+
+    from tasker.cli import main
+
+    f = tmp_path / "t.txt"
+    f.write_text("task=0\nhostname=localhost\ncommand=true\nexec=local\n")
+    assert main([str(f), "--validate-only", "--skip-host-validation", "-l",
+                 str(tmp_path / "logs")]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert main([str(tmp_path / "missing.txt")]) == 1
+    assert gc.isenabled()
+
+
+def test_the_program_freezes_what_it_loaded(tmp_path):
+    """Called as the program (no argv), the loaded file is frozen for the collector."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    f = tmp_path / "t.txt"
+    f.write_text("task=0\nhostname=localhost\ncommand=true\nexec=local\n")
+    probe = ("import gc, sys; from tasker.cli import main; "
+             f"sys.argv = ['tasker', {str(f)!r}, '--validate-only', '--skip-host-validation', "
+             f"'-l', {str(tmp_path / 'logs')!r}]; code = main(); "
+             "print(code, gc.isenabled(), gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.splitlines()[-1].split() == ["0", "True", "True"], out.stderr
