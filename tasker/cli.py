@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, NoReturn, Optional, Sequence
 
 from tasker import preflight
 from tasker.engine.errors import FatalRunError
@@ -74,7 +74,7 @@ def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause) 
         _say(f"{path}:{exc.line}: error: {exc.message}" if exc.line else f"ERROR: {exc.message}")
         return _finish_early(cli, path, environ, exc.exit_code, exc.message)
     options = merge(cli, file_args)
-    return run(options, path, raw, lines, environ, pause)
+    return run(options, path, raw, lines, environ, pause, exit_process=pause.freezes)
 
 
 def _early_failure(cli: dict, path: str, environ: Mapping[str, str],
@@ -114,11 +114,13 @@ def _session(options: Options, path: str, environ: Mapping[str, str]) -> Optiona
 
 
 def run(options: Options, path: str, raw: str, lines: L.Lines,
-        environ: Mapping[str, str], pause: Optional[PreflightPause] = None) -> int:
+        environ: Mapping[str, str], pause: Optional[PreflightPause] = None,
+        exit_process: bool = False) -> int:
     """Everything after the options are known; returns the exit code.
 
     `pause` (the collector's pause since loading began) ends once the task file is
-    validated.
+    validated. With `exit_process`, a session that has written and closed all its
+    records ends the process at once (see _exit_now).
     """
     if options.show_effective_args:
         print_out(effective_args(options))
@@ -131,7 +133,30 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
     for name in options.ignored_from_file:  # on stderr: stdout may be a graph being piped
         _say(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
              "file is ignored; give it on the command line.")
-    pause = pause or PreflightPause()
+    code = _run_session(session, raw, lines, pause or PreflightPause())
+    if exit_process and session.finished:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process without taking its objects apart one by one.
+
+    Every record of the session is written and closed by now; what is left is
+    the loaded task file, tens of megabytes of small objects for a large one,
+    which the interpreter would otherwise free one at a time on the way out.
+    Only the standard streams still need flushing.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+            pass
+    os._exit(code)
+
+
+def _run_session(session: Session, raw: str, lines: L.Lines, pause: PreflightPause) -> int:
+    """The pipeline, with every way out of it ending the session."""
     previous = _catch_sigterm()  # the engine installs its own handlers while it runs
     try:
         return _pipeline(session, raw, lines, pause)

@@ -41,6 +41,11 @@ class PreflightPause:
         self._enabled, self._freeze, self._open = gc.isenabled(), freeze, True
         gc.disable()
 
+    @property
+    def freezes(self) -> bool:
+        """True for the pause of a process that loads one file (tasker run as the program)."""
+        return self._freeze
+
     def end(self) -> None:
         """Resume the collector (once; later calls do nothing)."""
         if not self._open:

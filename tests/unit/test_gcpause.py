@@ -69,18 +69,27 @@ def test_cli_in_process_leaves_the_collector_as_it_found_it(tmp_path):
     assert gc.isenabled()
 
 
-def test_the_program_freezes_what_it_loaded(tmp_path):
-    """Called as the program (no argv), the loaded file is frozen for the collector."""
+def test_the_program_freezes_what_it_loaded_and_exits_at_once(tmp_path):
+    """Called as the program (no argv), the loaded file is frozen for the collector, and
+    once every record is written the process ends without tearing its objects down."""
     import subprocess
     import sys
     from pathlib import Path
 
     f = tmp_path / "t.txt"
     f.write_text("task=0\nhostname=localhost\ncommand=true\nexec=local\n")
-    probe = ("import gc, sys; from tasker.cli import main; "
+    report = tmp_path / "r.json"
+    probe = ("import gc, os, sys; import tasker.cli as cli\n"
+             "def fast(code):\n"
+             "    print('exit', code, gc.isenabled(), gc.get_freeze_count() > 0, flush=True)\n"
+             "    os._exit(code)\n"
+             "cli._exit_now = fast\n"
              f"sys.argv = ['tasker', {str(f)!r}, '--validate-only', '--skip-host-validation', "
-             f"'-l', {str(tmp_path / 'logs')!r}]; code = main(); "
-             "print(code, gc.isenabled(), gc.get_freeze_count() > 0)")
+             f"'-l', {str(tmp_path / 'logs')!r}, '--output-json', {str(report)!r}]\n"
+             "cli.main()\n"
+             "print('returned')\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2])
-    assert out.stdout.splitlines()[-1].split() == ["0", "True", "True"], out.stderr
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1].split() == ["exit", "0", "True", "True"], out.stderr
+    assert report.read_text()  # (written before the process ended)
