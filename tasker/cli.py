@@ -38,8 +38,13 @@ def _say(msg: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None,
          environ: Optional[Mapping[str, str]] = None) -> int:
-    """Run tasker with `argv`; return the process exit code."""
-    argv_given = argv is not None
+    """Run tasker with `argv`; return the process exit code.
+
+    Called as the program (`argv` None), tasker loads one file in this process: what
+    it loads is frozen for the collector, and once every record of the session is
+    written the process ends at once with the exit code (see run) instead of returning.
+    """
+    as_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = dict(os.environ if environ is None else environ)
     try:
@@ -49,9 +54,7 @@ def main(argv: Optional[Sequence[str]] = None,
         return exc.exit_code
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
-    # Called as the program (argv None), this process loads one file: what it loads
-    # before the run is frozen for the collector (see PreflightPause).
-    pause = PreflightPause(freeze=argv_given is False)
+    pause = PreflightPause(freeze=as_program)
     try:
         return _load_and_run(cli, environ, pause)
     finally:
