@@ -30,7 +30,8 @@ __all__ = [
     "flow_diagnostics", "flow_findings",
 ]
 
-AFTER_BLOCK = ("success", "next", "failure", "loop_break")  # read after the sub-tasks ran
+# A block's fields read after its sub-tasks ran (routing targets are resolved then, C19)
+AFTER_BLOCK = ("success", "next", "failure", "loop_break", "on_success", "on_failure")
 
 
 # ---- the gap rule (II.8.1) ----------------------------------------------------------------
@@ -160,6 +161,12 @@ def into_subtasks(tf: TaskFile, g: Graph, seen: Set[int]) -> Iterator[Diagnostic
     owners = g.owners
     if not owners:
         return  # no blocks, no sub-tasks to walk into
+    if g.start in owners:  # the run begins with a sub-task
+        b = owners[g.start][0]
+        yield at(tf, tf.tasks[g.start].fields["task"], f"Task {g.start}: the run starts with "
+                 f"this task, a sub-task of block {b}, which then runs outside its block as "
+                 "well", severity=WARNING, hint="give the first step of the workflow the "
+                 "lowest ID, and the sub-tasks IDs of their own")
     for n in sorted(seen):
         for e in g.out[n]:
             if e.kind == FLOW and e.dst in owners and e.dst != n:
@@ -198,14 +205,20 @@ def early_reads(tf: TaskFile, g: Graph, seen: Set[int],
             if r not in g.owners and n in seen and r in seen and dom.dominates(n, r):
                 continue  # the common case, without building the lists below (speed)
             at_n = _places(g, seen, n)
-            at_r = at_r or _places(g, seen, r)
+            at_r = at_r or _places(g, seen, r, every=False)
             unsafe = [p for p in at_r if not _ran_before(g, dom, at_n, p, n, r)]
-            if unsafe:
-                reach = reach or Reach(seen, g)
-                never = not any(reach.path(c, p) or (c == p and _in_order(g, c, n, r))
-                                for c in at_n for p in at_r)
-                yield _early(tf, g, f, r, n, name,
-                             None if never else path_avoiding(g, unsafe[0], set(at_n)))
+            if not unsafe:
+                continue
+            branch = next((b for b in g.owners.get(n, ()) if b in seen and b not in at_n), None)
+            if branch is not None and not at_n:  # N runs in one branch of a conditional block
+                yield _early(tf, g, f, r, n, name, None,
+                             None if _never_first(g, branch, at_r, n, r) else branch)
+                continue
+            reach = reach or Reach(seen, g)
+            never = not any(reach.path(c, p) or (c == p and _in_order(g, c, n, r))
+                            for c in at_n for p in at_r)
+            yield _early(tf, g, f, r, n, name,
+                         None if never else path_avoiding(g, unsafe[0], set(at_n)))
 
 
 def _only_predecessors(g: Graph, seen: Set[int]) -> Dict[int, int]:
@@ -232,41 +245,76 @@ def _on_every_path(only_pred: Mapping[int, int], n: int, r: int, steps: int = 8)
     return False
 
 
-def _places(g: Graph, seen: Set[int], tid: int) -> List[int]:
-    """Where a task runs: itself when the flow walks into it, and its reached blocks."""
-    return ([tid] if tid in seen else []) + [b for b in g.owners.get(tid, ()) if b in seen]
+def _places(g: Graph, seen: Set[int], tid: int, every: bool = True) -> List[int]:
+    """Where a task runs: itself when the flow walks into it, and its reached blocks.
+
+    With `every`, only the blocks that run it whenever they run: a parallel block
+    runs all its sub-tasks, a conditional block only those of the branch it takes.
+    """
+    return ([tid] if tid in seen else []) + [b for b in g.owners.get(tid, ())
+                                              if b in seen and (not every or _always(g, b, tid))]
+
+
+def _always(g: Graph, block: int, tid: int) -> bool:
+    """True when `block` runs sub-task `tid` each time it runs."""
+    keys = {e.key for e in g.out[block] if e.kind == SUB and e.dst == tid}
+    return "tasks" in keys or {"if_true_tasks", "if_false_tasks"} <= keys
 
 
 def _ran_before(g: Graph, dom: Dominators, at_n: List[int], p: int, n: int, r: int) -> bool:
     """True when task N has run whenever the flow reaches place p of task R."""
     if any(c != p and dom.dominates(c, p) for c in at_n):
         return True
-    if any(c == p and _in_order(g, c, n, r) for c in at_n):
+    if p in g.owners.get(n, ()) and p in g.owners.get(r, ()) and _in_order(g, p, n, r):
         return True
     # N runs in several places (e.g. two blocks): each path must pass one of them
     return len(at_n) > 1 and p not in at_n and path_avoiding(g, p, set(at_n)) is None
 
 
+def _branches(g: Graph, block: int) -> List[List[int]]:
+    """The sub-task lists of a conditional block's branches (none for a parallel block)."""
+    return [[e.dst for e in g.out[block] if e.kind == SUB and e.key == key]
+            for key in ("if_true_tasks", "if_false_tasks")]
+
+
+def _never_first(g: Graph, block: int, at_r: List[int], n: int, r: int) -> bool:
+    """True when R runs only in conditional `block`, in no branch after N."""
+    return at_r == [block] and not any(n in subs[:subs.index(r)]
+                                       for subs in _branches(g, block) if r in subs)
+
+
 def _in_order(g: Graph, block: int, n: int, r: int) -> bool:
-    """Conditional branch tasks run in list order: N listed before R in the same branch."""
-    for key in ("if_true_tasks", "if_false_tasks"):
-        subs = [e.dst for e in g.out[block] if e.kind == SUB and e.key == key]
-        if n in subs and r in subs[subs.index(n) + 1:]:
-            return True
-    return False
+    """Conditional branch tasks run in list order: every branch with R lists N before it."""
+    with_r = [subs for subs in _branches(g, block) if r in subs]
+    return bool(with_r) and all(n in subs[:subs.index(r)] for subs in with_r)
 
 
 def _early(tf: TaskFile, g: Graph, f: Field, r: int, n: int, name: str,
-           path: Optional[List[int]]) -> Diagnostic:
-    """The warning; `path` is a route to task R without task N, None when N never runs first."""
+           path: Optional[List[int]], branch: Optional[int] = None) -> Diagnostic:
+    """The warning; `path` is a route to task R without task N, None when N never runs
+    first; `branch` a conditional block that runs N in one of its branches only."""
     shared = sorted(set(g.owners.get(n, ())) & set(g.owners.get(r, ())))
     hint = f"run task {n} earlier, or route through it first"
     if shared:
-        kind = tf.tasks[shared[0]].kind
-        hint = (f"tasks {n} and {r} run at the same time in parallel block {shared[0]}"
-                if kind == "parallel" else f"list task {n} before task {r} in block "
-                f"{shared[0]}")
-    if path is None:
+        b = shared[0]
+        if tf.tasks[b].kind == "parallel":
+            hint = f"tasks {n} and {r} run at the same time in parallel block {b}"
+        else:
+            with_r = [subs for subs in _branches(g, b) if r in subs]
+            if all(n in subs for subs in with_r):
+                hint = f"list task {n} before task {r} in block {b}"
+            elif any(n in subs for subs in with_r):
+                hint = (f"task {r} also runs in a branch of block {b} without task {n}: "
+                        f"list task {n} there too, before task {r}, or guard the read")
+            else:
+                hint = f"tasks {n} and {r} are in different branches of conditional block {b}"
+    if branch is not None:
+        which = [key for key, subs in zip(("true", "false"), _branches(g, branch)) if n in subs]
+        why = (f"task {n} may not have run before task {r}: it runs only when conditional "
+               f"block {branch} takes its {which[0] if which else 'other'} branch")
+        if not shared:
+            hint = f"guard the read, or list task {n} in both branches of block {branch}"
+    elif path is None:
         why = f"task {n} cannot have run before task {r} on any path from the start"
     else:
         shown = " -> ".join(map(str, path)) if len(path) <= 8 else \
@@ -274,8 +322,7 @@ def _early(tf: TaskFile, g: Graph, f: Field, r: int, n: int, name: str,
         why = f"task {n} may not have run before task {r}: the path {shown} does not pass it"
         hint = f"guard the read, or make every path to task {r} pass task {n}"
     return at(tf, f, f"Task {r}: {f.key} reads @{n}_{name}@, but {why}; the placeholder then "
-              "stays unresolved", f.value.find(f"@{n}_") if f.value == f.raw else 0,
-              hint=hint, severity=WARNING)
+              "stays unresolved", max(f.raw.find(f"@{n}_"), 0), hint=hint, severity=WARNING)
 
 
 def flow_diagnostics(tf: TaskFile) -> List[Diagnostic]:

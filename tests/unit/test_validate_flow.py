@@ -30,6 +30,7 @@ def line_of(text, needle):
 
 
 PARALLEL_1 = "task=1\ntype=parallel\ntasks=100,101\n" + t(100) + t(101)
+COND_0 = "task=0\ntype=conditional\ncondition=true\nif_true_tasks=100\nif_false_tasks=101\n"
 
 CASES = [
     # gaps (II.8.1)
@@ -65,6 +66,20 @@ CASES = [
     # C16: the flow walks into a sub-task
     (t(0) + PARALLEL_1.replace("100", "2").replace("101", "3"), "task=1", 6, "warning",
      "the flow continues to task 2 (all_success (ID+1)), a sub-task of block 1"),
+    # C16: the run starts with a sub-task
+    (t(0) + "task=1\ntype=parallel\ntasks=0\nnext=never\n", "task=0", 6, "warning",
+     "the run starts with this task, a sub-task of block 1"),
+    # a task of one branch of a conditional block may not have run after the block
+    (COND_0 + t(1, "arguments=@101_stdout@", "next=never") + t(100) + t(101),
+     "arguments=@101_stdout@", 11, "warning", "task 101 may not have run before task 1: it "
+     "runs only when conditional block 0 takes its false branch"),
+    # ... nor before a task of the other branch, or of both
+    (COND_0.replace("if_false_tasks=101", "if_false_tasks=101,100") + t(1, "next=never")
+     + t(100, "arguments=@101_stdout@") + t(101), "arguments=@101_stdout@", 11, "warning",
+     "runs only when conditional block 0 takes its false branch"),
+    # the column is that of the placeholder, also after a global in the same field
+    ("G=x\n" + t(0, "arguments=@G@ @1_stdout@") + t(1), "arguments=@G@ @1_stdout@", 15,
+     "warning", "task 1 cannot have run before task 0"),
 ]
 
 
@@ -92,6 +107,12 @@ CLEAN = [
     "task=0\ntype=parallel\ntasks=100\non_success=2\non_failure=1\n"
     "task=1\ntype=parallel\ntasks=100\n" + t(2, "arguments=@100_stdout@", "next=never")
     + t(100),
+    # a block's routing targets are resolved after its sub-tasks ran (C19)
+    "task=0\ntype=parallel\ntasks=10,11\non_success=@10_stdout@\non_failure=5\n"
+    + t(5, "next=never") + t(6, "next=never") + t(10) + t(11),
+    # a task listed in both branches has run after the block
+    COND_0.replace("if_false_tasks=101", "if_false_tasks=100") + t(1, "arguments=@100_exit@")
+    + t(100),
 ]
 
 
@@ -109,6 +130,18 @@ def test_parallel_siblings_hint():
     text = "task=0\ntype=parallel\ntasks=10,11\nnext=never\n" + t(10) + t(11, "arguments=@10_exit@")
     (d,) = [d for d in found(text) if "cannot have run" in d[3]]
     assert "run at the same time in parallel block 0" in d[4]
+
+
+def test_conditional_branch_hints():
+    """Tasks in different branches cannot be ordered; a read in a task listed in both
+    branches needs the task it reads in both."""
+    text = COND_0 + t(1, "next=never") + t(100) + t(101, "arguments=@100_stdout@")
+    (d,) = [d for d in found(text) if "reads @100" in d[3]]
+    assert d[4] == "tasks 100 and 101 are in different branches of conditional block 0"
+    text = (COND_0.replace("if_false_tasks=101", "if_false_tasks=101,100") + t(1, "next=never")
+            + t(100, "arguments=@101_stdout@") + t(101))
+    (d,) = [d for d in found(text) if "reads @101" in d[3]]
+    assert "task 100 also runs in a branch of block 0 without task 101" in d[4]
 
 
 def test_gap_is_not_also_reported_as_unreachable():
