@@ -290,7 +290,7 @@ def _pipeline(session: Session, raw: str, lines: L.Lines, pause: PreflightPause)
                    f"{', '.join(sorted(config.types))})")
         log.error(message)
         return session.finish(EXIT_USAGE, "validation_failed", message)
-    preflight.validate_task_file(session, config)
+    notes = preflight.validate_task_file(session, config)
     pause.end()  # (the task file is loaded and checked: the collector is needed again)
     if opts.graph:
         print_out(preflight.render_graph(session, opts.graph))
@@ -298,6 +298,8 @@ def _pipeline(session: Session, raw: str, lines: L.Lines, pause: PreflightPause)
     if opts.start_from is not None and opts.start_from not in taskfile.tasks:
         log.error(f"--start-from {opts.start_from}: task {opts.start_from} is not defined")
         return session.finish(EXIT_START, "validation_failed", "start task not defined")
+    for note in notes:  # informational, never fatal (II.8.4), after the start check (II.7.2)
+        log.info(note)
     session.phase = "host_validation"
     code = preflight.validate_hosts(session, config)
     if code:

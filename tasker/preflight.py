@@ -7,7 +7,7 @@ the session with it.
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from typing import List, Sequence
 
 from tasker.exec.exectypes import ExecConfig
 from tasker.report.logger import print_out
@@ -15,13 +15,14 @@ from tasker.session import Session
 from tasker.syntax.diagnostics import TaskFileError
 
 
-def validate_task_file(session: Session, config: ExecConfig) -> None:
+def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
     """The task-file validator, unless skipped; globals are security-checked always.
 
     `config` tells which exec types besides the built-in ones are configured.
 
     Raises TaskFileError with every finding; warnings are logged at DEBUG (and shown
-    on stderr with --validate-only).
+    on stderr with --validate-only). Returns the dependency notes (II.8.4), which the
+    pre-flight logs later (II.7.2, step 8).
     """
     from tasker.validate.pipeline import check_task_file
     from tasker.validate.security import global_security_diagnostics
@@ -31,8 +32,9 @@ def validate_task_file(session: Session, config: ExecConfig) -> None:
         errors = [d for d in global_security_diagnostics(taskfile) if d.is_error]
         if errors:  # globals are checked even when validation is skipped (II.1.3)
             raise TaskFileError(taskfile.path, errors)
-        return
-    warnings = check_task_file(taskfile, session.log,
+        return []
+    notes: List[str] = []
+    warnings = check_task_file(taskfile, session.log, notes=notes,
                                skip_security=bool(opts.skip_security_validation),
                                skip_subtask_range=bool(opts.skip_subtask_range_validation),
                                configured_exec=[*config.types, *config.aliases],
@@ -41,6 +43,7 @@ def validate_task_file(session: Session, config: ExecConfig) -> None:
         print("\n".join(d.render(taskfile.path) for d in warnings), file=sys.stderr)
     session.log.info("# Task validation passed successfully.")
     session.log.info("# Task dependency validation passed.")  # (A.1: every reference holds)
+    return notes
 
 
 def render_graph(session: Session, fmt: str) -> str:

@@ -51,12 +51,17 @@ def task_reads(tf: TaskFile) -> Dict[int, List[Read]]:
     return found
 
 
+NOTED_RESULTS = frozenset({"stdout", "stderr", "success", "exit"})  # the original's (II.8.4)
+
+
 def dependency_notes(tf: TaskFile, reads: Mapping[int, List[Read]]) -> List[str]:
-    """HEAD's informational notes (II.8.4): `condition`/`arguments` reading a later task."""
+    """HEAD's informational notes (II.8.4): `condition`/`arguments` reading a later task's
+    stdout, stderr, success or exit (the result names the original knows)."""
     notes = []
     for r, items in reads.items():
         for f, n, name in items:
-            if n > r and f.key in ("condition", "arguments") and tf.tasks[r].generated_by is None:
+            if n > r and f.key in ("condition", "arguments") and name in NOTED_RESULTS \
+                    and tf.tasks[r].generated_by is None:
                 notes.append(f"#   Task {r}: {f.key} reads @{n}_{name}@ of task {n}, which "
                              "comes later")
     return ["# WARNING: Task dependency issues detected"] + notes if notes else []

@@ -10,7 +10,7 @@ raises TaskFileError when there are errors.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Iterable, List, Mapping, NamedTuple, Sequence, Tuple
+from typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from tasker.forkjoin import both
 from tasker.gcpause import gc_paused
@@ -110,14 +110,17 @@ def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
 
 def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
                     skip_subtask_range: bool = False, configured_exec: Iterable[str] = (),
-                    environ: Mapping[str, str] = EMPTY_ENV) -> List[Diagnostic]:
+                    environ: Mapping[str, str] = EMPTY_ENV,
+                    notes: Optional[List[str]] = None) -> List[Diagnostic]:
     """Validate, log the warnings (and the dependency notes); raise TaskFileError on errors;
     return the warnings.
 
     The TaskFileError carries the warnings too, so the report of a failed
-    validation shows every finding of the phase in line order.
+    validation shows every finding of the phase in line order. Given a `notes`
+    list, the dependency notes go there instead of the log, for the caller to log
+    at their place in the pre-flight (II.7.2, step 8).
     """
-    found, verdicts, notes = find_all(tf, skip_security=skip_security,
+    found, verdicts, found_notes = find_all(tf, skip_security=skip_security,
                                       skip_subtask_range=skip_subtask_range,
                                       configured_exec=configured_exec, environ=environ)
     warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
@@ -125,6 +128,9 @@ def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
     errors = [d for d in found if d.is_error]
     if errors:
         raise TaskFileError(tf.path, errors + warnings, verdicts)
-    for note in notes:  # informational, never fatal
+    if notes is not None:
+        notes.extend(found_notes)
+        return warnings
+    for note in found_notes:  # informational, never fatal
         log.info(note)
     return warnings

@@ -103,3 +103,32 @@ def test_reads_of_later_tasks_are_noted_at_info_level():
         "#   Task 0: arguments reads @2_stdout@ of task 2, which comes later",
         "#   Task 1: condition reads @2_exit@ of task 2, which comes later",
     ]
+
+
+def test_notes_name_only_the_results_the_original_knows():
+    """II.8.4: stdout, stderr, success and exit; our own result names are not noted."""
+    text = ("task=0\nhostname=h\ncommand=echo\narguments=@1_duration@ @1_hostname@\n"
+            "condition=@1_exit_code@=0\n"
+            "task=1\nhostname=h\ncommand=echo\n")
+    tf = build_task_file("n.txt", text, L.classify(text), LoadOptions())
+    class Log:
+        def debug(self, text):
+            pass
+
+    notes = []
+    pipeline.check_task_file(tf, Log(), notes=notes)
+    assert notes == []
+
+
+def test_notes_come_after_the_validation_lines(tmp_path, capsys):
+    """II.7.2: the dependency notes (step 8) follow task validation (step 5)."""
+    from tasker.cli import main
+
+    f = tmp_path / "n.txt"
+    f.write_text("task=0\nhostname=localhost\ncommand=echo\narguments=@1_stdout@\nexec=local\n"
+                 "task=1\nhostname=localhost\ncommand=echo\nexec=local\n")
+    assert main([str(f), "--validate-only", "--skip-host-validation", "-l",
+                 str(tmp_path / "logs")]) == 0
+    out = capsys.readouterr().out
+    assert out.index("# Task validation passed successfully.") \
+        < out.index("# WARNING: Task dependency issues detected")
