@@ -201,8 +201,9 @@ def _collect(plan: _Plan, reports: Sequence[_HostReport]) -> HostCheckResult:
         fqdn=MappingProxyType(fqdn),
         dns_ok=sum(r.fqdn is not None for r in reports),
         dns_total=len(reports),
-        conn_ok=sum(not r.failures for r in reports),
-        conn_total=len(reports),
+        # connectivity is tested on the hosts that resolved
+        conn_ok=sum(r.fqdn is not None and not r.failures for r in reports),
+        conn_total=sum(r.fqdn is not None for r in reports),
         exec_counts=MappingProxyType(dict(plan.exec_counts)),
         errors=tuple(sentence for r in reports for _, sentence in r.failures),
     )

@@ -58,7 +58,10 @@ def _host_lines(hosts: Optional[HostCheckResult], why_not: str) -> List[_Line]:
     lines: List[_Line] = []
     if hosts.hosts_checked:
         lines.append(_count_line("DNS resolution", hosts.dns_ok, hosts.dns_total))
-        lines.append(_count_line("Connectivity", hosts.conn_ok, hosts.conn_total))
+        if hosts.conn_total or not hosts.dns_total:
+            lines.append(_count_line("Connectivity", hosts.conn_ok, hosts.conn_total))
+        else:  # (connectivity is tested on hosts that resolved)
+            lines.append((SKIP, "Connectivity: not checked (no host resolved)"))
     elif hosts.exec_ok:  # stopped at hostnames with unresolved placeholders
         lines.append((FAIL, "Hostnames: unresolved placeholders, no host was checked"))
     lines.append((OK if hosts.exec_ok else FAIL,

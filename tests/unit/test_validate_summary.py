@@ -53,6 +53,15 @@ def test_failures_are_marked_and_there_is_no_all_passed_line():
     assert lines(color=False, syntax_ok=False)[0] == "[FAIL] Task file syntax: invalid (12 tasks)"
 
 
+def test_connectivity_counts_the_hosts_that_resolved():
+    """Connectivity is tested on hosts that resolved: none resolved, none tested."""
+    text = lines(color=False, hosts=hosts(exit_code=21, dns_ok=4, conn_ok=4, conn_total=4))
+    assert "[FAIL] DNS resolution: 4/5 hosts" in text
+    assert "[OK] Connectivity: 4/4 hosts" in text
+    text = lines(color=False, hosts=hosts(exit_code=21, dns_ok=0, conn_ok=0, conn_total=0))
+    assert "[SKIP] Connectivity: not checked (no host resolved)" in text
+
+
 def test_one_task_is_singular():
     assert lines(task_count=1)[0] == "✅ Task file syntax: valid (1 task)"
 
