@@ -57,7 +57,7 @@ def plan_accepted(session: Session) -> bool:
     """`--show-plan`: print the plan and ask; without a terminal only `-y` says yes."""
     from tasker.validate.render import render_plan
 
-    print_out(render_plan(session.taskfile))
+    print_out(render_plan(session.taskfile, session.options.start_from))
     if session.options.yes:
         print_out("Proceed with execution? [y/N]: y (--yes)")
         return True

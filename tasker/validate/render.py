@@ -168,24 +168,46 @@ def _owner_note(tid: int, owners: Dict[int, List[int]]) -> Optional[str]:
     return f"sub-task of {', '.join(map(str, blocks))}" if blocks else None
 
 
-def render_plan(tf: TaskFile) -> str:
-    """One line per task in ID order: ID, kind, host, what it runs, and where it goes."""
+def _runs(tf: TaskFile, g: Graph, block: int) -> str:
+    """What a block runs: its sub-tasks, by branch for a conditional block."""
+    if tf.tasks[block].kind != "conditional":
+        return "runs " + ",".join(map(str, g.blocks[block]))
+    branches = []
+    for key, word in (("if_true_tasks", "if true runs"), ("if_false_tasks", "if false runs")):
+        subs = [str(e.dst) for e in g.out[block] if e.kind == SUB and e.key == key]
+        branches.append(f"{word} {','.join(subs) or 'nothing'}")
+    return "; ".join(branches)
+
+
+def render_plan(tf: TaskFile, start: Optional[int] = None) -> str:
+    """One line per task in ID order: ID, kind, host, what it runs, and where it goes.
+
+    `start` is where the run begins when it is not the first task (--start-from). A
+    sub-task only the block runs has no routing of its own: its result goes to the block.
+    """
     g, m = routing_graph(tf), _masker(tf)
+    seen = seq_reached(g)
     owners: Dict[int, List[int]] = {}
     for b, subs in g.blocks.items():
         for s in subs:
             owners.setdefault(s, []).append(b)
-    rows = [f"Execution plan for {tf.path}: {len(tf.tasks)} task(s), start at task {g.start}"]
+    generated = sum(t.generated_by is not None for t in tf.tasks.values())
+    count = f"{len(tf.tasks) - generated} task(s)" + (
+        f" and {generated} generated for hostnames=" if generated else "")
+    rows = [f"Execution plan for {tf.path}: {count}, start at task "
+            f"{g.start if start is None else start}"]
     for tid, t in tf.tasks.items():
         kind = t.kind if t.kind != "normal" else (t.get("exec") or "task").lower()
         routes = [_route_text(e) for e in g.out.get(tid, ()) if e.kind != SUB]
         if tid in g.blocks:
-            routes.insert(0, "runs " + ",".join(map(str, g.blocks[tid])))
+            routes.insert(0, _runs(tf, g, tid))
         note = _owner_note(tid, owners)
-        if note and t.generated_by is None:
-            routes.append(f"({note})")
-        elif t.generated_by is not None:
+        if t.generated_by is not None:
             routes = [f"(host of block {t.generated_by})"]
+        elif note and tid not in seen:  # runs only inside its block(s)
+            routes = [f"result goes to the block ({note})"]
+        elif note:
+            routes.append(f"({note}; the flow also walks into it)")
         host, what = _short(m.mask(_host(t)), 24), _short(m.mask(task_summary(t)), 44)
         rows.append(f"  {tid:>6}  {kind:<11} {host:<24} {what:<44} "
                     f"{m.mask('; '.join(routes))}".rstrip())

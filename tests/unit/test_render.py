@@ -148,3 +148,27 @@ def test_secret_values_are_masked_everywhere():
     tf = load(text)
     for out in (render_graph(tf, "dot"), render_graph(tf, "mermaid"), render_plan(tf)):
         assert "hunter2" not in out and "tok-123" not in out and "****" in out
+
+
+def test_plan_shows_branches_and_that_sub_tasks_do_not_route():
+    text = ("task=0\ntype=conditional\ncondition=exit_0\nif_true_tasks=10\nif_false_tasks=11\n"
+            "next=always\ntask=1\nhostname=h\ncommand=echo\nnext=never\n"
+            "task=10\nhostname=h\ncommand=false\ntask=11\nhostname=h\ncommand=echo\n")
+    row = {int(line.split()[0]): line for line in render_plan(load(text)).split("\n")[1:-1]}
+    assert "if true runs 10; if false runs 11" in row[0]
+    assert row[10].endswith("result goes to the block (sub-task of 0)")
+    assert "ID+1" not in row[10]
+
+
+def test_plan_of_a_sub_task_the_flow_walks_into_keeps_its_routing():
+    text = ("task=0\nhostname=h\ncommand=echo\n"
+            "task=1\ntype=parallel\ntasks=0\nnext=never\n")
+    row = {int(line.split()[0]): line for line in render_plan(load(text)).split("\n")[1:-1]}
+    assert "ID+1 -> 1" in row[0] and "(sub-task of 1; the flow also walks into it)" in row[0]
+
+
+def test_plan_header_counts_written_tasks_and_names_the_start():
+    plan = render_plan(load("task=0\ntype=parallel\nhostnames=a,b\ncommand=up\n"
+                            "task=1\nhostname=h\ncommand=echo\n"), start=1)
+    assert plan.split("\n")[0] == ("Execution plan for wf.txt: 2 task(s) and 2 generated for "
+                                   "hostnames=, start at task 1")
