@@ -149,8 +149,10 @@ def structural_errors(tf: TaskFile) -> Tuple[List[Diagnostic], List[Diagnostic]]
     dangling: List[Diagnostic] = []
     every_reference_defined = _all_defined_in_text(tf)
     for task in tf.tasks.values():
-        if task.generated_by is None and not _plain_command_task(task):
-            missing.extend(required_fields(tf, task))  # (a fan-out block speaks for its own)
+        if task.generated_by is not None:
+            continue  # a fan-out block's sub-task: its fields are the block's, checked there
+        if not _plain_command_task(task):
+            missing.extend(required_fields(tf, task))
         if not task.fields.keys().isdisjoint(REFERENCE_FIELDS):
             dangling.extend(references(tf, task))
         if not every_reference_defined:

@@ -1,5 +1,7 @@
 """The validator gives the same findings whether or not its halves run on two cores."""
 
+import pytest
+
 from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate import pipeline
@@ -132,3 +134,13 @@ def test_notes_come_after_the_validation_lines(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.index("# Task validation passed successfully.") \
         < out.index("# WARNING: Task dependency issues detected")
+
+
+@pytest.mark.parametrize("arguments", ["@H@", "@9_stdout@"])
+def test_a_fan_out_block_is_reported_once_not_per_host(arguments):
+    """The generated sub-tasks carry the block's fields: a mistake there is the block's."""
+    text = ("task=0\ntype=parallel\nhostnames=localhost,127.0.0.1,vm\ncommand=echo\n"
+            f"arguments={arguments}\nexec=local\n")
+    tf = build_task_file("f.txt", text, L.classify(text), LoadOptions())
+    errors = [d for d in pipeline.validate_task_file(tf) if d.is_error]
+    assert len(errors) == 1 and errors[0].message.startswith("Task 0:"), errors
