@@ -6,6 +6,8 @@ is the one place where Lark exceptions become `ConditionError`.
 
 from __future__ import annotations
 
+import re
+
 from functools import lru_cache
 from typing import List, Optional
 
@@ -178,6 +180,21 @@ def _expected(e: UnexpectedInput) -> set:
     return set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
 
 
+# A count word and its operator right before the error (`min_success=` in `min_success=x`),
+# and the same with a number already read (`min_success=2` in `min_success=2.5`).
+_COUNT_WORD = re.compile(r"(?P<word>(?i:(?:min|max)_(?:success|failed)|(?:stdout|stderr)_count))"
+                         r"\s*(?:!=|<=|>=|=|<|>)\s*\Z")
+_COUNT_SO_FAR = re.compile(r"(?P<word>(?i:(?:min|max)_(?:success|failed)|(?:stdout|stderr)"
+                           r"_count))\s*(?:!=|<=|>=|=|<|>)\s*(?P<n>[+-]?[0-9]+)\Z")
+
+
+def _count_hint(word: str) -> str:
+    """An example for the count after `word`."""
+    if word.lower().startswith(("min_", "max_")):
+        return f"a number of sub-tasks, e.g. {word.lower()}=2"
+    return f"a number of lines, e.g. {word.lower()}>2"
+
+
 def _at_end(text: str, e: UnexpectedInput) -> ConditionError:
     """The error for a condition that stops too early."""
     before = text.rstrip()
@@ -188,10 +205,9 @@ def _at_end(text: str, e: UnexpectedInput) -> ConditionError:
     if prev == "!":
         return ConditionError("expected a condition after '!'", len(before), None)
     if "RPAR" in _expected(e) or prev == "(":
-        col = _unclosed_paren(text)
-        where = f" at column {col}" if col else ""
+        col = _unclosed_paren(text)  # (the error points at it: the hint need not count)
         return ConditionError("unbalanced parentheses: missing ')'", col or len(text) + 1,
-                              f"close the '('{where} or remove it")
+                              "close the '(' or remove it" if col else "add the missing ')'")
     return ConditionError("incomplete condition", len(text) + 1,
                           "an operator and a value are missing, e.g. stdout~TEXT or exit!=0")
 
@@ -225,8 +241,14 @@ def _located(text: str, e: UnexpectedInput) -> ConditionError:
                               "parentheses in an unquoted value must balance (6 levels at "
                               "most): quote the value, stdout~\"a (b\""
                               if after_value else "missing '&' or '|' before '('?")
+    count = _COUNT_SO_FAR.search(text, 0, pos)
+    if count and got not in ("&", "|", ")", " "):  # `min_success=2.5`: the count goes on
+        return ConditionError("expected a whole number", count.start("n") + 1,
+                              _count_hint(count.group("word")))
     if "COUNT" in _expected(e):
-        return ConditionError("expected a whole number", col, "e.g. stdout_count>2")
+        word = _COUNT_WORD.search(text, 0, pos)
+        return ConditionError("expected a whole number", col,
+                              _count_hint(word.group("word") if word else "stdout_count"))
     shown = got if got.isprintable() else repr(got)
     return ConditionError(f"unexpected '{shown}'", col,
                           "quote the value if it holds special characters: stdout~\"...\"")

@@ -120,7 +120,8 @@ def _timeout(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
         yield at(tf, f, f"Task {task.id}: timeout has no effect on a return task")
     elif task.kind != "normal" and not fanout:
         yield at(tf, f, f"Task {task.id}: timeout is not allowed on a {task.kind} block",
-                 hint="set timeout= on the sub-tasks instead")
+                 hint="a decision block runs no command: remove it" if task.kind == "decision"
+                 else "set timeout= on the sub-tasks instead")
     elif dynamic(f):
         return
     elif parse_int(f.value) is None:

@@ -34,6 +34,12 @@ def required_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                       hint="type is parallel, conditional or decision")
             return
         for key in missing_command_fields(task):
+            f = task.fields.get(key)
+            if f is not None:  # written, but empty: reported at its value (II.8.1)
+                yield _at(tf, f, f"Task {task.id}: {key} is empty",
+                          hint="hostname=localhost with exec=local for this machine"
+                          if key == "hostname" else "name the program to run")
+                continue
             yield error(f"Task {task.id} is missing required '{key}' field", *where,
                         hint="a task needs hostname= and command=, a return=, or a type=",
                         source=src)

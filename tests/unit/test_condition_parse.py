@@ -284,3 +284,25 @@ def test_word_operators_in_a_value_are_text() -> None:
     """Only the left operand is checked: a value may say anything."""
     assert parse_condition("stdout=a and b") == cmp(StreamValue("stdout"), "=", "a and b")
     assert parse_condition("stdout~not found") == out(("not found",))
+
+
+@pytest.mark.parametrize("text, col, hint", [
+    ("min_success=x", 13, "a number of sub-tasks, e.g. min_success=2"),
+    ("min_success=2.5", 13, "a number of sub-tasks, e.g. min_success=2"),
+    ("stdout_count>x", 14, "a number of lines, e.g. stdout_count>2"),
+])
+def test_counts_must_be_whole_numbers_with_a_fitting_hint(text, col, hint):
+    from tasker.syntax.condition import ConditionError, parse_block_condition
+
+    with pytest.raises(ConditionError) as info:
+        parse_block_condition(text)
+    assert (info.value.message, info.value.column, info.value.hint) == (
+        "expected a whole number", col, hint)
+
+
+def test_an_unclosed_parenthesis_hint_does_not_count_columns():
+    from tasker.syntax.condition import ConditionError, parse_condition
+
+    with pytest.raises(ConditionError) as info:
+        parse_condition("exit_0&(stdout~x")
+    assert info.value.column == 8 and info.value.hint == "close the '(' or remove it"

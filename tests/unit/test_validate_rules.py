@@ -278,3 +278,26 @@ def test_block_next_with_success_and_both_max_parallel_warnings():
     assert has(diags, 5, 6, "warning", "next is ignored on a block with success=")
     assert has(diags, 7, 14, "warning", "max_parallel=25 is above 20")
     assert has(diags, 7, 14, "warning", "max_parallel=25 is more than the 2 sub-tasks")
+
+
+def _located(text):
+    from tasker.validate.pipeline import validate_task_file
+
+    tf = load(text)
+    return [(d.line, d.column, d.message, d.hint) for d in validate_task_file(tf) if d.is_error]
+
+
+def test_an_empty_hostname_or_command_is_reported_at_its_value():
+    """II.8.1: written but empty is an error at the field, not a missing field."""
+    (d,) = _located("task=0\nhostname=\ncommand=echo\nexec=pbrun\n")
+    assert d[:3] == (2, 10, "Task 0: hostname is empty")
+    (d,) = _located("task=0\nhostname=h\ncommand=\n")
+    assert d[:3] == (3, 9, "Task 0: command is empty")
+    (d,) = _located("task=0\ncommand=echo\n")
+    assert d[:3] == (1, 1, "Task 0 is missing required 'hostname' field")
+
+
+def test_a_decision_block_timeout_hint_does_not_mention_sub_tasks():
+    text = "task=0\ntype=decision\nsuccess=true\ntimeout=10\n"
+    (d,) = [d for d in _located(text) if "timeout" in d[2]]
+    assert d[3] == "a decision block runs no command: remove it"
