@@ -136,7 +136,8 @@ def value_findings(key: str, text: str, shell: bool, limit: Optional[int],
     if key == "hostname" or (key == "command" and not shell):
         pos = _first(_METACHARS, text)
         if pos >= 0:
-            what = "newline" if text[pos] in "\r\n" else f"'{text[pos]}'"
+            ch = text[pos]
+            what = "newline" if ch in "\r\n" else (f'"{ch}"' if ch == "'" else f"'{ch}'")
             hint = SHELL_HINT if key == "command" else "a host name is letters, digits, " \
                 "'.' and '-'"
             yield ERROR, pos, f"contains the shell metacharacter {what}", hint
