@@ -119,6 +119,8 @@ def _output_match(node: OutputMatch, env: _Env) -> bool:
 
 def _line_count(node: LineCount, env: _Env) -> bool:
     """0 lines if blank, else the `\\n`-separated lines of the stripped output."""
+    if node.count is None:
+        return False  # not a whole number, or `~`: never true (HEAD)
     text = _stream(env.current, node.stream).strip()
     lines = len(text.split("\n")) if text else 0
     return bool(_ORDER[node.op](lines, node.count))

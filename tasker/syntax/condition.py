@@ -171,7 +171,8 @@ def format_condition(expr: Expr) -> str:
     if isinstance(expr, OutputMatch):
         return f"{expr.stream}{'!~' if expr.negated else '~'}{_format_value(expr.pattern)}"
     if isinstance(expr, LineCount):
-        return f"{expr.stream}_count{expr.op}{expr.count}"
+        count = expr.written if expr.count is None else expr.count
+        return f"{expr.stream}_count{expr.op}{count}"
     if isinstance(expr, Contains):
         return f"{'not_' if expr.negated else ''}contains:{_format_value(expr.text)}"
     if isinstance(expr, Comparison):

@@ -125,11 +125,17 @@ class OutputMatch:
 
 @frozen
 class LineCount:
-    """`stdout_count=N` (and `<`, `>`, `<=`, `>=`, `!=`)."""
+    """`stdout_count=N` (and `<`, `>`, `<=`, `>=`, `!=`).
+
+    `count` None: what follows the operator is not a whole number (`stdout_count=abc`), or
+    the operator is `~`/`!~`; HEAD accepts such a test and it is never true. `written`
+    keeps that text as written, so the condition prints back the same.
+    """
     stream: str
     op: str
-    count: int
+    count: Optional[int]
     column: int = _col()
+    written: str = ""
 
 
 @frozen

@@ -126,7 +126,10 @@ class _Build(Transformer):
 
     def line_count(self, ch: List[Token]) -> LineCount:
         stream, op, count = ch
-        return LineCount(stream[:6].lower(), str(op), int(count), stream.column)
+        text = str(count)
+        if op in ("~", "!~") or not _WHOLE.fullmatch(text):  # never true, as in HEAD
+            return LineCount(stream[:6].lower(), str(op), None, stream.column, text)
+        return LineCount(stream[:6].lower(), str(op), int(text), stream.column)
 
     def legacy_contains(self, ch: List[Token]) -> Contains:
         word, *value = ch
@@ -180,6 +183,8 @@ def _expected(e: UnexpectedInput) -> set:
     return set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]{1,300}")  # a count (COUNT or, lexed first, VALUE)
+
 # A count word and its operator right before the error (`min_success=` in `min_success=x`),
 # and the same with a number already read (`min_success=2` in `min_success=2.5`).
 _COUNT_WORD = re.compile(r"(?P<word>(?i:(?:min|max)_(?:success|failed)|(?:stdout|stderr)_count))"
@@ -208,6 +213,10 @@ def _at_end(text: str, e: UnexpectedInput) -> ConditionError:
         col = _unclosed_paren(text)  # (the error points at it: the hint need not count)
         return ConditionError("unbalanced parentheses: missing ')'", col or len(text) + 1,
                               "close the '(' or remove it" if col else "add the missing ')'")
+    count = _COUNT_WORD.search(before)
+    if count:  # `stdout_count>` with nothing after it
+        return ConditionError("expected a whole number", len(before) + 1,
+                              _count_hint(count.group("word")))
     return ConditionError("incomplete condition", len(text) + 1,
                           "an operator and a value are missing, e.g. stdout~TEXT or exit!=0")
 

@@ -75,7 +75,7 @@ def conditions(tf: TaskFile, task: Task) -> Sequence[Diagnostic]:
     found: List[Diagnostic] = []
     for key in task.conditions:
         low = task.fields[key].value.lower()
-        if '"' in low or "'" in low or "exit_" in low:
+        if '"' in low or "'" in low or "exit_" in low or "_count" in low:
             found.extend(_condition_findings(tf, task, key))
     return found
 
@@ -93,6 +93,11 @@ def _condition_findings(tf: TaskFile, task: Task, key: str) -> Iterator[Diagnost
             yield at(tf, f, f"Task {task.id}: {key} has a quote that is never closed; "
                      f"{effect}", _cond_col(f, node.column - 1) - f.column,
                      severity=WARNING, hint="close the quote or remove it")
+        elif isinstance(node, C.LineCount) and node.count is None:
+            yield at(tf, f, f"Task {task.id}: {node.stream}_count{node.op}{node.written} can "
+                     "never be true", _cond_col(f, node.column) - f.column, severity=WARNING,
+                     hint=f"count lines with a whole number: {node.stream}_count>2 (operators "
+                     "=, !=, <, <=, >, >=)")
         elif isinstance(node, C.ExitTest) and node.code > 255:
             yield at(tf, f, f"Task {task.id}: exit_{node.code} can never be true; exit "
                      "codes are 0-255", _cond_col(f, node.column) - f.column,

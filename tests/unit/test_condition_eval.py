@@ -76,6 +76,9 @@ CASES = [
     ("stdout_count<3", C(stdout="a\nb\nc"), False),
     ("stdout_count>=3", C(stdout="a\nb\nc"), True),
     ("stdout_count>2", C(stdout="a\nb\nc"), True),
+    ("stdout_count=abc", C(stdout="abc"), False),  # not a count: never true (HEAD)
+    ("stdout_count~1", C(stdout="a"), False),
+    ("!stdout_count=x", C(stdout=""), True),
     ("stderr_count!=1", C(stderr="x"), False),
     ("stderr_count<=1", C(stderr=""), True),
     # legacy substring on stdout

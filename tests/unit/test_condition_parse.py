@@ -169,7 +169,7 @@ INVALID = [
     ("exit_0(", 7, "missing '&' or '|'"),
     ("stdout~a (b", 10, "quote the value"),
     ("stdout~(((((((deep)))))))", 8, "quote the value"),  # (6 levels at most)
-    ("stdout_count=abc", 14, "whole number"),
+    ("stdout_count>", 14, "whole number"),
     ("stdout=a=b)", 11, "')' without '('"),
     ("min_success=2", 1, "block condition"),
     ("exit_0|all_success", 8, "block condition"),
@@ -289,7 +289,7 @@ def test_word_operators_in_a_value_are_text() -> None:
 @pytest.mark.parametrize("text, col, hint", [
     ("min_success=x", 13, "a number of sub-tasks, e.g. min_success=2"),
     ("min_success=2.5", 13, "a number of sub-tasks, e.g. min_success=2"),
-    ("stdout_count>x", 14, "a number of lines, e.g. stdout_count>2"),
+    ("stdout_count>", 14, "a number of lines, e.g. stdout_count>2"),
 ])
 def test_counts_must_be_whole_numbers_with_a_fitting_hint(text, col, hint):
     from tasker.syntax.condition import ConditionError, parse_block_condition
@@ -306,3 +306,14 @@ def test_an_unclosed_parenthesis_hint_does_not_count_columns():
     with pytest.raises(ConditionError) as info:
         parse_condition("exit_0&(stdout~x")
     assert info.value.column == 8 and info.value.hint == "close the '(' or remove it"
+
+
+@pytest.mark.parametrize("text", ["stdout_count=abc", "stdout_count~3", "stderr_count!~x",
+                                  'stdout_count="3"'])
+def test_a_count_that_is_not_a_whole_number_is_never_true(text):
+    """HEAD accepts these (II.8.2 rule 5) and they are false at run time."""
+    from tasker.syntax.condition import format_condition, parse_condition
+
+    expr = parse_condition(text)
+    assert isinstance(expr, LineCount) and expr.count is None
+    assert format_condition(expr) == text and parse_condition(format_condition(expr)) == expr

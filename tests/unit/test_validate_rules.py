@@ -111,6 +111,8 @@ WARNINGS = [
      "ignored"),
     (T0 + 'success=stdout="Test 1\n', 4, 16, "never closed; the comparison is always false"),
     (T0 + "success=exit_0|exit_256\n", 4, 16, "exit_256 can never be true"),
+    (T0 + "success=exit_0&stdout_count=abc\n", 4, 16, "stdout_count=abc can never be true"),
+    (T0 + "condition=stdout_count~3\n", 4, 11, "stdout_count~3 can never be true"),
     ("task=1\ntype=parallel\ntasks=10\ntask=10\nhostname=h\ncommand=x\n", 3, 7,
      "sub-task 10 is outside the recommended range 100-199"),
     ("X=1\n" + T0, 1, 3, "Global variable X=1 is defined but never used"),
