@@ -11,15 +11,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 from tasker import __version__
-from tasker.report import statefile
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.paths import RunPaths
 from tasker.results import RunRecord
 from tasker.syntax.ast import TaskFile
+
+if TYPE_CHECKING:  # the state file is written by real runs only: loaded on first save
+    from tasker.report import statefile
 
 ALERT_TIMEOUT = 30
 
@@ -64,6 +66,8 @@ class Session:
         if not self.real_run or self.taskfile is None:
             return
         if self.state_writer is None:  # one writer per run: it caches serialised results
+            from tasker.report import statefile
+
             self.state_writer = statefile.StateWriter(
                 self.paths.state_file, masker=self.masker,
                 fsync=bool(self.options.auto_recovery))

@@ -6,8 +6,6 @@ The result is a flat list of `Line` values in file order; giving them meaning
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from bisect import bisect_right
@@ -76,12 +74,16 @@ def _cache_file(grammar: str) -> Optional[Path]:
         os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else "")
     if not base:
         return None
+    import hashlib  # (only files with a line the fast scan does not split get here)
+
     digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
     return Path(base) / "tasker" / f"taskfile-{digest}.json"
 
 
 def _read_cache(path: Path) -> Optional[List[Tuple[str, str]]]:
     """The cached terminals, or None when absent or not what we wrote."""
+    import json
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         terms = [(str(name), str(regexp)) for name, regexp in data]
@@ -98,6 +100,8 @@ def _write_cache(path: Path, terms: List[Tuple[str, str]]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        import json
+
         tmp.write_text(json.dumps(terms), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
