@@ -14,7 +14,6 @@ a way to be faster, never a way to get a different answer.
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import threading
 from typing import Callable, Optional, Tuple, TypeVar
@@ -38,6 +37,8 @@ def both(first: Callable[[], A], second: Callable[[], B], *, fork: bool = True) 
     """
     if not fork or not hasattr(os, "fork") or cores() < 2 or threading.active_count() > 1:
         return first(), second()  # (forking a process with threads is not safe)
+    import pickle  # noqa: F401  (before the fork, so both sides have it; small files never fork)
+
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -64,6 +65,8 @@ def _child(fn: Callable[[], B], fd: int) -> None:
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):  # die at once, like any worker
             signal.signal(sig, signal.SIG_DFL)
+        import pickle
+
         data = pickle.dumps((fn(),), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -91,6 +94,8 @@ def _join(pid: int, fd: int) -> Optional[Tuple[B]]:
     _, status = os.waitpid(pid, 0)
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
         return None
+    import pickle
+
     try:
         return pickle.loads(data)
     except Exception:  # noqa: BLE001
