@@ -100,8 +100,9 @@ def gap_tasks(tf: TaskFile, refs: Set[int]) -> Dict[int, int]:
 
 
 def _missing(a: int, b: int) -> str:
-    missing = list(range(a + 1, b))
-    shown = missing if len(missing) <= 5 else [missing[0], missing[1], "...", missing[-1]]
+    """The IDs between a and b, shortened when there are more than five (never listed out:
+    a gap may span billions of IDs)."""
+    shown = list(range(a + 1, b)) if b - a <= 6 else [a + 1, a + 2, "...", b - 1]
     return "[" + ", ".join(map(str, shown)) + "]"
 
 

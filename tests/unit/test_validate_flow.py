@@ -37,6 +37,9 @@ CASES = [
     (t(0) + t(1) + t(3) + t(4), "task=3", 6, "error", "Missing task(s) [2] between task 1"),
     (t(0) + t(6), "task=6", 6, "error", "Missing task(s) [1, 2, 3, 4, 5]"),
     (t(0) + t(30), "task=30", 6, "error", "[1, 2, ..., 29]"),
+    (t(0) + t(7), "task=7", 6, "error", "[1, 2, ..., 6]"),
+    # a gap of billions of IDs is described, not listed out
+    (t(0) + t(99999999999), "task=99999999999", 6, "error", "[1, 2, ..., 99999999998]"),
     # endless routing loop: both ways out of 1 and 2 lead back
     (t(0) + t(1, "on_success=2", "on_failure=2") + t(2, "on_success=1", "on_failure=1"),
      "on_success=1", 12, "error", "closes a routing loop (1 -> 2 -> 1)"),
