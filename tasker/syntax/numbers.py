@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-_INT = re.compile(r"[+-]?[0-9]+\Z")
+# At most 300 digits: a longer "number" is a typing slip, and Python refuses to convert
+# more than 4300 digits at all.
+_INT = re.compile(r"[+-]?[0-9]{1,300}\Z")
 _SECONDS = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 # The longest sleep: about 31 years, well inside what a thread can wait for

@@ -17,7 +17,7 @@ RESULT_FIELDS = frozenset({
 
 # The field names as a regex alternation, longest first (so `stdout_file` beats `stdout`).
 RESULT_FIELD_PATTERN = "|".join(sorted(RESULT_FIELDS, key=len, reverse=True))
-TASK_REF = re.compile(r"@(\d+)_([A-Za-z_]+)@")
+TASK_REF = re.compile(r"@([0-9]{1,300})_([A-Za-z_]+)@")  # (task IDs have at most 300 digits)
 GLOBAL_REF = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)@")
 GLOBAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -38,6 +38,11 @@ def global_refs(text: str) -> Iterator[Tuple[str, int]]:
         yield m.group(1), m.start()
 
 
+# Substitution stops before a value grows past this: a global that names itself several
+# times (X=@X@@X@) would otherwise grow exponentially with each pass.
+MAX_SUBSTITUTED = 65536
+
+
 def substitute_globals(text: str, values: Mapping[str, str]) -> str:
     """Replace `@NAME@` by the global's value, repeatedly so globals may chain.
 
@@ -52,8 +57,8 @@ def substitute_globals(text: str, values: Mapping[str, str]) -> str:
 
     for _ in range(MAX_GLOBAL_PASSES):
         new = GLOBAL_REF.sub(one, text)
-        if new == text:
-            break
+        if new == text or len(new) > MAX_SUBSTITUTED:
+            break  # (a global naming itself twice would double the text with each pass)
         text = new
     return text
 

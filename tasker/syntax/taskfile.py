@@ -36,8 +36,9 @@ BLOCK_CONDITION_FIELDS = ("success", "next")
 # Task IDs are ASCII decimal integers with an optional sign, as HEAD's int() reads them
 # (`task=+1` is task 1); int() would also take "1_000" and "٣", which are typing slips.
 # A minus sign is kept so that the validator reports negative IDs with its range rule.
-_TASK_ID = re.compile(r"[+-]?[0-9]+\Z")
-_BARE_NUMBER = re.compile(r"[+-]?[0-9]+\Z")
+# (At most 300 digits: longer is a typing slip, and int() refuses more than 4300.)
+_TASK_ID = re.compile(r"[+-]?[0-9]{1,300}\Z")
+_BARE_NUMBER = re.compile(r"[+-]?[0-9]{1,300}\Z")
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,13 @@ def test_set_values_have_the_limits_of_globals_in_the_file():
     assert "at most 64 characters" in messages[0] and "1025 characters long" in messages[1]
     assert all(d.line == 0 for d in diags)
     assert load("task=0\nreturn=0\n", overrides={"A" * 64: "x" * 1024}).globals
+
+
+def test_a_task_id_of_thousands_of_digits_is_a_located_error():
+    import pytest as _pytest
+
+    from tasker.syntax.diagnostics import TaskFileError
+
+    with _pytest.raises(TaskFileError) as info:
+        load("task=" + "9" * 5000 + "\nhostname=h\ncommand=x\n")
+    assert info.value.diagnostics[0].line == 1

@@ -144,3 +144,19 @@ def test_a_fan_out_block_is_reported_once_not_per_host(arguments):
     tf = build_task_file("f.txt", text, L.classify(text), LoadOptions())
     errors = [d for d in pipeline.validate_task_file(tf) if d.is_error]
     assert len(errors) == 1 and errors[0].message.startswith("Task 0:"), errors
+
+
+@pytest.mark.parametrize("field", ["timeout={n}", "on_success={n}", "arguments=@{n}_stdout@",
+                                   "stdout_split=space,{n}", "condition=@{n}_exit@=0"])
+def test_numbers_of_thousands_of_digits_are_reported_not_crashed_on(field):
+    """int() refuses more than 4300 digits: such a value is a located error or literal text."""
+    text = "task=0\nhostname=h\ncommand=echo\n" + field.format(n="9" * 5000) + "\n"
+    tf = build_task_file("n.txt", text, L.classify(text), LoadOptions())
+    pipeline.validate_task_file(tf)  # (no exception)
+
+
+def test_a_global_naming_itself_several_times_stops_growing():
+    from tasker.syntax.placeholders import MAX_SUBSTITUTED, substitute_globals
+
+    out = substitute_globals("@X@", {"X": "@X@" * 6})
+    assert len(out) <= MAX_SUBSTITUTED * 6
