@@ -97,7 +97,9 @@ def route_next(ctx: RunContext, task: Task, result: TaskResult) -> object:
         ctx.log.info(f"Task {task.id}: 'next=always' found, proceeding to next task")
         return Goto(task.id + 1)
     current = Current(result.exit_code, result.stdout, result.stderr, result.success)
-    met = evaluate(task.conditions["next"], current, Variables(ctx.results()).lookup)
+    cond = task.conditions.get("next")  # (none for `next=loop` without loop=N, when
+    # validation was skipped: a word no condition matches, false as in TASKER)
+    met = cond is not None and evaluate(cond, current, Variables(ctx.results()).lookup)
     if met:
         ctx.log.info(f"Task {task.id}: Proceeding to next task ({word}=TRUE)")
         return jump(ctx, task, "on_success", True) if task.has("on_success") \

@@ -285,3 +285,16 @@ def test_globals_are_replaced_in_a_split_but_result_placeholders_are_not():
     _, rec, _, _ = run(text, {"cmd0": (0, "a,b,c", ""), "cmd1": (0, "x b y", "")})
     assert rec.results[0].stdout == "b"
     assert rec.results[1].stdout == "x b y"  # '@0_stdout@' is a literal regex: no match
+
+
+def test_next_loop_without_loop_count_is_false_when_validation_was_skipped(tmp_path, capsys):
+    """`next=loop` without loop=N has no condition to evaluate: false, as in TASKER."""
+    from tasker.cli import main
+
+    f = tmp_path / "t.txt"
+    f.write_text("task=0\nhostname=localhost\ncommand=echo\nexec=local\nnext=loop\n")
+    code = main([str(f), "--skip-task-validation", "--skip-host-validation", "-l",
+                 str(tmp_path / "logs")])
+    out = capsys.readouterr()
+    assert code == 1 and "Internal error" not in out.out + out.err
+    assert "Stopping execution (loop=FALSE)" in out.out
