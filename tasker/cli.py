@@ -214,8 +214,13 @@ def _show_recovery_info(session: Session) -> int:
         return EXIT_START
     if state is None:
         print_out(f"No recovery state for {session.task_file} ({session.paths.state_file}).")
-    else:
-        print_out(resume.describe(state, session.paths.state_file))
+        return 0
+    try:
+        text = resume.describe(state, session.paths.state_file)
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        _say(f"ERROR: state file {session.paths.state_file} is corrupt: {exc}")
+        return EXIT_START
+    print_out(text)
     return 0
 
 

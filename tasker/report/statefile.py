@@ -231,16 +231,28 @@ def _result_from(key: str, data: Any) -> TaskResult:
             hostname=str(data.get("hostname", "")),
             exec_type=str(data.get("exec_type", "")),
             command=str(data.get("command", "")),
-            start_time=float(data.get("start_time", 0.0)),
-            duration=float(data.get("duration", 0.0)),
+            start_time=_time(data.get("start_time", 0.0)),
+            duration=_time(data.get("duration", 0.0)),
             attempts=int(data.get("attempts", 1)),
             iterations=int(data.get("iterations", 1)),
             stdout_file=data.get("stdout_file"),
             stderr_file=data.get("stderr_file"),
             counts=None if counts is None else BlockCounts(int(counts[0]), int(counts[1])),
         )
-    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
         raise StateError(f"state file has a malformed result for task {key}: {exc!r}") from None
+
+
+# Times are seconds since the epoch (or durations): finite, not negative, before year 5000.
+_MAX_TIME = 95617584000.0
+
+
+def _time(value: Any) -> float:
+    """A stored time or duration; ValueError for one no clock can have written."""
+    t = float(value)
+    if not 0.0 <= t < _MAX_TIME:  # (also false for nan)
+        raise ValueError(f"time {value!r} out of range")
+    return t
 
 
 def results_from_state(state: Dict[str, Any]) -> Dict[int, TaskResult]:

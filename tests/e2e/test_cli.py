@@ -589,3 +589,22 @@ def test_outputs_past_the_memory_limit_are_split_and_tested_whole(tmp_path):
     assert "Task 0: Split STDOUT: TAIL" in proc.stdout
     assert "Task 1: Success condition 'stdout~TAIL' evaluated to: True" in proc.stdout
     assert "... (1100006 chars total)" in proc.stdout
+
+
+def test_show_recovery_info_with_a_corrupt_state_file_says_so(tmp_path):
+    """A state file whose parts have the wrong shape: a located message, exit 12."""
+    import hashlib
+    import json
+    import os
+
+    task = tmp_path / "r.txt"
+    task.write_text("task=0\nhostname=localhost\ncommand=echo\nexec=local\n")
+    digest = hashlib.sha256(os.path.abspath(task).encode()).hexdigest()[:8]
+    state = tmp_path / "logs" / "recovery" / f"r_{digest}.recovery.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"version": "1.0", "file_hash": "", "globals": {},
+                                 "task_results": {}, "failure": "x"}))
+    proc = subprocess.run([sys.executable, str(ROOT / "tasker.py"), str(task), "--show-recovery-info",
+                           "-l", str(tmp_path / "logs")], capture_output=True, text=True)
+    assert proc.returncode == 12, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "is corrupt" in proc.stderr

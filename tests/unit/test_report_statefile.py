@@ -229,3 +229,15 @@ def test_saving_300_results_is_cheap(tmp_path):
     writer.close()
     # Target: well under 1 ms with 300 results; slack for a loaded CI machine.
     assert worst < 0.003, f"a save with 300 results took {worst * 1000:.2f} ms"
+
+
+@pytest.mark.parametrize("change", [{"exit_code": 1e400}, {"start_time": 1e300},
+                                    {"start_time": "nan"}, {"duration": -1},
+                                    {"counts": [1e400, 0]}])
+def test_values_no_run_can_have_written_are_a_state_error(change):
+    from tasker.report.statefile import StateError, _result_from
+
+    data = {"task_id": 0, "exit_code": 0, "start_time": 1.0, "duration": 0.5}
+    data.update(change)
+    with pytest.raises(StateError):
+        _result_from("0", data)
