@@ -73,7 +73,9 @@ def _owner(g: Graph) -> Dict[int, int]:
 
 # ---- DOT ----------------------------------------------------------------------------------
 def _dot_str(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    """A quoted DOT string; control characters (a NUL ends Graphviz's input) become blanks."""
+    text = "".join(" " if ch < " " or ch == "\x7f" else ch for ch in text)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _node_label(tf: TaskFile, tid: int, m: Masker) -> str:
@@ -112,6 +114,7 @@ def _mm_str(text: str) -> str:
     """A quoted Mermaid label; entity codes keep quotes and markup characters literal."""
     codes = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "|": "#124;",
              "{": "#123;", "}": "#125;", "[": "#91;", "]": "#93;", "`": "#96;"}
+    text = "".join(" " if ch < " " or ch == "\x7f" else ch for ch in text)
     return '"' + "".join(codes.get(ch, ch) for ch in " ".join(text.split())) + '"'
 
 

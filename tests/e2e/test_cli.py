@@ -604,7 +604,8 @@ def test_show_recovery_info_with_a_corrupt_state_file_says_so(tmp_path):
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"version": "1.0", "file_hash": "", "globals": {},
                                  "task_results": {}, "failure": "x"}))
-    proc = subprocess.run([sys.executable, str(ROOT / "tasker.py"), str(task), "--show-recovery-info",
-                           "-l", str(tmp_path / "logs")], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, str(ROOT / "tasker.py"), str(task),
+                           "--show-recovery-info", "-l", str(tmp_path / "logs")],
+                          capture_output=True, text=True)
     assert proc.returncode == 12, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and "is corrupt" in proc.stderr

@@ -172,3 +172,10 @@ def test_plan_header_counts_written_tasks_and_names_the_start():
                             "task=1\nhostname=h\ncommand=echo\n"), start=1)
     assert plan.split("\n")[0] == ("Execution plan for wf.txt: 2 task(s) and 2 generated for "
                                    "hostnames=, start at task 1")
+
+
+def test_control_characters_do_not_reach_the_graph_source():
+    text = "task=0\nhostname=h\ncommand=echo\nnext=stdout~a\x00b\x1bc\n"
+    for fmt in ("dot", "mermaid"):
+        out = render_graph(load(text), fmt)
+        assert "\x00" not in out and "\x1b" not in out
