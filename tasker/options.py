@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, List, Sequence, Tuple
 
 from tasker import __version__
+from tasker.record import record
 from tasker.syntax.ast import CliArgLine
 
 EXIT_CODES = """\
@@ -147,7 +147,7 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Options:
     """The merged options of one run (defaults, task-file lines, command line)."""
 

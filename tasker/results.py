@@ -7,8 +7,9 @@ recorders (log, JSON report, state file, project summary).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional
+
+from tasker.record import field, record
 
 # Status words used in the JSON report and the state file.
 SUCCESS = "success"
@@ -19,7 +20,7 @@ SKIPPED = "skipped"
 SKIPPED_STDERR = "Task skipped due to condition"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BlockCounts:
     """Aggregate of a parallel or conditional block's sub-task results."""
 
@@ -32,7 +33,7 @@ class BlockCounts:
         return self.success + self.failed
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TaskResult:
     """The stored outcome of the latest execution of one task (or block).
 
@@ -60,7 +61,7 @@ class TaskResult:
     counts: Optional[BlockCounts] = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TraceEntry:
     """One execution in run order, as the JSON report's `trace` lists it."""
 
@@ -76,7 +77,7 @@ class TraceEntry:
     duration: float = 0.0
 
 
-@dataclass
+@record
 class RunRecord:
     """Everything a run has produced so far; owned by the engine, read by recorders.
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
 
 from tasker import __version__
+from tasker.record import field, record
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.paths import RunPaths
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the state file is written by real runs only: loaded on firs
 ALERT_TIMEOUT = 30
 
 
-@dataclass
+@record
 class Session:
     """The state of one invocation that the recorders need at the end."""
 

@@ -10,7 +10,6 @@ condition), else `next`, else `all_success` for both kinds of block (C4).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Callable, List, Optional, Sequence
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
@@ -18,6 +17,7 @@ from tasker.engine.evaluate import Current, evaluate_block
 from tasker.engine.routing import Goto, Stop, failure_stop, target
 from tasker.engine.sequential import Iteration, Step, is_loop, loop_ends, record, resolve_int
 from tasker.engine.variables import Variables
+from tasker.record import replace
 from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import MAX_LOOP

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
+from tasker.record import field, record
 from tasker.results import RunRecord, TaskResult
 from tasker.engine.errors import FatalRunError  # (re-exported: the engines import it from here)
 from tasker.syntax.ast import TaskFile
@@ -15,7 +15,7 @@ DEFAULT_TIMEOUT = 300.0
 MIN_TIMEOUT, MAX_TIMEOUT = 5.0, 1000.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EngineOptions:
     """Run settings that come from the command line and the environment."""
 
@@ -46,7 +46,7 @@ class Interrupt:
         return self.event.is_set()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outcome:
     """How a run ended: the process exit code and the report's status."""
 
@@ -56,7 +56,7 @@ class Outcome:
     task_id: Optional[int] = None
 
 
-@dataclass
+@record
 class RunContext:
     """Everything the engines use; `record` is the one mutable run state."""
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 from tasker.engine.split import apply_split
+from tasker.record import record
 
 if TYPE_CHECKING:  # nodes are told apart by class name: a file without conditions
     from tasker.syntax.condition_ast import (  # never loads the condition modules
@@ -30,7 +30,7 @@ _INT = re.compile(r"[+-]?[0-9]{1,4000}")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]{1,300}\.[0-9]{0,300}|\.[0-9]{1,300})(?:[eE][+-]?[0-9]{1,3})?")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Current:
     """The "current" values a condition is evaluated against (SPEC II.3.1)."""
     exit_code: int = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from typing import Callable, List, Optional
 
 from tasker.engine.aggregate import (
@@ -22,6 +21,7 @@ from tasker.engine.context import RunContext
 from tasker.engine.progress import console_progress
 from tasker.engine.sequential import Step, resolve_int
 from tasker.engine.subtask import Slot, retry_policy, run_subtask
+from tasker.record import replace
 from tasker.results import TaskResult
 from tasker.syntax.ast import Task
 

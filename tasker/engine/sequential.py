@@ -9,7 +9,6 @@ Blocks are handed to `tasker.engine.blocks`; everything an ordinary task does
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import NamedTuple, Optional, Union
 
 from tasker.engine import command
@@ -19,6 +18,7 @@ from tasker.engine.routing import (
     BadValue, Goto, Stop, failure_stop, jump, resolve_int, route,
 )
 from tasker.engine.variables import Variables
+from tasker.record import replace
 from tasker.results import FAILED, SKIPPED, SKIPPED_STDERR, SUCCESS, TaskResult, TraceEntry
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_seconds

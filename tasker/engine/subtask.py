@@ -11,7 +11,6 @@ sub-task's own ID and traced with the block's ID and the attempt number.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
 from tasker.engine import command
@@ -22,6 +21,7 @@ from tasker.engine.sequential import (
 from tasker.engine.variables import Variables
 from tasker.exec.base import TIMEOUT_EXIT
 from tasker.exec.exectypes import ArgumentsError
+from tasker.record import record as value_record, replace
 from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import parse_int, parse_seconds
@@ -31,7 +31,7 @@ ROUTING_KEYS = ("on_success", "on_failure", "next", "loop", "loop_break")  # as 
 COUNT_RANGE, DELAY_RANGE = (1, 1000), (0.0, 300.0)
 
 
-@dataclass(frozen=True)
+@value_record(frozen=True)
 class RetryPolicy:
     """The block's retry settings (II.5.5); disabled means one attempt, no label suffix."""
 
@@ -51,7 +51,7 @@ class RetryPolicy:
         return f", retry_failed=true (count={self.count}, delay={self.delay:g}s)"
 
 
-@dataclass(frozen=True)
+@value_record(frozen=True)
 class Slot:
     """Where a sub-task runs: its block, the block's loop iteration, the retry policy."""
 

@@ -9,8 +9,9 @@ a failure of the command itself.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Optional, Protocol, Tuple
+
+from tasker.record import record
 
 # Exit codes with a fixed meaning. A program that cannot be started (missing, not
 # executable, ...) gets exit 1 with the reason on stderr, as TASKER reports it (SPEC
@@ -22,7 +23,7 @@ START_ERROR_EXIT = 1
 MEMORY_LIMIT = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandSpec:
     """One command to run: its argument vector, timeout and loggable form."""
 
@@ -31,7 +32,7 @@ class CommandSpec:
     display: str    # the command line as logged (secrets already masked)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandResult:
     """What running a command produced; failures are values, never exceptions."""
 

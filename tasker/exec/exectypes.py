@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Dict, List, Mapping, Optional, Tuple
+
+from tasker.record import record
 
 SPLIT_ELEMENT = "{arguments_split}"  # a template element that becomes 0..n elements
 _PLACEHOLDER = re.compile(r"\{(binary|hostname|command|arguments)\}")
@@ -31,7 +32,7 @@ class ArgumentsError(ValueError):
         self.column = column  # 1-based, inside the arguments value
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ValidationTest:
     """The command run on a host to prove an exec type works there."""
 
@@ -42,7 +43,7 @@ class ValidationTest:
     timeout: Optional[float] = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExecType:
     """One execution type: how a command is wrapped into an argument vector."""
 
@@ -54,7 +55,7 @@ class ExecType:
     validation: Optional[ValidationTest] = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExecConfig:
     """All exec types configured for this platform, with aliases and defaults."""
 

@@ -10,8 +10,9 @@ masking happens only at the recorders.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Pattern, Tuple
+
+from tasker.record import field, record
 
 MASK = "****"
 
@@ -34,7 +35,7 @@ def split_secret_vars(value: str) -> Tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Masker:
     """Replaces known secret values by `****`; immutable and safe to share between threads."""
 

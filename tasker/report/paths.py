@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
 import time
 from pathlib import Path
 from typing import Mapping, Optional
+
+from tasker.record import record
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 PREFIX_LIMIT = 50
@@ -52,7 +53,7 @@ def state_file_name(task_file: Path) -> str:
     return f"{base}_{digest}.recovery.json"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunPaths:
     """All the files one run may write; `project_file` is None without `-p`."""
 

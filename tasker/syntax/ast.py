@@ -9,11 +9,11 @@ are bound at run time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence
 
-from tasker.syntax.frozen import frozen
+from tasker.record import field, record
+
 
 # Keys that are fields of a task (SPEC II.2). Before the first `task=` line a
 # key in this set is not a global; inside a task any other key is unknown.
@@ -110,7 +110,7 @@ class Field(NamedTuple):
 
     `raw` is the value as written; `value` has the globals substituted.
     `column` is the 1-based column of the value's first character.
-    A NamedTuple, not a frozen dataclass: a 10,000-task file has 60,000 of
+    A NamedTuple, not a frozen record: a 10,000-task file has 60,000 of
     them and a tuple is built three times faster.
     """
 
@@ -121,7 +121,7 @@ class Field(NamedTuple):
     column: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GlobalVar:
     """A global variable from the header (or `--set`)."""
 
@@ -133,7 +133,7 @@ class GlobalVar:
     unset_env: tuple = ()  # names of `$VAR`s that were not set
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CliArgLine:
     """A file-defined command-line argument line (SPEC II.7.6)."""
 
@@ -141,7 +141,7 @@ class CliArgLine:
     line: int
 
 
-@frozen
+@record(frozen=True)
 class Task:
     """One numbered task or block, with its fields and parsed conditions."""
 
@@ -162,7 +162,7 @@ class Task:
         return key in self.fields
 
     # Computed once: the validator asks every task for its kind several times. A
-    # frozen dataclass keeps a __dict__, which is where _memo stores the value.
+    # frozen record keeps a __dict__, which is where _memo stores the value.
     @_memo
     def type(self) -> str:
         """Block type in lower case, or "" for an ordinary task."""
@@ -176,7 +176,7 @@ class Task:
         return self.type if self.type in BLOCK_TYPES else "normal"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TaskFile:
     """A loaded task file: header arguments, globals and tasks by ID."""
 

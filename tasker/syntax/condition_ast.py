@@ -7,18 +7,18 @@ two conditions that differ only in spacing compare equal.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, FrozenSet, Iterator, List, Optional, Tuple, Union
 
-from tasker.syntax.frozen import frozen
+from tasker.record import field, record
+
 
 def _col() -> Any:
     # Positions are metadata: two conditions that differ only in spacing are equal.
-    return dataclasses.field(default=0, compare=False)
+    return field(default=0, compare=False)
 
 
 # ---- operands ---------------------------------------------------------------------------
-@frozen
+@record(frozen=True)
 class Ref:
     """`@N_field@`: a stored result of task N, bound at evaluation."""
     task_id: int
@@ -29,32 +29,32 @@ class Ref:
         return f"@{self.task_id}_{self.field}@"
 
 
-@frozen
+@record(frozen=True)
 class Template:
     """Literal text mixed with task-result references (`v@1_exit@`)."""
     parts: Tuple[Union[str, Ref], ...]
     column: int = _col()
-    unclosed_quote: bool = dataclasses.field(default=False, compare=False)  # validator warns
+    unclosed_quote: bool = field(default=False, compare=False)  # validator warns
 
     def text(self) -> str:
         """The template as written, references in `@N_field@` form."""
         return "".join(str(p) for p in self.parts)
 
 
-@frozen
+@record(frozen=True)
 class ExitCode:
     """`exit` / `exit_code` as an operand: the current exit code."""
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class StreamValue:
     """`stdout` / `stderr` as an operand: the output, trailing newlines removed."""
     stream: str
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class StreamField:
     """`stdout:DELIM,IDX`: one field of the output (SPEC II.4.5)."""
     stream: str
@@ -67,54 +67,54 @@ Operand = Union[ExitCode, StreamValue, StreamField, Template]
 
 
 # ---- expressions ------------------------------------------------------------------------
-@frozen
+@record(frozen=True)
 class Or:
     """`a|b|...`; true when any item is."""
     items: Tuple["Expr", ...]
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class And:
     """`a&b&...`; true when every item is."""
     items: Tuple["Expr", ...]
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class Not:
     """`!a`."""
     operand: "Expr"
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class ExitTest:
     """`exit_N`: the exit code equals N."""
     code: int
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class ExitNotZero:
     """`exit_not_0`."""
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class Success:
     """`success`: the task's success result (else exit code 0)."""
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class BoolLiteral:
     """`true` / `false`."""
     value: bool
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class OutputMatch:
     """`stdout~TEXT` / `stdout!~TEXT`; pattern None means the emptiness test `stdout~`."""
     stream: str
@@ -123,7 +123,7 @@ class OutputMatch:
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class LineCount:
     """`stdout_count=N` (and `<`, `>`, `<=`, `>=`, `!=`).
 
@@ -138,7 +138,7 @@ class LineCount:
     written: str = ""
 
 
-@frozen
+@record(frozen=True)
 class Contains:
     """Legacy `contains:TEXT` / `not_contains:TEXT` on stdout."""
     text: Template
@@ -146,7 +146,7 @@ class Contains:
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class Comparison:
     """`LEFT op RIGHT` with op in `= != ~ !~ < <= > >=` (fix C10 rule)."""
     left: Operand
@@ -155,14 +155,14 @@ class Comparison:
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class BareOperand:
     """A placeholder standing alone (`@0_success@`): true when it renders `true`."""
     value: Template
     column: int = _col()
 
 
-@frozen
+@record(frozen=True)
 class MultiTask:
     """A block aggregate (`all_success`, `min_success=N`, ...; SPEC II.5.3)."""
     kind: str

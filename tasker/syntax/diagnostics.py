@@ -7,14 +7,15 @@ only the CLI decides how to print them and which exit code follows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Tuple
+
+from tasker.record import record
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnostic:
     """One finding: where it is, how bad, what it is, and how to fix it."""
 

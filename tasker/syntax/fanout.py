@@ -21,10 +21,10 @@ runs it like any parallel block. Blocks the validator will reject (also with
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Dict, List, Mapping
 
+from tasker.record import replace
 from tasker.syntax.ast import Field, Task
 
 SUBTASK_BASE = 100000

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from tasker.gcpause import gc_paused
+from tasker.record import field, record
 from tasker.syntax import lines as L
 from tasker.syntax.ast import (
     CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Conditions, Field,
@@ -41,7 +41,7 @@ _TASK_ID = re.compile(r"[+-]?[0-9]{1,300}\Z")
 _BARE_NUMBER = re.compile(r"[+-]?[0-9]{1,300}\Z")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoadOptions:
     """What the loader needs besides the file: environment and overrides."""
 

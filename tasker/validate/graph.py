@@ -9,9 +9,9 @@ their sub-tasks ("sub" edges) and routing on their aggregate. The flow analysis
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Set, Tuple
 
+from tasker.record import field, record
 from tasker.syntax.ast import Task, TaskFile
 from tasker.validate.fields import LIST_FIELDS, block_list, parse_int
 
@@ -33,7 +33,7 @@ class Edge(NamedTuple):
     end: str = ""  # when dst is None: END_OK, END_FAIL or DYNAMIC
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Graph:
     """Tasks as nodes, routing as edges, blocks with their sub-tasks."""
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.exec.exectypes import ExecConfig
+from tasker.record import field, record, replace
 from tasker.report.logger import Log
 from tasker.syntax.ast import BLOCK_TYPES, Task, TaskFile
 from tasker.syntax.placeholders import GLOBAL_REF, TASK_REF
@@ -30,7 +30,7 @@ LOCAL = "local"
 MAX_LISTED_TASKS = 10  # a sentence names at most this many task IDs
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostCheckOptions:
     """The switches and environment host validation depends on."""
 
@@ -42,7 +42,7 @@ class HostCheckOptions:
     hosts_file: str = HOSTS_FILE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostCheckResult:
     """What host validation found; `errors` holds one sentence per failure."""
 
@@ -58,7 +58,7 @@ class HostCheckResult:
     exec_ok: bool = True               # every exec type configured and its binary found
 
 
-@dataclass
+@record
 class _Plan:
     """Which hosts to check with which exec types, and by which tasks."""
 
@@ -68,7 +68,7 @@ class _Plan:
     unresolved: List[str] = field(default_factory=list)  # sentences
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _HostReport:
     """The checks of one host: its FQDN (None when it did not resolve) and failures."""
 
@@ -211,7 +211,7 @@ def _collect(plan: _Plan, reports: Sequence[_HostReport]) -> HostCheckResult:
 
 # -- checking hosts ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Context:
     """What every host check needs; shared read-only by the worker threads."""
 

@@ -14,10 +14,10 @@ Every finding is a located Diagnostic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from tasker.exec.exectypes import ArgumentsError, split_arguments
+from tasker.record import record
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
 from tasker.syntax.lines import (
@@ -45,7 +45,7 @@ KNOWN_EXEC = ("pbrun", "p7s", "local", "wwrs", "shell", "sh", "bash", "/bin/sh",
               "cmd", "ssh")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleOptions:
     """Switches of the rule checks."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from tasker.exec.config import (
     load_exec_file,
 )
 from tasker.exec.exectypes import LOCAL, ValidationTest, build_argv, builtin_config
+from tasker.record import replace
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "execution_types.yaml"
 
@@ -71,7 +71,7 @@ aliases:
 def test_sample_file_equals_builtin_defaults(platform: str) -> None:
     loaded = load_exec_file(SAMPLE, platform)
     assert loaded.source == str(SAMPLE)
-    assert dataclasses.replace(loaded, source=None) == builtin_config(platform)
+    assert replace(loaded, source=None) == builtin_config(platform)
 
 
 def test_no_file_gives_builtin_defaults(tmp_path: Path) -> None:
