@@ -145,19 +145,30 @@ _CLEAN_PAIR = re.compile(
     r"^(?:([^\s#=\-](?:[^=\n]*[^\s=])?)=(\S(?:[^\n]*\S)?|)\r?|([^\n]*))$", re.MULTILINE)
 
 
+# A block of lines, to skip through a text without building a string per line.
+_LINE_BLOCK_SIZE = 1024
+_LINE_BLOCK = re.compile(r"(?:[^\n]*\n){%d}" % _LINE_BLOCK_SIZE)
+
+
 class SourceLines(Sequence[str]):
     """A file's lines, split from its text when first read.
 
-    Diagnostics show source lines, but a file that validates shows none: keeping
-    the text and splitting it only on demand saves a list of every line.
+    Diagnostics show source lines, but a file that validates shows none, and a
+    large file that validates with a warning or two shows only those lines:
+    keeping the text, fetching a few single lines straight from it and
+    splitting it only when many are read saves a list of every line (for a
+    10,000-task file, 60,000 strings the validator would never look at).
     Compares equal to any sequence of the same lines.
     """
 
-    __slots__ = ("text", "_lines")
+    __slots__ = ("text", "_lines", "_fetched")
+
+    SINGLE_FETCHES = 16  # single lines fetched from the text before it is split
 
     def __init__(self, text: str):
         self.text = text
         self._lines: Optional[Tuple[str, ...]] = None
+        self._fetched = 0
 
     def _split(self) -> Tuple[str, ...]:
         if self._lines is None:
@@ -165,7 +176,27 @@ class SourceLines(Sequence[str]):
         return self._lines
 
     def __getitem__(self, index):  # type: ignore[override]
+        if self._lines is None and type(index) is int and index >= 0 \
+                and self._fetched < self.SINGLE_FETCHES:
+            self._fetched += 1
+            return self._one(index)
         return self._split()[index]
+
+    def _one(self, index: int, block_size: int = _LINE_BLOCK_SIZE,
+             block: "re.Pattern[str]" = _LINE_BLOCK) -> str:
+        """Line `index` (0-based) cut from the text: `block` skips `block_size` lines in C."""
+        text, pos = self.text, 0
+        for _ in range(index // block_size):
+            m = block.match(text, pos)
+            if m is None:
+                raise IndexError("line index out of range")
+            pos = m.end()
+        for _ in range(index % block_size):
+            pos = text.find("\n", pos) + 1
+            if pos == 0:
+                raise IndexError("line index out of range")
+        end = text.find("\n", pos)
+        return text[pos:] if end < 0 else text[pos:end]
 
     def __len__(self) -> int:
         return len(self._lines) if self._lines is not None else self.text.count("\n") + 1
@@ -191,16 +222,36 @@ class Lines(Sequence[Line]):
     `pairs[i]` is (key, value, "") when line i + 1 is a clean pair, else ("", "", the
     line); `line(i + 1)` classifies any line. Iterating gives the `Line` of every
     meaningful line in file order, built only as far as it is read.
+
+    The loader takes the pairs over (`take_pairs`): for a 10,000-task file they are
+    some 7 MB of tuples and key strings nobody reads again, and memory freed early
+    is memory the validator's phases reuse instead of asking the kernel for more.
+    Whoever reads `pairs` after that gets them split again from the text.
     """
 
     def __init__(self, text: str):
         self.source = SourceLines(text)
-        pairs = _CLEAN_PAIR.findall(text)
+        self._pairs: Optional[List[Tuple[str, str, str]]] = self._split_pairs()
+        self._all: Optional[List[Line]] = None
+
+    def _split_pairs(self) -> List[Tuple[str, str, str]]:
+        pairs = _CLEAN_PAIR.findall(self.source.text)
         # One match per line by construction; should that ever not hold, every line
         # takes the grammar's path, which is always right.
-        self.pairs = pairs if len(pairs) == len(self.source) else \
+        return pairs if len(pairs) == len(self.source) else \
             [("", "", raw) for raw in self.source]
-        self._all: Optional[List[Line]] = None
+
+    @property
+    def pairs(self) -> List[Tuple[str, str, str]]:
+        """(key, value, "") or ("", "", line as written) for every line, in order."""
+        if self._pairs is None:
+            self._pairs = self._split_pairs()
+        return self._pairs
+
+    def take_pairs(self) -> List[Tuple[str, str, str]]:
+        """`pairs`, handed over: this object lets go of them (see the class docstring)."""
+        pairs, self._pairs = self.pairs, None
+        return pairs
 
     def line(self, number: int) -> Optional[Line]:
         """The `Line` of 1-based line `number`, or None when it is blank."""

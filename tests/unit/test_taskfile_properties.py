@@ -1,5 +1,6 @@
 """Properties of the loader: any text gives a TaskFile or a located TaskFileError."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,3 +94,25 @@ def test_global_substitution_shortcut_misses_no_task(lines):
         finally:
             T._tasks_naming_globals = original
     assert results[0] == results[1]
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab \r\t=")), max_size=4), max_size=40),
+       st.lists(st.integers(min_value=0, max_value=45), max_size=20), st.integers(0, 3))
+def test_source_lines_fetch_single_lines_as_the_split_does(parts, indexes, block_power):
+    """A line fetched from the text (blocks skipped in C) is the line the split gives."""
+    text = "\n".join(parts)
+    expected = text.split("\n")
+    source = L.SourceLines(text)
+    size = 2 ** block_power  # small blocks, so that block skipping is exercised
+    block = L.re.compile(r"(?:[^\n]*\n){%d}" % size)
+    for i in indexes:
+        if i < len(expected):
+            assert source._one(i, size, block) == expected[i]
+            assert source[i] == expected[i]
+        else:
+            with pytest.raises(IndexError):
+                source._one(i, size, block)
+            with pytest.raises(IndexError):
+                source[i]
+    assert list(source) == expected and len(source) == len(expected)
