@@ -24,6 +24,7 @@ from tasker.syntax.condition_ast import (
 from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
 _FIELDS = RESULT_FIELD_PATTERN
+MAX_QUICK = 400  # longer texts go to the grammar
 # An unquoted value without groups: no & | ( ) and no quotes anywhere.
 _VALUE = r"(?P<value>[^\s&|()\"'][^&|()\"']*?)?"
 _OP = r"(?P<op>!=|<=|>=|=|<|>)"
@@ -95,7 +96,7 @@ def quick_parse(text: str, template: Callable[[str, int], Template],
     With `build` False the same recognition runs without building the tree: the
     answer is RECOGNIZED (the text is valid, and building it cannot fail) or None.
     """
-    if len(text) > 400 or not text.isascii() or _ODD_BLANKS.search(text):
+    if len(text) > MAX_QUICK or not text.isascii() or _ODD_BLANKS.search(text):
         return None  # unusual text: let the grammar decide
     if "|" not in text and "&" not in text:  # one atom: most conditions
         return _atom(text, 0, len(text), template, build)

@@ -72,3 +72,24 @@ def test_trees_of_recognized_conditions_are_built_when_first_read():
     assert task.conditions["condition"] == parse_condition("@9_exit@=0")
     assert type(entries["condition"]).__name__ != "_Pending"
     assert list(task.conditions) == ["condition", "success"]
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.sampled_from(PIECES + ["@41_exit@", "@7_StdErr@", "@9_exit_code@", "=0",
+                                          "~ok", "x\x1cy", "é", "{}", "*"]),
+                min_size=1, max_size=6))
+def test_the_common_reference_shortcut_accepts_only_what_the_fast_path_reads(pieces):
+    from tasker.syntax.condition import _COMMON_REF_ATOM
+
+    text = "".join(pieces)
+    if _COMMON_REF_ATOM.fullmatch(text):
+        assert quick_parse(text, _template) is not None, text
+
+
+def test_the_common_reference_shortcut_takes_the_usual_forms():
+    from tasker.syntax.condition import _COMMON_REF_ATOM
+
+    for text in ("@41_exit@=0", " @3_stdout@ ~ ready now ", "@2_EXIT_CODE@!=3", "@1_exit@="):
+        assert _COMMON_REF_ATOM.fullmatch(text), text
+    for text in ("@1_exit@=a|b", "@1_exit@=(x", "@1_exit@='q'", "@1_exitx@=0", "@1_exit@=é"):
+        assert not _COMMON_REF_ATOM.fullmatch(text), text
