@@ -8,7 +8,6 @@ messages and exit codes (SPEC I.9). Every path after the file was read ends in
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import sys
@@ -27,7 +26,7 @@ from tasker.session import Session
 from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
-from tasker.validate.structure import missing_command_fields
+from tasker.validate.structure import tasks_missing_command_fields
 
 EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START = 2, 20, 24, 12
 
@@ -238,12 +237,11 @@ def _load(session: Session, raw: str, lines: L.Lines):
     overrides = dict(opts.set or [])
     load = LoadOptions(environ=session.environ, overrides=overrides,
                        strict_env=bool(opts.strict_env_validation))
-    session.file_sha256 = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    session.source_text = raw
     taskfile = build_task_file(str(session.task_file), raw, lines, load)
     session.taskfile = taskfile
-    for task in taskfile.tasks.values():  # TASKER's parse-time note (A.2); validation decides
-        for key in missing_command_fields(task):
-            session.log.warn(f"Task {task.id} is missing required '{key}' field.")
+    for task, key in tasks_missing_command_fields(taskfile):  # TASKER's parse-time note
+        session.log.warn(f"Task {task.id} is missing required '{key}' field.")  # (A.2)
     unset = sum(1 for g in taskfile.globals.values() if g.unset_env and g.line)
     if unset:  # (the validator fails the used ones; SPEC II.1.3 and A.2)
         session.log.warn(f"# {unset} global variable(s) reference unset environment variables; "

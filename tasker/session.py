@@ -37,7 +37,7 @@ class Session:
     environ: Mapping[str, str]
     started: float = field(default_factory=time.time)
     taskfile: Optional[TaskFile] = None
-    file_sha256: str = ""
+    source_text: str = ""  # the task file as read, once it has been (see file_sha256)
     record: RunRecord = field(default_factory=RunRecord)
     masker: Masker = field(default_factory=Masker)
     finished: bool = False
@@ -46,6 +46,18 @@ class Session:
     # ran (SPEC 7.4): task_validation, host_validation, recovery, execution.
     phase: str = "task_validation"
     state_writer: Optional[statefile.StateWriter] = None
+    _sha256: str = field(default="", repr=False, compare=False)
+
+    @property
+    def file_sha256(self) -> str:
+        """SHA-256 of the task file's text, for the state file, the report and the
+        instance lock; taken when first asked ("" before the file is read): hashlib
+        loads OpenSSL, which a dry run or --validate-only need not wait for."""
+        if not self._sha256 and self.source_text:
+            import hashlib
+
+            self._sha256 = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
+        return self._sha256
 
     @property
     def real_run(self) -> bool:

@@ -7,7 +7,6 @@ Layout under the base directory (`-l` → `TASK_EXECUTOR_LOG` → `~/TASKER`):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -45,6 +44,8 @@ def run_stamp(t: float) -> str:
 
 def state_file_name(task_file: Path) -> str:
     """`<basename without .txt>_<8 hex of SHA-256 of the absolute path>.recovery.json`."""
+    import hashlib  # (here: OpenSSL takes a few ms to load, and few runs need this name)
+
     absolute = os.path.abspath(str(task_file))
     digest = hashlib.sha256(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     base = os.path.basename(absolute)
@@ -61,9 +62,14 @@ class RunPaths:
     log_file: Path
     backup_dir: Path
     project_file: Optional[Path]
-    state_file: Path
+    task_file: Path
     output_dir: Path
     json_file: Path  # default `--output-json` target when no path is given
+
+    @property
+    def state_file(self) -> Path:
+        """`recovery/<name>_<hash>.recovery.json`, named when first needed."""
+        return self.base / "recovery" / state_file_name(self.task_file)
 
 
 def run_paths(base: Path, task_file: Path, started: float, project: Optional[str]) -> RunPaths:
@@ -77,7 +83,7 @@ def run_paths(base: Path, task_file: Path, started: float, project: Optional[str
         log_file=base / "log" / f"{prefix}_{stamp}.log",
         backup_dir=base / "backup",
         project_file=(base / "project" / f"{project_name(project)}.summary") if project else None,
-        state_file=base / "recovery" / state_file_name(task_file),
+        task_file=Path(task_file),
         output_dir=output_dir,
         json_file=output_dir / f"{prefix}_{stamp}.json",
     )

@@ -7,7 +7,7 @@ references). The full validator of II.8 builds on it.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Mapping, Tuple
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, error
@@ -64,14 +64,32 @@ def missing_command_fields(task: Task) -> List[str]:
     A fan-out block's generated sub-tasks are judged by their block, and a task of an
     unknown `type` is reported for its type.
     """
-    # (membership tests, not task.kind: this runs for every task while loading; a task
-    # with `type` or `return` is never a "normal" one)
+    # (membership tests, not task.kind: this runs for every task while loading, so the
+    # commonest case, both fields there, comes first; a task with `type` or `return` is
+    # never a "normal" one)
     fields = task.fields
-    if task.generated_by is not None or "type" in fields or "return" in fields \
-            or _plain_command_task(task):
+    if _has_host_and_command(fields):
+        return []
+    if task.generated_by is not None or "type" in fields or "return" in fields:
         return []
     return [key for key in ("hostname", "command") if not (task.get(key) or "").strip()
             and not (key == "hostname" and is_explicitly_local(task))]
+
+
+def tasks_missing_command_fields(tf: TaskFile) -> Iterator[Tuple[Task, str]]:
+    """(task, key) for every field `missing_command_fields` finds, in task order; one
+    loop over the tasks, as the CLI checks them all before validating."""
+    for task in tf.tasks.values():
+        if not _has_host_and_command(task.fields):  # (the commonest case, in one call)
+            for key in missing_command_fields(task):
+                yield task, key
+
+
+def _has_host_and_command(fields: Mapping[str, Field]) -> bool:
+    """Both `hostname` and `command` written, neither blank: nothing missing there."""
+    host, command = fields.get("hostname"), fields.get("command")
+    return host is not None and command is not None and bool(host.value.strip()) \
+        and bool(command.value.strip())
 
 
 def is_explicitly_local(task: Task) -> bool:
@@ -172,10 +190,7 @@ REFERENCE_FIELDS = frozenset(TARGET_FIELDS + ID_LIST_FIELDS)
 def _plain_command_task(task: Task) -> bool:
     """An ordinary task with a hostname and a command: it has what it needs (a shortcut)."""
     fields = task.fields
-    host, command = fields.get("hostname"), fields.get("command")
-    return (host is not None and command is not None and "type" not in fields
-            and "return" not in fields and not host.value.isspace() and host.value != ""
-            and not command.value.isspace() and command.value != "")
+    return "type" not in fields and "return" not in fields and _has_host_and_command(fields)
 
 
 def _all_defined_in_text(tf: TaskFile) -> bool:
