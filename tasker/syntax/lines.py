@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_right
+from itertools import chain
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
@@ -223,49 +224,57 @@ class Lines(Sequence[Line]):
     line); `line(i + 1)` classifies any line. Iterating gives the `Line` of every
     meaningful line in file order, built only as far as it is read.
 
-    The loader takes the pairs over (`take_pairs`): for a 10,000-task file they are
-    some 7 MB of tuples and key strings nobody reads again, and memory freed early
-    is memory the validator's phases reuse instead of asking the kernel for more.
-    Whoever reads `pairs` after that gets them split again from the text.
+    The loader reads the pairs once, in order, with `stream_pairs`: they are split a
+    block of lines at a time, and each block is freed once read. For a 10,000-task
+    file the whole list would be some 10 MB alive at once; a block at a time, the
+    memory of one block is reused by the next and by the tasks built from them,
+    instead of being asked of the kernel page by page. `pairs` builds the whole list,
+    for whoever needs lines by number.
     """
+
+    BLOCK_CHARS = 1 << 16  # characters split at once (then up to the end of the line)
+    FIRST_BLOCK_CHARS = 1 << 12
 
     def __init__(self, text: str):
         self.source = SourceLines(text)
-        self._pairs: Optional[List[Tuple[str, str, str]]] = self._split_pairs()
+        self._pairs: Optional[List[Tuple[str, str, str]]] = None
         self._all: Optional[List[Line]] = None
-
-    def _split_pairs(self) -> List[Tuple[str, str, str]]:
-        pairs = _CLEAN_PAIR.findall(self.source.text)
-        # One match per line by construction; should that ever not hold, every line
-        # takes the grammar's path, which is always right.
-        return pairs if len(pairs) == len(self.source) else \
-            [("", "", raw) for raw in self.source]
 
     @property
     def pairs(self) -> List[Tuple[str, str, str]]:
         """(key, value, "") or ("", "", line as written) for every line, in order."""
         if self._pairs is None:
-            self._pairs = self._split_pairs()
+            self._pairs = list(self.stream_pairs())
         return self._pairs
 
-    def take_pairs(self) -> List[Tuple[str, str, str]]:
-        """`pairs`, handed over: this object lets go of them (see the class docstring)."""
-        pairs, self._pairs = self.pairs, None
-        return pairs
+    def stream_pairs(self) -> Iterator[Tuple[str, str, str]]:
+        """The pairs of every line, in order (see the class docstring)."""
+        if self._pairs is not None:
+            return iter(self._pairs)
+        return chain.from_iterable(self._pair_blocks())
+
+    def _pair_blocks(self) -> Iterator[List[Tuple[str, str, str]]]:
+        text, pos, size = self.source.text, 0, len(self.source.text)
+        chars = self.FIRST_BLOCK_CHARS  # (the header arguments are read from the first)
+        while True:
+            end = text.find("\n", pos + chars) if pos + chars < size else -1
+            chars = self.BLOCK_CHARS
+            if end < 0:  # the last block runs to the end of the text
+                yield _split_block(text, pos, size)
+                return
+            yield _split_block(text, pos, end)  # (lines up to the newline at `end`)
+            pos = end + 1
 
     def line(self, number: int) -> Optional[Line]:
         """The `Line` of 1-based line `number`, or None when it is blank."""
-        key, value, other = self.pairs[number - 1]
-        if key:
-            return Line(PAIR, f"{key}={value}", number, 1)
-        return classify_line(other, number) if other else None
+        return _line_of(*self.pairs[number - 1], number)
 
     def __iter__(self) -> Iterator[Line]:
         return self._meaningful()
 
     def _meaningful(self) -> Iterator[Line]:
-        for number in range(1, len(self.pairs) + 1):
-            ln = self.line(number)
+        for number, (key, value, other) in enumerate(self.stream_pairs(), 1):
+            ln = _line_of(key, value, other, number)
             if ln is not None:
                 yield ln
 
@@ -279,6 +288,22 @@ class Lines(Sequence[Line]):
 
     def __getitem__(self, index):  # type: ignore[override]
         return self._list()[index]
+
+
+def _split_block(text: str, pos: int, end: int) -> List[Tuple[str, str, str]]:
+    """The pairs of the lines of text[pos:end] (pos starts a line, end ends one)."""
+    pairs = _CLEAN_PAIR.findall(text, pos, end)
+    # One match per line by construction; should that ever not hold, every line
+    # takes the grammar's path, which is always right.
+    if len(pairs) == text.count("\n", pos, end) + 1:
+        return pairs
+    return [("", "", raw) for raw in text[pos:end].split("\n")]
+
+
+def _line_of(key: str, value: str, other: str, number: int) -> Optional[Line]:
+    if key:
+        return Line(PAIR, f"{key}={value}", number, 1)
+    return classify_line(other, number) if other else None
 
 
 def classify(text: str) -> Lines:

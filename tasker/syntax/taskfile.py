@@ -103,7 +103,7 @@ class _Builder:
         fields: Optional[Dict[str, Field]] = None
         unknown: List[Field] = []
         task_fields, new, after_task = TASK_FIELDS, tuple.__new__, _FIELDS_AFTER_TASK
-        for number, (key, value, other) in enumerate(lines.take_pairs(), 1):
+        for number, (key, value, other) in enumerate(lines.stream_pairs(), 1):
             known = after_task.get(key)
             if known is not None and fields is not None:  # most lines of a file
                 fields[known] = new(Field, (known, value, value, number, len(known) + 2))
@@ -308,7 +308,6 @@ def build_task_file(path: str, text: str, lines: L.Lines,
 def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFile:
     source = lines.source
     b = _Builder(path, source, options)
-    cli_args = tuple(header_arguments(lines))  # (before feed takes the pairs over)
     b.feed(lines)
     b.apply_overrides()
     values = {name: g.value for name, g in b.globals.items()}
@@ -328,7 +327,7 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
     return TaskFile(
         path=path,
         lines=source,
-        cli_args=cli_args,
+        cli_args=tuple(header_arguments(lines)),
         globals=MappingProxyType(b.globals),
         shadowed_globals=tuple(b.shadowed),
         tasks=MappingProxyType(tasks),

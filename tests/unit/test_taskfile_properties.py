@@ -69,6 +69,20 @@ def test_pre_split_clean_pairs_agree_with_the_grammar(lines):
         assert scanned.line(number) == slow
 
 
+
+@settings(max_examples=300)
+@given(st.lists(PAIRISH, max_size=30), st.integers(1, 40), st.integers(1, 40))
+def test_pairs_split_a_block_at_a_time_are_the_whole_text_split(lines, first, block):
+    """Streaming the pairs in blocks of any size gives the split of the whole text."""
+    text = "\n".join(lines)
+    scanned = L.classify(text)
+    scanned.FIRST_BLOCK_CHARS, scanned.BLOCK_CHARS = first, block
+    streamed = list(scanned.stream_pairs())
+    assert streamed == L._CLEAN_PAIR.findall(text)
+    assert [ln for ln in scanned] == [L.classify_line(raw, n) for n, raw in
+                                      enumerate(text.split("\n"), 1)
+                                      if L.classify_line(raw, n) is not None]
+
 GLOBAL_LINE = st.sampled_from(["G=g", "H=@G@h", "task=x", "task=1", "task=2", "task=2",
                                "arguments=@G@ @H@", "command=@1_stdout@@G@", "success=@G@=g",
                                "hostname=a@G@", "# @G@", "x=@UNDEFINED@"])
