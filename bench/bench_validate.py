@@ -12,7 +12,10 @@ a condition and a reference to the result of an earlier task, then times:
       (`validate_task_file`) separately, so a slow phase is easy to spot.
 
 It prints seconds and tasks per second for each, best of R runs; the target for
-(a) is at least 30,000 tasks/s. It never asserts: a benchmark reports.
+(a) is at least 30,000 tasks/s. The commands of (a) run in turns with a reference, a
+fixed pure-Python loop, whose time says how fast the (noisy) machine is at the moment;
+the ratio of the whole command to it is the figure to compare between commits. It
+never asserts: a benchmark reports.
 
     python bench/bench_validate.py [--tasks N] [--repeat R] [--profile]
 """
@@ -60,6 +63,40 @@ def whole_command(path: Path, logs: Path) -> None:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"validation failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+
+
+# A fixed amount of pure-Python work (tuples, dicts, strings, as the loader builds),
+# run in a fresh interpreter that reports its own time: how fast this machine is right
+# now. The ratio of the whole command to it stays put when the VM slows down or speeds
+# up, so it is the figure to compare between runs and commits.
+REFERENCE_LOOP = """
+import time
+s = time.perf_counter()
+rows = []
+for i in range(100000):
+    rows.append((f"key{i % 30}", str(i), i, {"a": i}))
+print(time.perf_counter() - s)
+"""
+
+
+def reference_seconds() -> float:
+    """The reference loop's own time in a new interpreter (start-up excluded)."""
+    out = subprocess.run([sys.executable, "-c", REFERENCE_LOOP], capture_output=True, text=True,
+                         check=True).stdout
+    return float(out.strip())
+
+
+def interleaved(fns: Sequence[Callable[[], object]], repeat: int) -> List[float]:
+    """The best time of each function over `repeat` rounds that run them in turns (a
+    function returning a float reports its own time)."""
+    times: List[List[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            started = time.perf_counter()
+            result = fn()
+            took = time.perf_counter() - started
+            times[i].append(result if isinstance(result, float) else took)
+    return [min(t) for t in times]
 
 
 def in_process(path: Path, repeat: int) -> List[tuple]:
@@ -114,16 +151,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{n} tasks, best of {args.repeat}")
         for phase, secs in in_process(path, args.repeat):
             print(f"  in-process {phase:<24} {secs:7.3f} s  {n / secs:>10,.0f} tasks/s")
-        secs = best(lambda: whole_command(path, Path(tmp, "logs")), args.repeat)
-        print(f"  whole command (python3 tasker.py)  {secs:7.3f} s  {n / secs:>10,.0f} tasks/s"
-              f"  (target {TARGET:,})")
         # The same command on a one-task file: interpreter start-up and imports, which
-        # do not grow with the file; the rest is the per-task work.
+        # do not grow with the file; the rest is the per-task work. The three commands
+        # and the reference run in turns, so that all see the same moments of a noisy VM.
         one = Path(tmp, "one_task.txt")
         write_task_file(one, 1)
-        fixed = best(lambda: whole_command(one, Path(tmp, "logs")), args.repeat)
+        secs, fixed, ref = interleaved(
+            [lambda: whole_command(path, Path(tmp, "logs")),
+             lambda: whole_command(one, Path(tmp, "logs")), reference_seconds], args.repeat)
+        print(f"  whole command (python3 tasker.py)  {secs:7.3f} s  {n / secs:>10,.0f} tasks/s"
+              f"  (target {TARGET:,})")
         print(f"    of which start-up (1-task file)  {fixed:7.3f} s;  per-task work "
               f"{n / max(secs - fixed, 1e-9):>10,.0f} tasks/s")
+        print(f"  reference: a fixed pure-Python loop {ref:6.3f} s;  whole command / reference "
+              f"{secs / ref:5.2f}")
         if args.profile:
             profile(path)
     return 0
