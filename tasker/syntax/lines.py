@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_right
-from itertools import chain
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from tasker.gcpause import gc_paused
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, error
 
 COMMENT, CLI_ARG, PAIR, STRAY = "comment", "cli_arg", "pair", "stray"
@@ -307,9 +306,9 @@ def _line_of(key: str, value: str, other: str, number: int) -> Optional[Line]:
 
 
 def classify(text: str) -> Lines:
-    """Classify every non-blank line of `text` (lines are split at "\\n" only)."""
-    with gc_paused():
-        return Lines(text)
+    """The lines of `text`, each classified when first read (lines are split at "\\n"
+    only)."""
+    return Lines(text)
 
 
 def classify_line(raw: str, number: int) -> Optional[Line]:
