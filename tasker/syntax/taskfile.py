@@ -8,7 +8,6 @@ are parsed once, here, after the globals are substituted into them.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
@@ -23,6 +22,7 @@ from tasker.syntax.ast import (
 )
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
 from tasker.syntax.fanout import expand_hostnames
+from tasker.syntax.numbers import parse_int
 from tasker.syntax.placeholders import (
     ENV_REF, GLOBAL_NAME, GLOBAL_REF, expand_env_names, substitute_globals,
 )
@@ -33,12 +33,6 @@ if TYPE_CHECKING:  # a type only: the condition parser loads when a file has con
 MAX_GLOBAL_NAME = 64
 MAX_GLOBAL_VALUE = 1024
 BLOCK_CONDITION_FIELDS = ("success", "next")
-# Task IDs are ASCII decimal integers with an optional sign, as HEAD's int() reads them
-# (`task=+1` is task 1); int() would also take "1_000" and "٣", which are typing slips.
-# A minus sign is kept so that the validator reports negative IDs with its range rule.
-# (At most 300 digits: longer is a typing slip, and int() refuses more than 4300.)
-_TASK_ID = re.compile(r"[+-]?[0-9]{1,300}\Z")
-_BARE_NUMBER = re.compile(r"[+-]?[0-9]{1,300}\Z")
 
 
 @record(frozen=True)
@@ -62,9 +56,14 @@ def header_arguments(lines: Iterable[L.Line]) -> List[CliArgLine]:
 
 
 def parse_task_id(text: str) -> Optional[int]:
-    """The task ID `text` denotes (`-?[0-9]+` after stripping), else None."""
-    text = text.strip()
-    return int(text) if _TASK_ID.match(text) else None
+    """The task ID `text` denotes, else None.
+
+    Task IDs are ASCII decimal integers with an optional sign, as HEAD's int() reads
+    them (`task=+1` is task 1), at most 300 digits: numbers.parse_int, which also
+    refuses "1_000" and "٣". A minus sign is kept so that the validator reports
+    negative IDs with its range rule.
+    """
+    return parse_int(text)
 
 
 # A clean pair with one of these keys inside a task is a field and nothing else. Its Field
@@ -220,7 +219,7 @@ def _condition_parser(key: str, text: str, block: bool, condition: ModuleType):
             return None
         if low.startswith("loop&"):  # `next=loop&COND`: keep looping while COND holds
             return condition.parse_condition, text[5:], 5
-        if _BARE_NUMBER.match(text):  # `next=5`: reported as a located error
+        if parse_int(text) is not None:  # `next=5`: reported as a located error
             return _direct_jump, text, 0
     if block and key in BLOCK_CONDITION_FIELDS:
         return condition.parse_block_condition, text, 0

@@ -85,20 +85,25 @@ def test_inline_comment_shortcut_changes_no_finding(lines):
     assert shortcut == every
 
 
+class InfoLog:
+    """The log check_task_file writes to: INFO lines kept, DEBUG lines dropped."""
+
+    def __init__(self):
+        self.info_lines = []
+
+    def info(self, text):
+        self.info_lines.append(text)
+
+    def debug(self, text):
+        pass
+
+
 def test_reads_of_later_tasks_are_noted_at_info_level():
     text = ("task=0\nhostname=h\ncommand=echo\narguments=@2_stdout@\n"
             "task=1\nhostname=h\ncommand=echo\ncondition=@2_exit@=0\nsuccess=@2_exit@=0\n"
             "task=2\nhostname=h\ncommand=echo\narguments=@0_stdout@\n")
     tf = build_task_file("d.txt", text, L.classify(text), LoadOptions())
-
-    class Log:
-        def __init__(self):
-            self.info_lines, self.debug = [], (lambda text: None)
-
-        def info(self, text):
-            self.info_lines.append(text)
-
-    log = Log()
+    log = InfoLog()
     pipeline.check_task_file(tf, log)
     assert log.info_lines == [
         "# WARNING: Task dependency issues detected",
@@ -113,12 +118,8 @@ def test_notes_name_only_the_results_the_original_knows():
             "condition=@1_exit_code@=0\n"
             "task=1\nhostname=h\ncommand=echo\n")
     tf = build_task_file("n.txt", text, L.classify(text), LoadOptions())
-    class Log:
-        def debug(self, text):
-            pass
-
     notes = []
-    pipeline.check_task_file(tf, Log(), notes=notes)
+    pipeline.check_task_file(tf, InfoLog(), notes=notes)
     assert notes == []
 
 
