@@ -28,22 +28,37 @@ class EngineOptions:
 
 
 class Interrupt:
-    """A Ctrl-C/SIGTERM request: set from a signal handler, read by the engine."""
+    """Requests to stop a run, set from signal handlers or recorders, read by the engine.
+
+    Two strengths: a signal (`trigger`) cancels the commands that are running and
+    starts nothing more; a halt (`halt`, e.g. the log file cannot be written) only
+    starts nothing more, so running commands and sub-tasks finish and are recorded.
+    Executors watch `event` (cancel); engines watch `stop` before they launch or sleep.
+    """
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.event = threading.Event()  # cancel the running commands
+        self.stop = threading.Event()   # launch nothing more (set by both kinds)
         self.signum: Optional[int] = None
+        self.halt_reason: Optional[str] = None
 
     def trigger(self, signum: int) -> None:
         """Record the first signal and wake up whoever waits."""
         if self.signum is None:
             self.signum = signum
         self.event.set()
+        self.stop.set()
+
+    def halt(self, reason: str) -> None:
+        """Start no more tasks, but let the running ones finish (the first reason is kept)."""
+        if self.halt_reason is None:
+            self.halt_reason = reason
+        self.stop.set()
 
     @property
     def requested(self) -> bool:
-        """True once a stop was requested."""
-        return self.event.is_set()
+        """True once a stop was requested (by a signal or a halt)."""
+        return self.stop.is_set()
 
 
 @record(frozen=True)

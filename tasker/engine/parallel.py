@@ -98,7 +98,7 @@ def run_parallel_once(ctx: RunContext, task: Task,
             result = results[i] = run_subtask(sub_ctx, slot, subs[i])
             progress.finished(result.success)
 
-        run_pool(len(subs), limit, work, ctx.interrupt.event)
+        run_pool(len(subs), limit, work, ctx.interrupt.stop)
     duration = elapsed(t0)
     ctx.log.info(f"Task {task.id}: Parallel execution completed in {duration:.2f} seconds")
     done = [r for r in results if r is not None]

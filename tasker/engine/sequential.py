@@ -24,6 +24,7 @@ from tasker.syntax.ast import Task
 from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_seconds
 
 Step = Union[Goto, Stop]
+EXIT_RECORDS = 26  # the run's records (its log) could not be written (I.4a)
 
 
 class Iteration(NamedTuple):
@@ -107,7 +108,7 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
         seconds = MAX_SLEEP
     if seconds > 0:
         ctx.log.info(f"Task {label}: Sleeping for {seconds:g} seconds")
-        ctx.interrupt.event.wait(seconds)
+        ctx.interrupt.stop.wait(seconds)
 
 
 def run_once(ctx: RunContext, task: Task, label: str, it: Iteration = Iteration()) -> TaskResult:
@@ -202,7 +203,11 @@ def start_id(ctx: RunContext) -> int:
 
 
 def interrupted(ctx: RunContext) -> Outcome:
-    """The outcome of a Ctrl-C/SIGTERM: 128 + signal number."""
+    """The outcome of a stop request: 128 + the signal's number, or, for a halt (the
+    run's records cannot be written), exit 26 with the reason."""
+    if ctx.interrupt.signum is None and ctx.interrupt.halt_reason is not None:
+        ctx.log.error(f"Stopping: {ctx.interrupt.halt_reason}; no more tasks are started")
+        return Outcome(EXIT_RECORDS, "failed", ctx.interrupt.halt_reason, ctx.record.last_task)
     signum = ctx.interrupt.signum or 15
     ctx.log.warn("Graceful shutdown requested - stopping execution")
     return Outcome(128 + signum, "interrupted", f"interrupted by signal {signum}",

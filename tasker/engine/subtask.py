@@ -171,7 +171,7 @@ def run_subtask(ctx: RunContext, slot: Slot, task: Task) -> TaskResult:
         ctx.log.info(f"Task {label}: FAILED - will retry as Task {base}.{k + 1} "
                      f"in {policy.delay:g}s")
         # Waiting on the interrupt event lets Ctrl-C cut the delay short.
-        if not ctx.options.dry_run and ctx.interrupt.event.wait(policy.delay):
+        if not ctx.options.dry_run and ctx.interrupt.stop.wait(policy.delay):
             break
         k += 1
     _log_final(ctx, policy, base, result, k)
