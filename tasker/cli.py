@@ -22,9 +22,10 @@ from tasker.options import Options, UsageError, effective_args, merge, parse_cli
 from tasker.report.logger import Log, print_out
 from tasker.report.masking import Masker, split_secret_vars
 from tasker.report.paths import default_base, run_paths
+from tasker.report.private import make_private_dirs
 from tasker.session import Session
 from tasker.syntax import lines as L
-from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable
+from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, render_all
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
 from tasker.validate.structure import tasks_missing_command_fields
 
@@ -88,30 +89,34 @@ def _early_failure(cli: dict, path: str, environ: Mapping[str, str],
 def _finish_early(cli: dict, path: str, environ: Mapping[str, str], code: int,
                   error: str) -> int:
     session = _session(merge(cli, {}), path, environ)
-    if session is None:
-        return 1
     return session.finish(code, "validation_failed", error)
 
 
-def _session(options: Options, path: str, environ: Mapping[str, str]) -> Optional[Session]:
-    """Create the log and the run's paths; None (after a message) if the log dir fails."""
+def _session(options: Options, path: str, environ: Mapping[str, str]) -> Session:
+    """Create the log and the run's paths.
+
+    When the log directory or file cannot be made, the sentence saying so is printed
+    and kept as `setup_error`: the session still writes what it can (the JSON report
+    to an explicit path), and the run ends with exit 1.
+    """
     # With --graph, stdout carries only the graph (so it can be piped to `dot`).
     log = Log(level=options.log_level, stream=sys.stderr if options.graph else None)
     base = default_base(options.log_dir, environ)
     started = time.time()
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _say(f"ERROR: cannot create log directory '{base}': {exc.strerror or exc}")
-        return None
     paths = run_paths(base, Path(path), started, options.project)
     session = Session(Path(path), options, log, paths, environ, started=started)
-    if session.real_run:
+    try:
+        make_private_dirs(base)
+    except OSError as exc:
+        session.setup_error = f"cannot create log directory '{base}': {exc.strerror or exc}"
+    if session.real_run and session.setup_error is None:
         try:
             log.open_file(paths.log_file)
         except OSError as exc:
-            _say(f"ERROR: cannot write log file '{paths.log_file}': {exc.strerror or exc}")
-            return None
+            session.setup_error = (f"cannot write log file '{paths.log_file}': "
+                                   f"{exc.strerror or exc}")
+    if session.setup_error is not None:
+        _say(f"ERROR: {session.setup_error}")
     return session
 
 
@@ -125,11 +130,11 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
     records ends the process at once (see _exit_now).
     """
     if options.show_effective_args:
-        print_out(effective_args(options))
+        print_out(effective_args(options, _secrets(options, path, raw, lines, environ).mask))
         return 0
     session = _session(options, path, environ)
-    if session is None:
-        return 1
+    if session.setup_error is not None:
+        return session.finish(1, "failed", session.setup_error)
     if options.show_recovery_info:
         return _show_recovery_info(session)
     for name in options.ignored_from_file:  # on stderr: stdout may be a graph being piped
@@ -139,6 +144,17 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
     if exit_process and session.finished:
         _exit_now(code)
     return code
+
+
+def _secrets(options: Options, path: str, raw: str, lines: L.Lines,
+             environ: Mapping[str, str]) -> Masker:
+    """The masker of the file's secrets (its globals and `--set`), loaded just for that."""
+    load = LoadOptions(environ=environ, overrides=dict(options.set or []))
+    try:
+        values = build_task_file(path, raw, lines, load).global_values
+    except TaskFileError as exc:
+        values = exc.global_values or dict(options.set or [])
+    return Masker.from_globals(values, split_secret_vars(values.get("SECRET_VARS", "")))
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -224,12 +240,22 @@ def _show_recovery_info(session: Session) -> int:
 
 
 def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
+    """The located errors, masked before they are cut, in the log and on stderr."""
+    if exc.global_values and not session.masker:  # the file did not load: mask what it set
+        _use_masker(session, exc.global_values)
+    mask = session.masker.mask
     session.log.error("# Task validation FAILED.")
-    for d in exc.diagnostics:
-        if d.is_error:  # warnings are in the DEBUG log already
-            session.log.error(d.render(exc.path).replace("\n", "\n    "))
-    _say(exc.render())
+    errors = [d for d in exc.diagnostics if d.is_error]  # warnings are in the DEBUG log
+    for text in render_all(exc.path, errors, mask):
+        session.log.error(text.replace("\n", "\n    "))
+    _say(exc.render(mask))
     preflight.summarize_invalid_file(session, exc)
+
+
+def _use_masker(session: Session, values: Mapping[str, str]) -> None:
+    """Mask the secrets among `values` (globals) in every record of the session."""
+    session.masker = Masker.from_globals(values, split_secret_vars(values.get("SECRET_VARS", "")))
+    session.log.set_masker(session.masker)
 
 
 def _load(session: Session, raw: str, lines: L.Lines):
@@ -246,9 +272,7 @@ def _load(session: Session, raw: str, lines: L.Lines):
     if unset:  # (the validator fails the used ones; SPEC II.1.3 and A.2)
         session.log.warn(f"# {unset} global variable(s) reference unset environment variables; "
                          "will be checked during validation.")
-    values = taskfile.global_values
-    session.masker = Masker.from_globals(values, split_secret_vars(values.get("SECRET_VARS", "")))
-    session.log.set_masker(session.masker)
+    _use_masker(session, taskfile.global_values)
     return taskfile
 
 

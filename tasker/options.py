@@ -11,7 +11,7 @@ import argparse
 import re
 import shlex
 from functools import lru_cache
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from tasker import __version__
 from tasker.record import record
@@ -229,8 +229,9 @@ def merge(cli: Dict[str, Any], file: Dict[str, Any]) -> Options:
     return Options(values, tuple(file), given, ignored, flag_names)
 
 
-def effective_args(options: Options) -> str:
-    """`--show-effective-args` text: each option, its value, and where it came from."""
+def effective_args(options: Options, mask: Callable[[str], str] = lambda text: text) -> str:
+    """`--show-effective-args` text: each option, its value (secrets masked with `mask`),
+    and where it came from."""
     lines = []
     for key in sorted(options.values):
         if key == "task_file":
@@ -240,5 +241,5 @@ def effective_args(options: Options) -> str:
             src = "file+cli" if in_file and key == "set" else "cli"
         else:
             src = "file" if in_file else "default"
-        lines.append(f"  {key.replace('_', '-')}: {options.values[key]!r} ({src})")
+        lines.append(f"  {key.replace('_', '-')}: {mask(repr(options.values[key]))} ({src})")
     return "Effective arguments:\n" + "\n".join(lines)

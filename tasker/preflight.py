@@ -12,7 +12,7 @@ from typing import List, Sequence
 from tasker.exec.exectypes import ExecConfig
 from tasker.report.logger import print_out
 from tasker.session import Session
-from tasker.syntax.diagnostics import TaskFileError
+from tasker.syntax.diagnostics import TaskFileError, render_all
 
 
 def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
@@ -40,7 +40,8 @@ def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
                                configured_exec=[*config.types, *config.aliases],
                                environ=session.environ)
     if warnings and opts.validate_only:  # the pre-flight shows every finding, like a compiler
-        print("\n".join(d.render(taskfile.path) for d in warnings), file=sys.stderr)
+        print("\n".join(render_all(taskfile.path, warnings, session.masker.mask)),
+              file=sys.stderr)
     session.log.info("# Task validation passed successfully.")
     session.log.info("# Task dependency validation passed.")  # (A.1: every reference holds)
     return notes

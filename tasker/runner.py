@@ -128,12 +128,13 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
     if session.real_run and not session.options.no_task_backup:
         try:
             backup_task_file(session.task_file, session.paths.backup_dir,
-                             run_stamp(session.started))
+                             run_stamp(session.started), session.source_text.encode("utf-8"))
         except OSError as exc:
             session.log.warn(f"Task file backup failed: {exc}")
     session.log.debug(f"Execution types from {config.source or 'built-in defaults'}: "
                       f"{', '.join(sorted(config.types))} (default {config.default_exec_type})")
     interrupt = Interrupt()
+    session.log.on_write_error(interrupt.halt)  # no log, no new tasks (exit 26)
     with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
             _signals(interrupt):
         try:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # the state file is written by real runs only: loaded on firs
     from tasker.report import statefile
 
 ALERT_TIMEOUT = 30
+EXIT_RECORDS = 26  # the run's records (its log file) could not be written
+SIGNAL_EXITS = (129, 130, 143)  # SIGHUP, SIGINT, SIGTERM: the operator's stop wins
 
 
 @record
@@ -46,6 +48,8 @@ class Session:
     # ran (SPEC 7.4): task_validation, host_validation, recovery, execution.
     phase: str = "task_validation"
     state_writer: Optional[statefile.StateWriter] = None
+    # Why the log directory or file could not be made (the run then ends with exit 1).
+    setup_error: Optional[str] = None
     _sha256: str = field(default="", repr=False, compare=False)
 
     @property
@@ -101,6 +105,10 @@ class Session:
         if self.finished:
             return exit_code
         self.finished = True
+        if self.log.write_error is not None and exit_code not in SIGNAL_EXITS:
+            # The log is incomplete: that outranks whatever else ended the run (I.4a).
+            exit_code, status, error = EXIT_RECORDS, "failed", self.log.write_error
+            self.record.failure = None
         ended = time.time()
         self.ending_task = task_id if task_id is not None else self.record.last_task
         if error and self.record.failure is None and exit_code != 0:

@@ -12,7 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Union
 
-DEFAULT_MODE = 0o644
+from tasker.report.private import make_private_dirs
+
+# Reports and state files can hold outputs and (masked) globals: owner only.
+DEFAULT_MODE = 0o600
 
 
 def _mkstemp(path: Path) -> tuple:
@@ -24,7 +27,7 @@ def _mkstemp(path: Path) -> tuple:
         return tempfile.mkstemp(**kwargs)
     except FileNotFoundError:
         # Only pay for mkdir when the directory is missing: this runs after every task.
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         return tempfile.mkstemp(**kwargs)
 
 
@@ -50,8 +53,7 @@ def atomic_open(
     path = Path(path)
     fd, tmp = _mkstemp(path)
     try:
-        if mode != 0o600:  # mkstemp creates 0600; widen only when asked
-            os.fchmod(fd, mode)
+        os.fchmod(fd, mode)  # (mkstemp's 0600 is subject to the umask)
         if binary:
             handle: IO = os.fdopen(fd, "wb")
         else:

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Iterator, Optional
 
+from tasker.report.private import make_private_dirs, open_private
+
 _STAMP = r"\d{8}_\d{6}_\d{6}(?:\.\d+)?"
 _CHUNK = 1 << 20
 
@@ -51,26 +53,36 @@ def _has_identical(backup_dir: Path, basename: str, data: bytes, sha: str) -> bo
 
 
 def _create_exclusive(backup_dir: Path, name: str, data: bytes) -> Path:
-    """Write `data` to `name`, or `name.1`, `name.2` … whichever does not exist yet."""
+    """Write `data` to `name`, or `name.1`, `name.2` … whichever does not exist yet (0600:
+    a task file may hold secrets)."""
     k = 0
     while True:
         target = backup_dir / (name if k == 0 else f"{name}.{k}")
         try:
-            # "x" never overwrites, even when two runs start in the same microsecond.
-            with open(target, "xb") as handle:
-                handle.write(data)
-            return target
+            # O_EXCL never overwrites, even when two runs start in the same microsecond.
+            fd = open_private(target, os.O_WRONLY | os.O_EXCL)
         except FileExistsError:
             k += 1
+            continue
+        try:
+            with open(fd, "wb") as handle:
+                handle.write(data)
+        except OSError:
+            os.unlink(target)  # a half copy must not pass for a backup
+            raise
+        return target
 
 
-def backup_task_file(task_file: Path, backup_dir: Path, stamp: str) -> Optional[Path]:
-    """Copy `task_file` into `backup_dir` unless an identical backup exists; the new path or None."""
+def backup_task_file(task_file: Path, backup_dir: Path, stamp: str,
+                     data: Optional[bytes] = None) -> Optional[Path]:
+    """Copy the task file into `backup_dir` unless an identical backup exists; the new path
+    or None. `data` is the file as it was read (a pipe cannot be read twice)."""
     task_file, backup_dir = Path(task_file), Path(backup_dir)
-    data = task_file.read_bytes()
+    if data is None:
+        data = task_file.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     basename = task_file.name
     if _has_identical(backup_dir, basename, data, sha):
         return None
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(backup_dir)
     return _create_exclusive(backup_dir, f"{basename}_{stamp}", data)

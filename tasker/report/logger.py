@@ -9,6 +9,7 @@ written when it opens, so the file holds the whole run.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, List, Optional, TextIO, Tuple
 
 from tasker.report.masking import NO_SECRETS, Masker
+from tasker.report.private import make_private_dirs, open_private
 
 LEVELS = {"ERROR": 0, "WARN": 1, "INFO": 2, "DEBUG": 3}
 _ALIASES = {"WARNING": "WARN"}
@@ -26,6 +28,9 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 # Lines kept while no log file is open (a dry run never opens one); beyond
 # this the oldest are dropped so memory stays bounded on endless loops.
 MAX_BUFFERED_LINES = 100_000
+# Terminal control characters (C0 but tab and newline, DEL, C1): an output that carries
+# them must not move the operator's cursor, retitle the terminal or hide log lines.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def level_rank(level: str) -> int:
@@ -38,10 +43,18 @@ def level_rank(level: str) -> int:
         raise ValueError(f"unknown log level {level!r}") from None
 
 
+def escape_controls(text: str) -> str:
+    """`text` with terminal control characters shown as `\\x1b` (tab and newline kept)."""
+    if _CONTROLS.search(text) is None:
+        return text
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def shorten(text: str, limit: int = 200, total: Optional[int] = None) -> str:
     """Output as log lines show it: stripped, newlines as `\\n`, cut at `limit` chars.
 
-    `total` is the whole output's length when `text` is only its beginning.
+    `total` is the whole output's length when `text` is only its beginning. Text
+    that may hold a secret must be masked before it is cut (see Log.shorten).
     """
     flat = text.strip().replace("\n", "\\n")
     if len(flat) <= limit and total is None:
@@ -73,6 +86,11 @@ class Log:
         self._stamp = ""
         self.path: Optional[Path] = None
         self._status: Optional[Any] = None  # a live progress line, see set_status
+        # Why the log file could not be written (None while it can): the run then
+        # starts nothing more and ends with exit 26 (see on_write_error).
+        self.write_error: Optional[str] = None
+        self._on_write_error: Optional[Callable[[str], None]] = None
+        self._error_untold = False
 
     # -- configuration -------------------------------------------------------------
 
@@ -94,13 +112,30 @@ class Log:
         """Mask with `masker` from now on (globals are parsed after logging has started)."""
         self._masker = masker
 
+    def mask(self, text: str) -> str:
+        """`text` with the known secrets masked, as every line of this log is."""
+        return self._masker.mask(text)
+
+    def shorten(self, text: str, limit: int = 200, total: Optional[int] = None) -> str:
+        """An output as a log line shows it: masked first, then cut (so no piece of a
+        secret survives the cut); the count of `... (<n> chars total)` is of the masked text."""
+        return shorten(self._masker.mask(text), limit, total)
+
+    def on_write_error(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(reason)` once the log file cannot be written (at once if it already
+        could not): the run uses it to start nothing more."""
+        self._on_write_error = callback
+        if self.write_error is not None:
+            callback(self.write_error)
+
     def open_file(self, path: Path) -> None:
         """Start writing the log file; lines logged so far are written to it first."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND)
         # Line buffering: one write per line reaches the OS, so a kill -9 loses
         # nothing, without the cost of an fsync per line.
-        handle = open(path, "a", encoding="utf-8", errors="replace", buffering=1)
+        handle = open(fd, "a", encoding="utf-8", errors="replace", buffering=1)
         with self._lock:
             if self._file is not None:
                 self._file.close()
@@ -109,18 +144,24 @@ class Log:
                 handle.write(f"[{self._timestamp()}] DEBUG: "
                              f"{self._dropped} earlier log line(s) were not kept\n")
             mask = self._masker.mask
-            # Re-mask: the masker may have learned the secrets after these were logged.
-            handle.write("".join(prefix + mask(msg) for prefix, msg in pending))
             self._file = handle
             self.path = path
+            # Re-mask: the masker may have learned the secrets after these were logged.
+            self._to_file("".join(prefix + escape_controls(mask(msg)) for prefix, msg in pending))
+        self._tell_write_error()
 
     def close(self) -> None:
         """Close the log file; later lines go to the console only."""
         with self._lock:
             self._pending = None
             if self._file is not None:
-                self._file.close()
+                try:
+                    self._file.close()
+                except OSError as exc:  # the last flush failed: say so, never raise
+                    self._file = None
+                    self._lose_file(exc)
                 self._file = None
+        self._tell_write_error()
 
     # -- writing -------------------------------------------------------------------
 
@@ -146,28 +187,67 @@ class Log:
 
     def plain(self, msg: str) -> None:
         """A line without timestamp or tag, on the console and in the file."""
-        text = self._masker.mask(msg) + "\n"
+        text = escape_controls(self._masker.mask(msg)) + "\n"
         with self._lock:
             self._write("", text, True)
+        self._tell_write_error()
 
     def _emit(self, rank: int, msg: str) -> None:
         """Format, mask and write one line whole."""
-        # Mask the message only: a short secret must not eat the timestamp.
-        text = self._masker.mask(msg) + "\n"
+        # Mask the message only: a short secret must not eat the timestamp. Controls are
+        # escaped after masking, so a secret is found as it was written.
+        text = escape_controls(self._masker.mask(msg)) + "\n"
         with self._lock:
             self._write(f"[{self._timestamp()}] {_TAGS[rank]}", text, rank <= self._rank)
+        self._tell_write_error()
 
     def _write(self, prefix: str, text: str, to_console: bool) -> None:
         """Write one line (prefix + masked text) to console and file or buffer; lock held."""
         if to_console and self._stream is not None:
             self._console(prefix + text)
         if self._file is not None:
-            self._file.write(prefix + text)
+            self._to_file(prefix + text)
         elif self._pending is not None:
             self._pending.append((prefix, text))
             if len(self._pending) > MAX_BUFFERED_LINES:
                 del self._pending[: MAX_BUFFERED_LINES // 10]
                 self._dropped += MAX_BUFFERED_LINES // 10
+
+    def _to_file(self, text: str) -> None:
+        """Write to the log file; a failed write (full disk, I/O error) closes it; lock held."""
+        try:
+            self._file.write(text)  # type: ignore[union-attr]
+        except OSError as exc:
+            handle, self._file = self._file, None
+            try:
+                handle.close()  # type: ignore[union-attr]
+            except OSError:
+                pass  # (its buffer cannot be flushed either)
+            self._lose_file(exc)
+
+    def _lose_file(self, exc: OSError) -> None:
+        """Remember why the log file cannot be written and say so on the console; lock held."""
+        if self.write_error is not None:
+            return
+        self.write_error = (f"cannot write the log file '{self.path}': "
+                            f"{exc.strerror or exc}")
+        self._pending = None
+        line = f"[{self._timestamp()}] ERROR: {self.write_error}\n"
+        if self._stream is not None:
+            self._console(line)
+        if self._stream is None:  # no console, or it is on the same full disk
+            try:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        self._error_untold = True
+
+    def _tell_write_error(self) -> None:
+        """Hand a new write error to the run (outside the lock: the callback may log)."""
+        if self._error_untold and self._on_write_error is not None:
+            self._error_untold = False
+            self._on_write_error(self.write_error or "")
 
     def _console(self, line: str) -> None:
         """Write to the console; a closed pipe (`| head`) silences it instead of failing the run."""

@@ -84,6 +84,18 @@ class Masker:
                 return pattern.sub(MASK, text)
         return text
 
+    def mask_truncated(self, text: str) -> str:
+        """`text`, the beginning of a longer whole, masked: a secret that the cut went
+        through is masked too, by the part of it that `text` ends with."""
+        masked = self.mask(text)
+        if self._pattern is None or not masked:
+            return masked
+        for value in self.values:  # (longest first)
+            for size in range(min(len(value) - 1, len(masked)), 0, -1):
+                if masked.endswith(value[:size]):
+                    return masked[:-size] + MASK
+        return masked
+
     def mask_data(self, data: Any) -> Any:
         """Copy of a JSON-like structure with every string value masked (keys kept)."""
         if self._pattern is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List
 
 from tasker.report.masking import Masker
+from tasker.report.private import make_private_dirs
 
 SUMMARY_HEADER = "#Timestamp\tStatus\tExit_Code\tTask_File\tTask_ID\tHostname\tCommand\tLog_File"
 
@@ -57,7 +58,7 @@ def summary_line(
 def append_summary(project_file: Path, line: str) -> None:
     """Append one run's `summary_line` to the project summary, with the header if new."""
     project_file = Path(project_file)
-    project_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(project_file.parent)
     with open(project_file, "a", encoding="utf-8", newline="\n") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:

@@ -183,6 +183,72 @@ class _Builder:
                 self.shadowed.append(old)
             self.globals[name] = GlobalVar(name, value, value, line, col)
 
+    def report_cycles(self, values: Mapping[str, str]) -> None:
+        """A global that refers to itself, directly or through others, is an error: its
+        value could never be complete (the original left a placeholder in it)."""
+        for cycle in global_cycles(values):
+            g = self.globals[cycle[0]]
+            where = "" if g.line else f"--set {g.name}: "
+            self.err(f"{where}global '{g.name}' refers to itself: {' -> '.join(cycle)}",
+                     g.line, g.column, "give one of these globals a value that does not name "
+                     "the others")
+
+
+def global_cycles(values: Mapping[str, str]) -> List[List[str]]:
+    """Each cycle among the globals' references as a path [A, B, ..., A], in the order the
+    names come in `values`: one per group of globals that refer to each other."""
+    refs = {name: [m.group(1) for m in GLOBAL_REF.finditer(value) if m.group(1) in values]
+            for name, value in values.items()}
+    cycles, done = [], set()
+    for name in values:
+        if name in done:
+            continue
+        path = _path_back(name, refs)
+        if path is not None:
+            cycles.append(path)
+            done.update(_reaching(name, refs) & _reached(name, refs))
+    return cycles
+
+
+def _reached(start: str, refs: Mapping[str, List[str]]) -> Set[str]:
+    """The globals `start` refers to, directly or through others."""
+    seen: Set[str] = set()
+    todo = list(refs[start])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(refs[name])
+    return seen
+
+
+def _reaching(start: str, refs: Mapping[str, List[str]]) -> Set[str]:
+    """The globals that refer to `start`, directly or through others."""
+    back: Dict[str, List[str]] = {name: [] for name in refs}
+    for name, targets in refs.items():
+        for target in targets:
+            back[target].append(name)
+    return _reached(start, back)
+
+
+def _path_back(start: str, refs: Mapping[str, List[str]]) -> Optional[List[str]]:
+    """The shortest path of references from `start` back to itself, or None."""
+    parent: Dict[str, str] = {}
+    queue, head = [start], 0
+    while head < len(queue):
+        name = queue[head]
+        head += 1
+        for target in refs[name]:
+            if target == start:
+                chain = [name]
+                while chain[-1] != start:
+                    chain.append(parent[chain[-1]])
+                return list(reversed(chain)) + [start]
+            if target not in parent:
+                parent[target] = name
+                queue.append(target)
+    return None
+
 
 def _tasks_naming_globals(text: str, raw_tasks: Sequence[Tuple[int, int, dict, list]]
                           ) -> Set[int]:
@@ -310,6 +376,7 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
     b.feed(lines)
     b.apply_overrides()
     values = {name: g.value for name, g in b.globals.items()}
+    b.report_cycles(values)
     tasks = {}
     naming_globals = _tasks_naming_globals(text, b.raw_tasks) if values else set()
     for tid, line, fields, unknown in sorted(b.raw_tasks, key=lambda t: t[0]):
@@ -322,7 +389,9 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
     tasks = expand_hostnames(tasks)  # hostnames= blocks get their sub-tasks (II.5.4)
     errors = [d for d in b.diags if d.is_error]
     if errors:
-        raise TaskFileError(path, errors)
+        failure = TaskFileError(path, errors)
+        failure.global_values = values  # (so the CLI can mask secrets in what it prints)
+        raise failure
     return TaskFile(
         path=path,
         lines=source,

@@ -15,7 +15,9 @@ from typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Sequence,
 from tasker.forkjoin import both
 from tasker.gcpause import gc_paused
 from tasker.syntax.ast import TaskFile
-from tasker.syntax.diagnostics import Diagnostic, TaskFileError, sort_diagnostics
+from tasker.syntax.diagnostics import (
+    Diagnostic, TaskFileError, cut_middle, limit_repeats, more_line, sort_diagnostics,
+)
 from tasker.validate.blocks import block_errors
 from tasker.validate.flow import flow_findings
 from tasker.validate.rules import KNOWN_EXEC, RuleOptions, rule_diagnostics
@@ -101,11 +103,15 @@ def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions,
 
 
 def log_warnings(warnings: List[Diagnostic], log: Any) -> None:
-    """Warnings go to the DEBUG log only; they never fail a run (II.8)."""
-    for d in warnings:
+    """Warnings go to the DEBUG log only; they never fail a run (II.8). Each is masked
+    before it is cut; past MAX_OF_A_KIND of one kind, one line counts the rest."""
+    shown, more = limit_repeats(warnings)
+    for d in shown:
         where = f"Line {d.line}: " if d.line else ""
-        hint = f" (hint: {d.hint})" if d.hint else ""
-        log.debug(f"# WARNING: {where}{d.message}{hint}")
+        hint = f" (hint: {log.mask(d.hint)})" if d.hint else ""
+        log.debug(f"# WARNING: {where}{cut_middle(log.mask(d.message))}{hint}")
+    for first, count in more.values():
+        log.debug(f"# WARNING: {more_line(first, count, log.mask)}")
 
 
 def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,

@@ -40,11 +40,16 @@ def test_failure_on_a_new_file_leaves_nothing(tmp_path):
 
 
 def test_mode_and_fsync(tmp_path):
+    """Reports and state files may hold outputs: 0600 by default, whatever the umask."""
     path = tmp_path / "secret.json"
-    atomic_write(path, "{}", fsync=True, mode=0o600)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    atomic_write(path, "{}")
+    atomic_write(path, "{}", fsync=True, mode=0o644)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    old = os.umask(0o277)
+    try:
+        atomic_write(path, "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_a_reader_holding_the_old_file_keeps_reading_it(tmp_path):

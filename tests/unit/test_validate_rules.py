@@ -253,6 +253,9 @@ def test_check_task_file_raises_on_errors_and_logs_warnings():
         def debug(self, text):
             self.lines.append(text)
 
+        def mask(self, text):
+            return text
+
     log = Log()
     warnings = check_task_file(load("X=1\n" + T0), log)
     assert [w.line for w in warnings] == [1]
