@@ -20,7 +20,6 @@ from tasker.engine.split import apply_split
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.exec.base import CommandResult, CommandSpec
 from tasker.exec.exectypes import ArgumentsError, build_argv
-from tasker.report.logger import shorten
 from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import parse_int, parse_seconds
@@ -140,7 +139,7 @@ def log_streams(ctx: RunContext, label: str, result: CommandResult, timeout: flo
     ctx.log.info(f"Task {label}: Exit code: {result.exit_code}")
     for name, (text, total) in zip(("STDOUT", "STDERR"), streams):
         if text.strip():
-            ctx.log.info(f"Task {label}: {name}: {shorten(text, total=total)}")
+            ctx.log.info(f"Task {label}: {name}: {ctx.log.shorten(text, total=total)}")
 
 
 def split_streams(ctx: RunContext, task: Task, label: str, stdout: str,
@@ -148,10 +147,10 @@ def split_streams(ctx: RunContext, task: Task, label: str, stdout: str,
     """Apply stdout_split / stderr_split, logging the split values."""
     if task.has("stdout_split"):
         stdout = apply_split(stdout, task.get("stdout_split") or "")
-        ctx.log.info(f"Task {label}: Split STDOUT: {shorten(stdout)}")
+        ctx.log.info(f"Task {label}: Split STDOUT: {ctx.log.shorten(stdout)}")
     if task.has("stderr_split"):
         stderr = apply_split(stderr, task.get("stderr_split") or "")
-        ctx.log.info(f"Task {label}: Split STDERR: {shorten(stderr)}")
+        ctx.log.info(f"Task {label}: Split STDERR: {ctx.log.shorten(stderr)}")
     return stdout, stderr
 
 

@@ -9,6 +9,7 @@ and are never changed.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import List
@@ -25,6 +26,8 @@ def make_private_dirs(path: Path) -> None:
     missing: List[Path] = []
     current = Path(path)
     while not os.path.isdir(current):
+        if os.path.lexists(current):  # a file (or a dangling link) where a directory goes
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(current))
         missing.append(current)
         if current.parent == current:
             break

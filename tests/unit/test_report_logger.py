@@ -227,3 +227,94 @@ def test_a_status_line_is_blanked_before_each_console_line():
     log.set_status(None)
     log.info("two")
     assert Status.cleared == 1
+
+
+# -- hardening: controls, masking before the cut, a log that cannot be written ----------
+
+def test_terminal_controls_are_shown_escaped_in_console_and_file(tmp_path):
+    log, out = make_log()
+    log.open_file(tmp_path / "t.log")
+    log.info("Task 0: STDOUT: \x1b[31mred\x07 tab\there \x9b bell\x7f")
+    log.close()
+    expected = r"Task 0: STDOUT: \x1b[31mred\x07 tab" + "\there " + r"\x9b bell\x7f"
+    assert out.getvalue() == STAMP + expected + "\n"
+    assert (tmp_path / "t.log").read_text() == STAMP + expected + "\n"
+
+
+def test_lines_logged_before_the_file_opened_are_escaped_there_too(tmp_path):
+    log, _ = make_log()
+    log.info("early \x1b]0;title\x07")
+    log.open_file(tmp_path / "t.log")
+    log.close()
+    assert r"early \x1b]0;title\x07" in (tmp_path / "t.log").read_text()
+
+
+@pytest.mark.parametrize("offset", range(190, 202))
+def test_a_secret_across_the_200_character_cut_leaves_no_piece(offset):
+    secret = "hunter2xyzzy"
+    log, _ = make_log(masker=Masker((secret,)))
+    shown = log.shorten("x" * offset + secret + "y" * 50)
+    for start in range(len(secret) - 3):
+        assert secret[start:start + 4] not in shown
+    assert shown.startswith("x" * min(offset, 200))
+    # the count is of the masked text (what the reader could have seen)
+    assert shown.endswith(f"... ({offset + 4 + 50} chars total)")
+
+
+def test_the_log_file_is_created_owner_only(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        log, _ = make_log()
+        log.open_file(tmp_path / "logs" / "new" / "t.log")
+        log.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "logs" / "new" / "t.log").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "logs" / "new").stat().st_mode) == 0o700
+
+
+def _full_log(tmp_path, monkeypatch, log):
+    """Open `log` on /dev/full: every write fails with ENOSPC."""
+    import os
+
+    import tasker.report.logger as logger
+
+    monkeypatch.setattr(logger, "open_private", lambda path, flags: os.open("/dev/full",
+                                                                            os.O_WRONLY))
+    log.open_file(tmp_path / "t.log")
+
+
+def test_a_full_disk_is_reported_once_and_never_raises(tmp_path, monkeypatch):
+    log, out = make_log()
+    told = []
+    log.on_write_error(told.append)
+    _full_log(tmp_path, monkeypatch, log)
+    for n in range(5):
+        log.info(f"Task {n}: Exit code: 0")
+    log.close()
+    reason = f"cannot write the log file '{tmp_path / 't.log'}': No space left on device"
+    assert log.write_error == reason
+    assert told == [reason]
+    assert out.getvalue().count("ERROR: " + reason) == 1
+    assert out.getvalue().count("Exit code: 0") == 5  # the console keeps every line
+
+
+def test_a_handler_set_after_the_failure_is_told_at_once(tmp_path, monkeypatch):
+    log, _ = make_log()
+    log.info("before")
+    _full_log(tmp_path, monkeypatch, log)  # the pending line fails to reach the file
+    told = []
+    log.on_write_error(told.append)
+    assert told and "No space left on device" in told[0]
+
+
+def test_without_a_console_the_failure_goes_to_stderr(tmp_path, monkeypatch, capsys):
+    gone = io.StringIO()
+    gone.close()  # a console that went away
+    log = Log("INFO", stream=gone)
+    _full_log(tmp_path, monkeypatch, log)
+    log.info("line")
+    assert "cannot write the log file" in capsys.readouterr().err

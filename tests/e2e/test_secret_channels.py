@@ -1,0 +1,107 @@
+"""Secrets stay secret in every channel, and masking comes before any cut (issue 14, §2).
+
+A piece of four characters of a secret must not appear anywhere tasker writes:
+console, log, summary, JSON report, state file, stderr diagnostics, effective args.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from test_cli import ROOT, no_traceback
+
+SECRET = "hunter2xyzzy"
+
+
+def pieces(secret: str = SECRET):
+    return [secret[i:i + 4] for i in range(len(secret) - 3)]
+
+
+def assert_no_piece(text: str, where: str) -> None:
+    leaked = [p for p in pieces() if p in text]
+    assert not leaked, f"{where} holds {leaked}"
+
+
+def tasker(tmp: Path, *args: str, umask: int = 0o022, **env: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, str(ROOT / "tasker.py"), *args, "-l", str(tmp / "logs")]
+    full_env = dict(os.environ, HOME=str(tmp), NO_COLOR="1", **env)
+    return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=tmp,
+                          timeout=60, umask=umask)
+
+
+def every_file(tmp: Path) -> str:
+    """Every record under `tmp` but the task file's backup (a copy of the file, 0600)."""
+    return "".join(p.read_text(errors="replace") for p in tmp.rglob("*")
+                   if p.is_file() and p.parent.name != "backup")
+
+
+def test_a_secret_across_the_log_lines_cut_leaves_no_piece(tmp_path):
+    """The output puts the secret over the 200th character of the STDOUT log line."""
+    task = tmp_path / "t.txt"
+    task.write_text(f"DB_PASSWORD={SECRET}\n"
+                    "task=0\nhostname=localhost\nexec=local\ncommand=printf\n"
+                    f"arguments=%s {'x' * 196}@DB_PASSWORD@tail\n")
+    proc = tasker(tmp_path, str(task), "-r", "-p", "PROJ", "--output-json",
+                  str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "****" in proc.stdout
+    assert_no_piece(proc.stdout + proc.stderr, "the console")
+    assert_no_piece(every_file(tmp_path / "logs"), "the records")
+    assert_no_piece((tmp_path / "r.json").read_text(), "the JSON report")
+
+
+def test_a_located_load_error_is_masked_on_stderr_and_in_the_log(tmp_path):
+    """The condition fails to parse after the secret global was put into it."""
+    task = tmp_path / "t.txt"
+    task.write_text(f"SECRET_COND=exit_0&&{SECRET}\n"
+                    "task=0\nhostname=localhost\nexec=local\ncommand=true\n"
+                    "success=@SECRET_COND@\n")
+    proc = tasker(tmp_path, str(task), "-r", "--output-json", str(tmp_path / "r.json"))
+    no_traceback(proc)
+    assert proc.returncode == 20
+    assert "after substituting globals: '****'" in proc.stderr
+    assert_no_piece(proc.stdout + proc.stderr, "the console")
+    assert_no_piece(every_file(tmp_path / "logs"), "the records")
+
+
+def test_show_effective_args_masks_set_and_file_secrets(tmp_path):
+    task = tmp_path / "t.txt"
+    task.write_text("--set=MY_TOKEN=" + SECRET + "\nSECRET_VARS=API\n"
+                    "task=0\nhostname=localhost\nexec=local\ncommand=true\n")
+    proc = tasker(tmp_path, str(task), "--show-effective-args", "--set", "API=" + SECRET[::-1])
+    assert proc.returncode == 0, proc.stderr
+    assert "set: [('MY_TOKEN', '****'), ('API', '****')]" in proc.stdout
+    assert_no_piece(proc.stdout, "effective args")
+    assert SECRET[::-1][:4] not in proc.stdout
+
+
+def test_records_are_owner_only_and_new_directories_0700(tmp_path):
+    task = tmp_path / "t.txt"
+    task.write_text("task=0\nhostname=localhost\nexec=local\ncommand=false\n")
+    proc = tasker(tmp_path, str(task), "-r", "--output-json",
+                  str(tmp_path / "out" / "deep" / "r.json"), umask=0o022)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    logs = tmp_path / "logs"
+    files = [*logs.glob("log/*.log"), *logs.glob("backup/*"), *logs.glob("recovery/*"),
+             tmp_path / "out" / "deep" / "r.json"]
+    assert len(files) == 4
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for path in (logs, logs / "log", logs / "backup", logs / "recovery", tmp_path / "out",
+                 tmp_path / "out" / "deep"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+
+
+def test_an_existing_base_directory_keeps_its_mode(tmp_path):
+    base = tmp_path / "logs"
+    base.mkdir()
+    os.chmod(base, 0o755)
+    task = tmp_path / "t.txt"
+    task.write_text("task=0\nhostname=localhost\nexec=local\ncommand=true\n")
+    assert tasker(tmp_path, str(task), "-r").returncode == 0
+    assert stat.S_IMODE(base.stat().st_mode) == 0o755
+    assert stat.S_IMODE((base / "log").stat().st_mode) == 0o700
