@@ -22,8 +22,8 @@ exit status:
   0        workflow completed (ran off the last task, next=never, return=0),
            --validate-only passed, plan declined, informational options
   1        a failed unrouted task whose own exit code was 0; unreadable task
-           file; log directory cannot be created; an internal error (a bug:
-           the log file has the details)
+           file; log directory or file cannot be created; an internal error
+           (a bug: the log file has the details)
   2        command-line usage error
   N        return=N, or the exit code of a failed unrouted task
   10       on_success-only task failed; block aggregate condition not met
@@ -34,6 +34,8 @@ exit status:
   21       host validation: DNS failures only
   24       no tasks in the file
   25       the same workflow is already running (--instance-check)
+  26       the run's records could not be written (the log file: a full disk,
+           an I/O error); no further task was started
   60       host validation: ping failed
   61       host validation: connectivity test failed or wrapper binary missing
   124      a task timed out (its exit code propagated)
