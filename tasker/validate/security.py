@@ -19,10 +19,11 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterator, List, Mapping, Optional, Pattern, Set, Tuple
 
+from tasker.exec.words import fill_text
 from tasker.report.masking import MASK, is_secret_name, split_secret_vars
 from tasker.syntax.ast import Field, GlobalVar, Task, TaskFile
 from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
-from tasker.syntax.placeholders import expand_env, global_refs
+from tasker.syntax.placeholders import arguments_template, global_refs
 from tasker.validate.structure import is_explicitly_local
 
 SHELL_TYPES = frozenset({"shell", "bash", "sh", "/bin/bash", "/bin/sh", "cmd"})
@@ -228,7 +229,7 @@ def security_diagnostics(tf: TaskFile, environ: Mapping[str, str] = EMPTY) -> Li
             f = task.fields.get(key)
             if f is None:
                 continue
-            if key == "arguments" and "$" in f.value:
+            if key == "arguments" and "$" in f.raw:
                 kind = kind or exec_type(task)
                 found.extend(_expanded_arguments(tf, task, f, kind, environ))
             if len(f.value) <= 100 and not suspect(f.value) and (
@@ -242,7 +243,8 @@ def security_diagnostics(tf: TaskFile, environ: Mapping[str, str] = EMPTY) -> Li
 def _expanded_arguments(tf: TaskFile, task: Task, f: Field, kind: str,
                         environ: Mapping[str, str]) -> Iterator[Diagnostic]:
     """The errors that only the environment's values bring into `arguments`."""
-    expanded = expand_env(f.value, environ)
+    template = arguments_template(f.raw, environ, tf.global_values if "@" in f.raw else EMPTY)
+    expanded = fill_text(template, lambda ref: ref.text)  # (results as written: not known yet)
     if expanded == f.value:
         return
     written = {(what, severity) for severity, _, what, _ in
