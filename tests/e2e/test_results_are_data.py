@@ -141,3 +141,28 @@ def test_environment_and_globals_are_expanded_once(tmp_path: Path) -> None:
                      "out put", "/h/f"]
     assert SECRET not in out
 
+
+def test_shell_lines_take_results_as_written_and_validation_warns(tmp_path: Path) -> None:
+    (tmp_path / "out.txt").write_text("'x  y' z")
+    text = task(0, "command=cat", f"arguments={tmp_path / 'out.txt'}") + \
+        task(1, "command=printf", "arguments='[%s]' @0_stdout@", exec_type="shell")
+    (tmp_path / "t.txt").write_text(text)
+    code, out = tasker(tmp_path, tmp_path / "t.txt", "-r", env={})
+    assert code == 0, out
+    assert "Task 1: STDOUT: [x  y][z]" in out  # the shell read the quotes: by design
+    code, out = tasker(tmp_path, tmp_path / "t.txt", "--validate-only", env={})
+    assert code == 0, out
+    assert f"{tmp_path / 't.txt'}:11:18: warning: Task 1: arguments puts the task result " \
+        "@0_stdout@ into a shell command line" in out
+    assert "hint: to keep a result data" in out
+
+
+def test_the_hint_of_the_warning_works(tmp_path: Path) -> None:
+    """The way out the warning suggests: a shell run by exec=local, the result as $1."""
+    (tmp_path / "out.txt").write_text("it's $HOME; `x`")
+    text = task(0, "command=cat", f"arguments={tmp_path / 'out.txt'}") + \
+        task(1, "command=sh", "arguments=-c 'printf \"[%s]\" \"$1\"' sh \"@0_stdout@\"")
+    (tmp_path / "t.txt").write_text(text)
+    code, out = tasker(tmp_path, tmp_path / "t.txt", "-r", env={})
+    assert code == 0, out
+    assert "Task 1: STDOUT: [it's $HOME; `x`]" in out

@@ -260,3 +260,48 @@ def test_environment_is_expanded_in_the_written_text_only():
 def test_an_apostrophe_in_a_result_does_not_fail_the_next_task():
     assert run_pair("it's", "--name=@0_stdout@") == ("consumer", "--name=it's")
 
+
+# ---- validation warns where a shell line takes a result ---------------------------------
+def shell_warnings(text):
+    from tasker.validate.security import security_diagnostics
+
+    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    return [(d.line, d.column, d.message, d.hint) for d in security_diagnostics(tf)
+            if "into a shell command line" in d.message]
+
+
+PRODUCER = "task=0\nhostname=localhost\nexec=local\ncommand=date\n\n"
+
+
+@pytest.mark.parametrize("exec_type", ["shell", "bash", "sh", "/bin/bash", "/bin/sh", "cmd",
+                                       "SHELL"])
+def test_a_result_in_a_shell_line_warns_at_its_place(exec_type):
+    text = PRODUCER + f"task=1\nhostname=localhost\nexec={exec_type}\ncommand=echo\n" \
+        "arguments=x @0_stdout@\n"
+    ((line, column, message, hint),) = shell_warnings(text)
+    assert (line, column) == (10, 13)
+    assert message.startswith("Task 1: arguments puts the task result @0_stdout@ into a shell")
+    assert "exec=local" in hint and '"@N_stdout@"' in hint
+
+
+def test_one_warning_per_task_command_first():
+    text = PRODUCER + "task=1\nhostname=localhost\nexec=shell\ncommand=@0_stdout@\n" \
+        "arguments=@0_stderr@\n"
+    assert [(line, column) for line, column, *_ in shell_warnings(text)] == [(9, 9)]
+
+
+def test_a_result_brought_in_by_a_global_warns_at_the_global():
+    text = "G=@0_stdout@\n" + PRODUCER + "task=1\nhostname=localhost\nexec=shell\n" \
+        "command=echo\narguments=a @G@\n"
+    ((line, column, message, _),) = shell_warnings(text)
+    assert (line, column) == (11, 13) and "@0_stdout@" in message
+
+
+@pytest.mark.parametrize("exec_type, arguments", [
+    ("local", "@0_stdout@"), ("pbrun", "@0_stdout@"),  # results are words there
+    ("shell", "@G@ $HOME"), ("shell", "@0_foo@"),  # no task result
+])
+def test_no_warning_without_a_result_in_a_shell_line(exec_type, arguments):
+    text = "G=g\n" + PRODUCER + f"task=1\nhostname=localhost\nexec={exec_type}\n" \
+        f"command=echo\narguments={arguments}\n"
+    assert shell_warnings(text) == []
