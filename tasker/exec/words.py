@@ -44,7 +44,7 @@ class ArgumentsError(ValueError):
 
 
 def split_arguments(text: str) -> List[str]:
-    """Split a text without slots into words by POSIX shell rules; ArgumentsError when unbalanced."""
+    """Split a text without slots into words by POSIX shell rules; ArgumentsError if unbalanced."""
     if not _SPECIAL.search(text):
         return [word for word in _TEMPLATE_BLANKS.split(text) if word]  # (the commonest case)
     return fill_words(compile_words((text,)), str)

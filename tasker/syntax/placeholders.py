@@ -90,8 +90,7 @@ class ResultRef(NamedTuple):
 
 
 Piece = Union[str, ResultRef]
-# `$NAME`, `${NAME}` or `@NAME@`: the two never overlap (a name holds neither `$` nor `@`).
-_ENV_OR_GLOBAL = re.compile(ENV_REF.pattern + "|" + GLOBAL_REF.pattern)
+_SIGIL = re.compile(r"[$@]")  # where a `$NAME`, `${NAME}` or `@NAME@` may start
 
 
 def arguments_template(raw: str, environ: Mapping[str, str],
@@ -109,18 +108,33 @@ def arguments_template(raw: str, environ: Mapping[str, str],
     pieces: List[Piece] = []
     scanned: List[str] = []  # text still to be searched for result references
     pos = 0
-    for m in _ENV_OR_GLOBAL.finditer(raw):
+    for m in _references(raw):
         scanned.append(raw[pos:m.start()])
         pos = m.end()
-        name = m.group(1) or m.group(2)
-        if name is None:  # a global (an undefined one stays as written)
+        if m.re is GLOBAL_REF:  # (an undefined global stays as written)
             scanned.append(substitute_globals(m.group(0), values))
             continue
         _add_scanned(pieces, scanned)
+        name = m.group(1) or m.group(2)
         _add_text(pieces, environ.get(name, m.group(0)))  # (unset: stays literally)
     scanned.append(raw[pos:])
     _add_scanned(pieces, scanned)
     return tuple(pieces)
+
+
+def _references(text: str) -> Iterator["re.Match[str]"]:
+    """Every `$NAME`, `${NAME}` and `@NAME@` of `text`, left to right, none inside another
+    (a name holds neither `$` nor `@`, so the sigil tells which one may start there)."""
+    pos = 0
+    while True:
+        sigil = _SIGIL.search(text, pos)
+        if sigil is None:
+            return
+        start = sigil.start()
+        m = (ENV_REF if text[start] == "$" else GLOBAL_REF).match(text, start)
+        pos = start + 1 if m is None else m.end()
+        if m is not None:
+            yield m
 
 
 def _add_scanned(pieces: List[Piece], scanned: List[str]) -> None:

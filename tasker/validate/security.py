@@ -25,7 +25,7 @@ from tasker.report.masking import MASK, is_secret_name, split_secret_vars
 from tasker.syntax.ast import Field, GlobalVar, Task, TaskFile
 from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
 from tasker.syntax.placeholders import (
-    GLOBAL_REF, RESULT_FIELDS, TASK_REF, arguments_template, global_refs, substitute_globals,
+    RESULT_FIELDS, TASK_REF, arguments_template, global_refs, substitute_globals,
 )
 from tasker.validate.structure import is_explicitly_local
 
@@ -292,16 +292,12 @@ def _result_refs(text: str) -> Iterator[str]:
 
 def _offset_of_result(tf: TaskFile, f: Field) -> int:
     """0-based offset in the text as written of the first result reference of `f`, or of
-    the global that brings one in (0 when neither is found)."""
+    the first global that brings one in (0 when neither is found)."""
     values = tf.global_values
-    for m in _GLOBAL_OR_RESULT.finditer(f.raw):
-        text = m.group(0) if m.group(1) is None else substitute_globals(m.group(0), values)
-        if next(_result_refs(text), None) is not None:
-            return m.start()
-    return 0
-
-
-_GLOBAL_OR_RESULT = re.compile(GLOBAL_REF.pattern + "|" + TASK_REF.pattern)
+    offsets = [m.start() for m in TASK_REF.finditer(f.raw) if m.group(2).lower() in RESULT_FIELDS]
+    offsets.extend(pos for name, pos in global_refs(f.raw)
+                   if next(_result_refs(substitute_globals(f"@{name}@", values)), None))
+    return min(offsets, default=0)
 
 
 def global_diagnostics(tf: TaskFile, g: GlobalVar) -> Iterator[Diagnostic]:
