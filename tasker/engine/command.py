@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from typing import NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from tasker.engine.context import (
     DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, FatalRunError, RunContext,
@@ -19,11 +19,12 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import apply_split
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.exec.base import CommandResult, CommandSpec
-from tasker.exec.exectypes import ArgumentsError, build_argv
+from tasker.exec.exectypes import SPLIT_ELEMENT, ArgumentsError, build_argv
+from tasker.exec.words import compile_words, fill_text, fill_words
 from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import parse_int, parse_seconds
-from tasker.syntax.placeholders import expand_env
+from tasker.syntax.placeholders import arguments_template
 
 DRY_RUN_STDOUT = "DRY RUN STDOUT"
 
@@ -86,12 +87,30 @@ def prepare(ctx: RunContext, task: Task, variables: Variables) -> Prepared:
     """Resolve placeholders and build the argv; ArgumentsError when quotes do not balance."""
     hostname = variables.resolve(task.get("hostname") or "")[0].strip()
     command = variables.resolve(task.get("command") or "")[0].strip()
-    arguments = variables.resolve(task.get("arguments") or "")[0]
-    arguments = expand_env(arguments, ctx.options.environ)
     exec_name, shown = choose_exec(ctx, task, variables)
-    argv = build_argv(ctx.exec_config.types[exec_name], hostname, command, arguments)
+    xtype = ctx.exec_config.types[exec_name]
+    text, words = arguments_of(ctx, task, SPLIT_ELEMENT in xtype.template, variables)
+    argv = build_argv(xtype, hostname, command, text, words)
     timeout = choose_timeout(ctx, task, exec_name, variables)
     return Prepared(hostname, exec_name, shown, tuple(argv), timeout)
+
+
+def arguments_of(ctx: RunContext, task: Task, split: bool,
+                 variables: Variables) -> Tuple[str, Optional[List[str]]]:
+    """(the arguments as one text, their words when the exec type splits them).
+
+    Results are data (SPEC I.4a): the template is the field as written with `$VAR`s
+    and globals in, and its own quotes make the words; a result fills its slot
+    verbatim in the text and, in the words, is cut at blanks only (one word inside
+    quotes). ArgumentsError when the template's quotes do not balance.
+    """
+    f = task.fields.get("arguments")
+    if f is None:
+        return "", ([] if split else None)
+    values = ctx.taskfile.global_values if "@" in f.raw else {}
+    template = arguments_template(f.raw, ctx.options.environ, values)
+    text = fill_text(template, variables.fill)
+    return text, (fill_words(compile_words(template), variables.fill) if split else None)
 
 
 def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:

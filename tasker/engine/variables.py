@@ -3,7 +3,9 @@
 Globals were substituted when the file was loaded; what is left in a field's
 text are references to task results, which only exist once those tasks ran.
 A reference to a task without a stored result stays in the text literally and
-marks the text as unresolved (SPEC II.4.2).
+marks the text as unresolved (SPEC II.4.2). A value is inserted once and never
+read again: `resolve` makes one pass, and `fill` gives the data for a slot of an
+arguments template (tasker.exec.words), which is never re-read as syntax.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Mapping, Optional, Tuple
 
 from tasker.results import TaskResult
-from tasker.syntax.placeholders import RESULT_FIELDS, TASK_REF
+from tasker.syntax.placeholders import RESULT_FIELDS, TASK_REF, ResultRef
 
 SPILLED_SUBSTITUTION_CAP = 100 * 1024  # characters of a spilled stream put into a field
 
@@ -58,6 +60,11 @@ class Variables:
         """Value of `@task_id_name@`, or None when unresolved."""
         result = self.results.get(task_id)
         return None if result is None else result_field(result, name)
+
+    def fill(self, ref: ResultRef) -> str:
+        """The data for slot `ref`: the stored value, else the reference's own text."""
+        value = self.lookup(ref.task_id, ref.field)
+        return ref.text if value is None else value
 
     def resolve(self, text: str) -> Tuple[str, bool]:
         """Substitute every `@N_field@`; return (text, True if all were resolved)."""

@@ -10,26 +10,16 @@ there is no class per type. `builtin_config` is what tasker uses when no
 from __future__ import annotations
 
 import re
-import shlex
 import sys
 from types import MappingProxyType
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+# (ArgumentsError and split_arguments live in words.py; the validator finds them here too)
+from tasker.exec.words import ArgumentsError, split_arguments  # noqa: F401
 from tasker.record import record
 
 SPLIT_ELEMENT = "{arguments_split}"  # a template element that becomes 0..n elements
 _PLACEHOLDER = re.compile(r"\{(binary|hostname|command|arguments)\}")
-_SHELL_SPECIAL = re.compile(r"[\"'\\]")
-_SHELL_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace in POSIX mode
-
-
-class ArgumentsError(ValueError):
-    """An `arguments` value that cannot be split into words (unbalanced quotes)."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.column = column  # 1-based, inside the arguments value
 
 
 @record(frozen=True)
@@ -85,51 +75,14 @@ def current_platform() -> str:
     return "darwin" if sys.platform == "darwin" else "linux"
 
 
-def split_arguments(arguments: str) -> List[str]:
-    """Split `arguments` into words by POSIX shell rules; ArgumentsError when unbalanced."""
-    if not arguments:
-        return []
-    if not _SHELL_SPECIAL.search(arguments):
-        # Without quotes or backslashes shlex only splits on blanks; skip its cost.
-        return [word for word in _SHELL_BLANKS.split(arguments) if word]
-    try:
-        return shlex.split(arguments, posix=True)
-    except ValueError:
-        error = _split_error(arguments)
-        raise (error or ArgumentsError("the arguments cannot be split into words", 1)) from None
+def build_argv(xtype: ExecType, hostname: str, command: str, arguments: str,
+               words: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
+    """Expand `xtype`'s template into an argument vector.
 
-
-def _split_error(text: str) -> Optional[ArgumentsError]:
-    """Find the quote that is never closed or the backslash escaping nothing, if any."""
-    quote_at: Optional[int] = None
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote_at is None and char in "\"'":
-            quote_at = index
-        elif quote_at is not None and char == text[quote_at]:
-            quote_at = None
-        elif char == "\\" and (quote_at is None or text[quote_at] == '"'):
-            if index + 1 == len(text):
-                break
-            index += 1  # the escaped character has no meaning of its own
-        index += 1
-    if quote_at is not None:
-        kind = "double" if text[quote_at] == '"' else "single"
-        return ArgumentsError(
-            f"unbalanced quotes: the {kind} quote at column {quote_at + 1} is never closed",
-            quote_at + 1,
-        )
-    if text.endswith("\\") and index < len(text):
-        return ArgumentsError(
-            f"the backslash at column {len(text)} ends the arguments and escapes nothing",
-            len(text),
-        )
-    return None
-
-
-def build_argv(xtype: ExecType, hostname: str, command: str, arguments: str) -> Tuple[str, ...]:
-    """Expand `xtype`'s template; `arguments` must already be env-expanded."""
+    `arguments` is the text an `{arguments}` element takes (with any results inserted
+    verbatim), `words` what `{arguments_split}` becomes; without `words` the text is
+    split here (ArgumentsError when its quotes do not balance).
+    """
     values = {
         "binary": xtype.binary,
         "hostname": hostname,
@@ -139,7 +92,7 @@ def build_argv(xtype: ExecType, hostname: str, command: str, arguments: str) -> 
     argv: List[str] = []
     for element in xtype.template:
         if element == SPLIT_ELEMENT:
-            argv.extend(split_arguments(arguments))
+            argv.extend(split_arguments(arguments) if words is None else words)
             continue
         if not arguments:
             # "{command} {arguments}" with no arguments is just the command.

@@ -67,8 +67,11 @@ def _subtask(block: Task, sid: int, host: str) -> Task:
         f = block.fields.get(key)
         if f is None:
             continue
-        value = f.value.replace(TASK_PLACEHOLDER, str(sid)) if key == "arguments" else f.value
-        fields[key] = _copy(f, key, value)
+        if key == "arguments":  # (also in the text as written: the run reads arguments there)
+            fields[key] = Field(key, f.raw.replace(TASK_PLACEHOLDER, str(sid)),
+                                f.value.replace(TASK_PLACEHOLDER, str(sid)), f.line, f.column)
+        else:
+            fields[key] = _copy(f, key, f.value)
         if key in block.conditions:
             conditions[key] = block.conditions[key]
     per_host = block.fields.get("host_success")

@@ -3,12 +3,14 @@
 `@NAME@` names a global; `@N_field@` a stored result of task N (field names
 are case-insensitive). Globals are substituted once, when the file is loaded;
 task results are substituted at run time by `tasker.engine.variables`.
+An `arguments` field is different: it is split into words, so it becomes a
+template (`arguments_template`) in which results are slots, never text.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Mapping, Tuple
+from typing import Iterator, List, Mapping, NamedTuple, Tuple, Union
 
 RESULT_FIELDS = frozenset({
     "stdout", "stderr", "success", "exit", "exit_code", "stdout_file", "stderr_file",
@@ -79,6 +81,81 @@ def expand_env_names(text: str, environ: Mapping[str, str]) -> Tuple[str, Tuple[
     return ENV_REF.sub(one, text), tuple(unset)
 
 
-def expand_env(text: str, environ: Mapping[str, str]) -> str:
-    """`$NAME`/`${NAME}` replaced from `environ` (in globals and in `arguments`)."""
-    return expand_env_names(text, environ)[0]
+class ResultRef(NamedTuple):
+    """A `@N_field@` in an arguments template: a slot for task N's stored result."""
+
+    text: str  # as written, which is also what stays while task N has no result
+    task_id: int
+    field: str  # lower case
+
+
+Piece = Union[str, ResultRef]
+_SIGIL = re.compile(r"[$@]")  # where a `$NAME`, `${NAME}` or `@NAME@` may start
+
+
+def arguments_template(raw: str, environ: Mapping[str, str],
+                       values: Mapping[str, str]) -> Tuple[Piece, ...]:
+    """`arguments` as written, made a template: text pieces and result slots.
+
+    One pass over the raw text expands `$VAR`s from `environ` and globals from
+    `values`, so an environment value is never searched for `@...@` and a
+    global's value (expanded when the file loaded) is never expanded again. Both
+    are the author's text: their quotes count. `@N_field@` references in the
+    author's text and in globals' values become ResultRef slots.
+    """
+    if "$" not in raw and "@" not in raw:
+        return (raw,) if raw else ()
+    pieces: List[Piece] = []
+    scanned: List[str] = []  # text still to be searched for result references
+    pos = 0
+    for m in _references(raw):
+        scanned.append(raw[pos:m.start()])
+        pos = m.end()
+        if m.re is GLOBAL_REF:  # (an undefined global stays as written)
+            scanned.append(substitute_globals(m.group(0), values))
+            continue
+        _add_scanned(pieces, scanned)
+        name = m.group(1) or m.group(2)
+        _add_text(pieces, environ.get(name, m.group(0)))  # (unset: stays literally)
+    scanned.append(raw[pos:])
+    _add_scanned(pieces, scanned)
+    return tuple(pieces)
+
+
+def _references(text: str) -> Iterator["re.Match[str]"]:
+    """Every `$NAME`, `${NAME}` and `@NAME@` of `text`, left to right, none inside another
+    (a name holds neither `$` nor `@`, so the sigil tells which one may start there)."""
+    pos = 0
+    while True:
+        sigil = _SIGIL.search(text, pos)
+        if sigil is None:
+            return
+        start = sigil.start()
+        m = (ENV_REF if text[start] == "$" else GLOBAL_REF).match(text, start)
+        pos = start + 1 if m is None else m.end()
+        if m is not None:
+            yield m
+
+
+def _add_scanned(pieces: List[Piece], scanned: List[str]) -> None:
+    """Move the author's text collected in `scanned` to `pieces`, its results as slots."""
+    text = "".join(scanned)
+    scanned.clear()
+    pos = 0
+    for m in TASK_REF.finditer(text):
+        field = m.group(2).lower()
+        if field in RESULT_FIELDS:
+            _add_text(pieces, text[pos:m.start()])
+            pieces.append(ResultRef(m.group(0), int(m.group(1)), field))
+            pos = m.end()
+    _add_text(pieces, text[pos:])
+
+
+def _add_text(pieces: List[Piece], text: str) -> None:
+    """Append text, joined to a text piece before it."""
+    if not text:
+        return
+    if pieces and isinstance(pieces[-1], str):
+        pieces[-1] += text
+    else:
+        pieces.append(text)

@@ -6,7 +6,8 @@ mistake or an attack and is an error, with a hint to use `exec=shell`; shell
 types (`shell`, `bash`, `sh`, `/bin/bash`, `/bin/sh`, `cmd`) may use it.
 Path traversal, length limits and NUL bytes are errors for every type;
 suspicious or dangerous patterns, format strings, escapes and long runs of one
-character are warnings. Globals are checked like `local` arguments, always,
+character are warnings, and so is a task result in a shell line (a shell reads
+it as syntax, by design; I.4a). Globals are checked like `local` arguments, always,
 even with `--skip-security-validation` (they are constants pasted everywhere);
 the rules on their use (unused, unset `$VAR` in a used one) are here too.
 """
@@ -19,10 +20,13 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterator, List, Mapping, Optional, Pattern, Set, Tuple
 
+from tasker.exec.words import fill_text
 from tasker.report.masking import MASK, is_secret_name, split_secret_vars
 from tasker.syntax.ast import Field, GlobalVar, Task, TaskFile
 from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
-from tasker.syntax.placeholders import expand_env, global_refs
+from tasker.syntax.placeholders import (
+    RESULT_FIELDS, TASK_REF, arguments_template, global_refs, substitute_globals,
+)
 from tasker.validate.structure import is_explicitly_local
 
 SHELL_TYPES = frozenset({"shell", "bash", "sh", "/bin/bash", "/bin/sh", "cmd"})
@@ -217,18 +221,21 @@ def security_diagnostics(tf: TaskFile, environ: Mapping[str, str] = EMPTY) -> Li
     """II.8.3 for every task's hostname, command and arguments (skippable).
 
     `arguments` are checked as the run will pass them too: with `$VAR` expanded from
-    `environ`, so a variable cannot smuggle in what the file could not say.
+    `environ`, so a variable cannot smuggle in what the file could not say. A task
+    result in a shell line draws a warning (I.4a).
     """
     found: List[Diagnostic] = []
     for task in tf.tasks.values():
         if task.generated_by is not None:
             continue  # generated from its block, whose fields are checked
         kind = None  # (worked out only for a task with a field worth a closer look)
+        placeholder = False  # in command or arguments: a task result in a shell line?
         for key in CHECKED_FIELDS:
             f = task.fields.get(key)
             if f is None:
                 continue
-            if key == "arguments" and "$" in f.value:
+            placeholder = placeholder or (key != "hostname" and "@" in f.value)
+            if key == "arguments" and "$" in f.raw:
                 kind = kind or exec_type(task)
                 found.extend(_expanded_arguments(tf, task, f, kind, environ))
             if len(f.value) <= 100 and not suspect(f.value) and (
@@ -236,13 +243,16 @@ def security_diagnostics(tf: TaskFile, environ: Mapping[str, str] = EMPTY) -> Li
                 continue  # the common case, decided without building anything (speed)
             kind = kind or exec_type(task)
             found.extend(field_diagnostics(tf, task, f, kind))
+        if placeholder and (kind or exec_type(task)) == "shell":
+            found.extend(_result_in_shell_line(tf, task))
     return found
 
 
 def _expanded_arguments(tf: TaskFile, task: Task, f: Field, kind: str,
                         environ: Mapping[str, str]) -> Iterator[Diagnostic]:
     """The errors that only the environment's values bring into `arguments`."""
-    expanded = expand_env(f.value, environ)
+    template = arguments_template(f.raw, environ, tf.global_values if "@" in f.raw else EMPTY)
+    expanded = fill_text(template, lambda ref: ref.text)  # (results as written: not known yet)
     if expanded == f.value:
         return
     written = {(what, severity) for severity, _, what, _ in
@@ -253,6 +263,41 @@ def _expanded_arguments(tf: TaskFile, task: Task, f: Field, kind: str,
             yield Diagnostic(ERROR, f"Task {task.id}: arguments {what} (after expanding "
                              "environment variables)", f.line, f.column, hint,
                              tf.source_line(f.line))
+
+
+SHELL_RESULT_HINT = ("to keep a result data, run the shell without exec=shell: exec=local, "
+                     "command=sh, arguments=-c 'your script, using \"$1\"' sh \"@N_stdout@\"")
+
+
+def _result_in_shell_line(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
+    """One warning for a shell task whose command or arguments take a task result: the
+    shell reads the result as shell syntax, which is by design there (I.4a)."""
+    for key in ("command", "arguments"):
+        f = task.fields.get(key)
+        ref = None if f is None else next(_result_refs(f.value), None)
+        if f is not None and ref is not None:
+            written = (task.get("exec") or "").strip()
+            yield Diagnostic(WARNING, f"Task {task.id}: {key} puts the task result {ref} into "
+                             f"a shell command line (exec={written}) as it is: the shell reads "
+                             "quotes, '$', ';' and backquotes in it as shell syntax", f.line,
+                             f.column + _offset_of_result(tf, f), SHELL_RESULT_HINT,
+                             tf.source_line(f.line))
+            return
+
+
+def _result_refs(text: str) -> Iterator[str]:
+    """The result references of `text` (`@3_stdout@`), as written."""
+    return (m.group(0) for m in TASK_REF.finditer(text) if m.group(2).lower() in RESULT_FIELDS)
+
+
+def _offset_of_result(tf: TaskFile, f: Field) -> int:
+    """0-based offset in the text as written of the first result reference of `f`, or of
+    the first global that brings one in (0 when neither is found)."""
+    values = tf.global_values
+    offsets = [m.start() for m in TASK_REF.finditer(f.raw) if m.group(2).lower() in RESULT_FIELDS]
+    offsets.extend(pos for name, pos in global_refs(f.raw)
+                   if next(_result_refs(substitute_globals(f"@{name}@", values)), None))
+    return min(offsets, default=0)
 
 
 def global_diagnostics(tf: TaskFile, g: GlobalVar) -> Iterator[Diagnostic]:

@@ -16,7 +16,11 @@ from tasker.exec.exectypes import (
     builtin_config,
     split_arguments,
 )
-from tasker.syntax.placeholders import expand_env
+from tasker.syntax.placeholders import expand_env_names
+
+
+def expand_env(text: str, environ: dict) -> str:
+    return expand_env_names(text, environ)[0]
 
 LINUX = builtin_config("linux")
 
