@@ -7,8 +7,6 @@ result and logs the Appendix A lines for it under the given label.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -16,9 +14,12 @@ from tasker.engine.context import (
     DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, FatalRunError, RunContext,
 )
 from tasker.engine.evaluate import Current, evaluate
-from tasker.engine.split import apply_split
+from tasker.engine.split import split_stream
+from tasker.engine.streams import Stream, discard, log_view, save_text
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
-from tasker.exec.base import CommandResult, CommandSpec
+from tasker.exec.base import (
+    MEMORY_LIMIT, CommandResult, CommandSpec, append_line, lost_output_note,
+)
 from tasker.exec.exectypes import SPLIT_ELEMENT, ArgumentsError, build_argv
 from tasker.exec.words import compile_words, fill_text, fill_words
 from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
@@ -125,29 +126,8 @@ def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:
 
 
 # Fields that look at a task's own output: with one of them, an output that was spilled
-# to a file is read back whole, so splits and conditions see all of it (II.4.4, 4.5).
+# to a file is read back (in chunks), so splits and conditions see all of it (II.4.4, 4.5).
 READS_OUTPUT = ("stdout_split", "stderr_split", "success", "failure", "next", "loop_break")
-
-
-def whole_stream(text: str, path: Optional[str], needed: bool) -> Tuple[str, Optional[int]]:
-    """(the text to work with, the whole length when only the beginning is in `text`).
-
-    A stream past the in-memory limit is in file `path`; it is read back only when
-    something looks at the output.
-    """
-    if path is None:
-        return text, None
-    if needed:
-        try:
-            with open(path, encoding="utf-8", errors="replace", newline="") as f:
-                whole = f.read()
-            return whole.replace("\r\n", "\n").replace("\r", "\n"), None  # (as in memory)
-        except OSError:
-            pass
-    try:
-        return text, os.path.getsize(path)
-    except OSError:
-        return text, None
 
 
 def log_streams(ctx: RunContext, label: str, result: CommandResult, timeout: float,
@@ -161,16 +141,23 @@ def log_streams(ctx: RunContext, label: str, result: CommandResult, timeout: flo
             ctx.log.info(f"Task {label}: {name}: {ctx.log.shorten(text, total=total)}")
 
 
-def split_streams(ctx: RunContext, task: Task, label: str, stdout: str,
-                  stderr: str) -> Tuple[str, str]:
-    """Apply stdout_split / stderr_split, logging the split values."""
-    if task.has("stdout_split"):
-        stdout = apply_split(stdout, task.get("stdout_split") or "")
-        ctx.log.info(f"Task {label}: Split STDOUT: {ctx.log.shorten(stdout)}")
-    if task.has("stderr_split"):
-        stderr = apply_split(stderr, task.get("stderr_split") or "")
-        ctx.log.info(f"Task {label}: Split STDERR: {ctx.log.shorten(stderr)}")
-    return stdout, stderr
+def split_streams(ctx: RunContext, task: Task, label: str, stdout: Stream, stderr: Stream,
+                  notes: List[str]) -> Tuple[Stream, Stream]:
+    """Apply stdout_split / stderr_split, logging the split values.
+
+    A note on a split value that could not be kept whole is added to `notes`.
+    """
+    split = []
+    for name, stream in (("stdout", stdout), ("stderr", stderr)):
+        if task.has(f"{name}_split"):
+            stream, note = split_stream(stream, task.get(f"{name}_split") or "", name)
+            if note:
+                notes.append(note)
+            text, total = log_view(stream, True)
+            ctx.log.info(f"Task {label}: Split {name.upper()}: "
+                         f"{ctx.log.shorten(text, total=total)}")
+        split.append(stream)
+    return split[0], split[1]
 
 
 def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
@@ -195,22 +182,50 @@ def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
     return current.exit_code == 0
 
 
-def _bounded_stream(ctx: RunContext, text: str, path: Optional[str],
-                    name: str) -> Tuple[str, Optional[str]]:
-    """Keep at most the substitution cap of a stored stream; a file holds all of it.
+def _bounded_stream(ctx: RunContext, stream: Stream, spilled: Optional[str], lost: bool,
+                    name: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """(stored text, its `@N_<name>_file@`, a note on what was lost) of a final stream.
 
-    A block may keep a thousand results alive at once; a megabyte each would
-    be a gigabyte. Only the first SPILLED_SUBSTITUTION_CAP characters can ever
-    be substituted, so that is what stays; the rest is in `@N_<name>_file@`.
+    A block may keep a thousand results alive at once; a megabyte each would be a
+    gigabyte. Only the first SPILLED_SUBSTITUTION_CAP characters can ever be
+    substituted, so that is what stays; the rest is in `@N_<name>_file@`: the
+    command's own spill file when it has one (`spilled`, before any split), else a
+    file written here. An output whose tail was `lost` gets no file: it would be
+    taken for the whole.
     """
-    if len(text) <= SPILLED_SUBSTITUTION_CAP or ctx.spool_dir is None:
-        return text, path
-    if path is None:
-        ctx.spool_dir.mkdir(parents=True, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix=f"tasker_{name}_", dir=ctx.spool_dir)
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
-            handle.write(text)
-    return text[:SPILLED_SUBSTITUTION_CAP], path
+    text, cap = stream.text, SPILLED_SUBSTITUTION_CAP
+    if spilled is not None or lost:
+        return text[:cap], spilled, None
+    if len(text) <= cap or ctx.spool_dir is None:
+        return text, None, None
+    try:
+        return text[:cap], save_text(ctx.spool_dir, name, text), None
+    except OSError as exc:
+        reason = f"cannot write a file in {ctx.spool_dir}: {exc.strerror or exc}"
+        return text[:cap], None, lost_output_note(name, cap, len(text) - cap, "characters",
+                                                  reason)
+
+
+def _store_streams(ctx: RunContext, label: str, result: CommandResult, out: Stream,
+                   err: Stream, notes: List[str]) -> Tuple[str, Optional[str], str, Optional[str]]:
+    """(stdout, stdout_file, stderr, stderr_file) as stored; every note ends up on stderr."""
+    stdout, stdout_file, out_note = _bounded_stream(ctx, out, result.stdout_file,
+                                                    result.stdout_lost > 0, "stdout")
+    stderr, stderr_file, err_note = _bounded_stream(ctx, err, result.stderr_file,
+                                                    result.stderr_lost > 0, "stderr")
+    for note in notes + [n for n in (out_note, err_note) if n]:
+        ctx.log.warn(f"Task {label}: {note}")
+        stderr = append_line(stderr, note)
+    return stdout, stdout_file, stderr, stderr_file
+
+
+def warn_lost(ctx: RunContext, label: str, result: CommandResult) -> None:
+    """A WARN line for each stream whose tail the executor could not keep (no spill file)."""
+    for name, lost in (("stdout", result.stdout_lost), ("stderr", result.stderr_lost)):
+        if lost:
+            ctx.log.warn(f"Task {label}: {lost} bytes of its {name} past the first "
+                         f"{MEMORY_LIMIT} were lost: the spill file could not be written "
+                         "(its stderr says why)")
 
 
 def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
@@ -233,16 +248,23 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         ctx.log.error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
                       f"{prep.argv[0]}")
         raise FatalRunError(f"program '{prep.argv[0]}' was not found", 20, task.id)
+    out, err = Stream(result.stdout, result.stdout_file), Stream(result.stderr, result.stderr_file)
     needed = any(key in task.fields for key in READS_OUTPUT)
-    out = whole_stream(result.stdout, result.stdout_file, needed)
-    err = whole_stream(result.stderr, result.stderr_file, needed)
-    log_streams(ctx, label, result, prep.timeout, (out, err))
-    stdout, stderr = split_streams(ctx, task, label, out[0], err[0])
-    current = Current(result.exit_code, stdout, stderr)
-    success = judge_success(ctx, task, label, current, variables, success_key, in_block)
+    log_streams(ctx, label, result, prep.timeout, (log_view(out, needed), log_view(err, needed)))
+    warn_lost(ctx, label, result)
+    notes: List[str] = []
+    out, err = split_streams(ctx, task, label, out, err, notes)
+    try:
+        current = Current(result.exit_code, out.text, err.text, stdout_file=out.path,
+                          stderr_file=err.path)
+        success = judge_success(ctx, task, label, current, variables, success_key, in_block)
+        stdout, stdout_file, stderr, stderr_file = _store_streams(ctx, label, result, out, err,
+                                                                  notes)
+    finally:  # a split value's own spill file served this task's conditions only
+        for stream, spilled in ((out, result.stdout_file), (err, result.stderr_file)):
+            if stream.path not in (None, spilled):
+                discard(None, stream.path)
     status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
-    stdout, stdout_file = _bounded_stream(ctx, stdout, result.stdout_file, "stdout")
-    stderr, stderr_file = _bounded_stream(ctx, stderr, result.stderr_file, "stderr")
     return TaskResult(
         task_id=task.id, exit_code=result.exit_code, stdout=stdout, stderr=stderr,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,

@@ -3,7 +3,9 @@
 A small recursive function over the AST of tasker.syntax.condition. Task-result
 placeholders are bound here through `lookup`, never pasted into text, so their
 values cannot change the structure of an expression (fix C9). Comparisons
-follow one rule everywhere (fix C10, see `compare`).
+follow one rule everywhere (fix C10, see `compare`). An output past the memory
+limit is in a file; tests on it read the file in chunks (tasker.engine.streams)
+and give the answer they give on the whole text.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import operator
 import re
 from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
-from tasker.engine.split import apply_split
+from tasker.engine import streams
+from tasker.engine.split import split_stream
+from tasker.engine.streams import CHUNK_SIZE, Stream
 from tasker.record import record
 
 if TYPE_CHECKING:  # nodes are told apart by class name: a file without conditions
-    from tasker.syntax.condition_ast import (  # never loads the condition modules
-        Expr, LineCount, MultiTask, Operand, OutputMatch, Template,
+    from tasker.results import TaskResult  # (never loads the condition modules)
+    from tasker.syntax.ast import Task
+    from tasker.syntax.condition_ast import (
+        Expr, LineCount, MultiTask, OutputMatch, StreamField, Template,
     )
 
 Lookup = Callable[[int, str], Optional[str]]
@@ -28,6 +34,8 @@ _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 # Bounded digit counts: int() refuses texts longer than sys.int_info's limit.
 _INT = re.compile(r"[+-]?[0-9]{1,4000}")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]{1,300}\.[0-9]{0,300}|\.[0-9]{1,300})(?:[eE][+-]?[0-9]{1,3})?")
+# Longer than any text `convert` turns into a number or a boolean (4,001 characters).
+_CONVERTIBLE = 4096
 
 
 @record(frozen=True)
@@ -37,6 +45,28 @@ class Current:
     stdout: str = ""
     stderr: str = ""
     success: Optional[bool] = None  # the task's success result, for the word `success`
+    stdout_file: Optional[str] = None  # the whole stdout, when `stdout` is its beginning
+    stderr_file: Optional[str] = None
+    chunk_size: int = CHUNK_SIZE  # of a file read (tests make it tiny)
+
+    def stream(self, name: str) -> Stream:
+        """The current stdout or stderr, whole or as its beginning and its file."""
+        if name == "stdout":
+            return Stream(self.stdout, self.stdout_file, self.chunk_size)
+        return Stream(self.stderr, self.stderr_file, self.chunk_size)
+
+
+def stored_current(task: Task, result: TaskResult, success: Optional[bool] = None) -> Current:
+    """The current values of a stored result (for `next`, `loop_break`).
+
+    A stored stream is the first 100 KiB of what its file holds, except a split one:
+    its file holds the output as the command wrote it, so only the split text counts.
+    """
+    def whole(name: str, path: Optional[str]) -> Optional[str]:
+        return None if task.has(f"{name}_split") else path
+
+    return Current(result.exit_code, result.stdout, result.stderr, success,
+                   whole("stdout", result.stdout_file), whole("stderr", result.stderr_file))
 
 
 class _Env(NamedTuple):
@@ -89,31 +119,41 @@ def render(template: Template, lookup: Lookup) -> str:
     return "".join(out)
 
 
-def _stream(current: Current, name: str) -> str:
-    """A current output as conditions see it: trailing newlines removed."""
-    return (current.stdout if name == "stdout" else current.stderr).rstrip("\n")
+def _compare_stream(stream: Stream, op: str, right: str) -> bool:
+    """`compare` with an output on the left, read no further than the answer needs.
+
+    An output whose stripped text is longer than `right` and than any number is a
+    string that equals nothing `right` can be and is ordered against nothing (C10);
+    only `~`/`!~` must look further, for the converted right side as a substring.
+    """
+    if stream.path is None:
+        return compare(stream.text.rstrip("\n"), op, right)
+    prefix, whole = streams.stripped_prefix(stream, max(_CONVERTIBLE, len(right) + 1))
+    if whole:
+        return compare(prefix, op, right)
+    if op in ("~", "!~"):
+        return streams.contains(stream, str(convert(right))) == (op == "~")
+    return op == "!="
 
 
-def _operand(op: Operand, env: _Env) -> str:
-    """The text of a comparison operand."""
-    kind = type(op).__name__
-    if kind == "ExitCode":
-        return str(env.current.exit_code)
-    if kind == "StreamValue":
-        return _stream(env.current, op.stream)
-    if kind == "StreamField":
-        raw = env.current.stdout if op.stream == "stdout" else env.current.stderr
-        return apply_split(raw, f"{op.delimiter},{op.index}").rstrip("\n")
-    return render(op, env.lookup)
+def _compare_field(left: StreamField, op: str, right: str, current: Current) -> bool:
+    """A comparison whose left side is one field of an output (`stdout:DELIM,INDEX`)."""
+    whole = current.stream(left.stream)
+    field, _ = split_stream(whole, f"{left.delimiter},{left.index}", f"{left.stream}_field")
+    try:
+        return _compare_stream(field, op, right)
+    finally:
+        if field.path is not None and field.path != whole.path:
+            streams.discard(None, field.path)  # a spill file of this comparison's own
 
 
 def _output_match(node: OutputMatch, env: _Env) -> bool:
     """`stdout~TEXT` substring test, or with no TEXT the emptiness test (fix C11)."""
-    text = _stream(env.current, node.stream)
+    stream = env.current.stream(node.stream)
     if node.pattern is None:
-        found = not text.strip()
+        found = streams.is_blank(stream)
     else:
-        found = render(node.pattern, env.lookup) in text
+        found = streams.contains(stream, render(node.pattern, env.lookup))
     return found != node.negated
 
 
@@ -121,8 +161,7 @@ def _line_count(node: LineCount, env: _Env) -> bool:
     """0 lines if blank, else the `\\n`-separated lines of the stripped output."""
     if node.count is None:
         return False  # not a whole number, or `~`: never true (HEAD)
-    text = _stream(env.current, node.stream).strip()
-    lines = len(text.split("\n")) if text else 0
+    lines = streams.line_count(env.current.stream(node.stream))
     return bool(_ORDER[node.op](lines, node.count))
 
 
@@ -144,7 +183,15 @@ def _comparison(node, env: _Env) -> bool:
     """`LEFT op RIGHT`; a right side whose opening quote is never closed is false (II.3.2)."""
     if node.right.unclosed_quote:
         return False
-    return compare(_operand(node.left, env), node.op, render(node.right, env.lookup))
+    left, right = node.left, render(node.right, env.lookup)
+    kind = type(left).__name__
+    if kind == "StreamValue":
+        return _compare_stream(env.current.stream(left.stream), node.op, right)
+    if kind == "StreamField":
+        return _compare_field(left, node.op, right, env.current)
+    if kind == "ExitCode":
+        return compare(str(env.current.exit_code), node.op, right)
+    return compare(render(left, env.lookup), node.op, right)
 
 
 def _success(expr, env: _Env) -> bool:
@@ -163,7 +210,8 @@ _NODES: Dict[str, Callable[..., bool]] = {
     "BoolLiteral": lambda e, env: e.value,
     "OutputMatch": lambda e, env: _output_match(e, env),
     "LineCount": lambda e, env: _line_count(e, env),
-    "Contains": lambda e, env: (render(e.text, env.lookup) in env.current.stdout) != e.negated,
+    "Contains": lambda e, env: streams.contains(env.current.stream("stdout"),
+                                                render(e.text, env.lookup), True) != e.negated,
     "Comparison": lambda e, env: _comparison(e, env),
     "BareOperand": lambda e, env: render(e.value, env.lookup).strip().lower() == "true",
     "MultiTask": lambda e, env: _multi_task(e, env.counts),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
-from tasker.engine.evaluate import Current, evaluate
+from tasker.engine.evaluate import evaluate, stored_current
 from tasker.engine.variables import Variables
 from tasker.results import TaskResult
 from tasker.syntax.ast import Task
@@ -96,7 +96,7 @@ def route_next(ctx: RunContext, task: Task, result: TaskResult) -> object:
     if low == "always":
         ctx.log.info(f"Task {task.id}: 'next=always' found, proceeding to next task")
         return Goto(task.id + 1)
-    current = Current(result.exit_code, result.stdout, result.stderr, result.success)
+    current = stored_current(task, result, result.success)
     cond = task.conditions.get("next")  # (none for `next=loop` without loop=N, when
     # validation was skipped: a word no condition matches, false as in TASKER)
     met = cond is not None and evaluate(cond, current, Variables(ctx.results()).lookup)

@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional, Union
 
 from tasker.engine import command
 from tasker.engine.context import FatalRunError, Outcome, RunContext
-from tasker.engine.evaluate import Current, evaluate
+from tasker.engine.evaluate import Current, evaluate, stored_current
 from tasker.engine.routing import (
     BadValue, Goto, Stop, failure_stop, jump, resolve_int, route,
 )
@@ -136,13 +136,12 @@ def loop_ends(ctx: RunContext, task: Task, result: TaskResult) -> bool:
     """
     lookup = Variables(ctx.results()).lookup
     brk = task.conditions.get("loop_break")
-    if brk is not None and evaluate(brk, Current(result.exit_code, result.stdout,
-                                                 result.stderr), lookup):
+    if brk is not None and evaluate(brk, stored_current(task, result), lookup):
         ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
                      f"'{task.get('loop_break')}' satisfied")
         return True
     keep_going = task.conditions.get("next")  # only `next=loop&COND` is parsed
-    current = Current(result.exit_code, result.stdout, result.stderr, result.success)
+    current = stored_current(task, result, result.success)
     if keep_going is not None and not evaluate(keep_going, current, lookup):
         ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
         return True

@@ -44,6 +44,10 @@ class CommandResult:
     not_found: bool = False  # the program does not exist (ENOENT)
     stdout_file: Optional[str] = None  # whole stream, when it exceeded MEMORY_LIMIT
     stderr_file: Optional[str] = None
+    # Bytes past MEMORY_LIMIT that could not be kept (no spill file): then `stdout` is
+    # all there is of the stream, and its stderr has a note saying so.
+    stdout_lost: int = 0
+    stderr_lost: int = 0
 
 
 class Executor(Protocol):
@@ -71,3 +75,9 @@ def append_line(text: str, line: str) -> str:
     if text and not text.endswith("\n"):
         text += "\n"
     return text + line
+
+
+def lost_output_note(stream: str, kept: int, lost: int, unit: str, reason: str) -> str:
+    """The stderr line telling the operator that the tail of an output could not be kept."""
+    return (f"tasker: {stream}: only the first {kept} {unit} were kept; {lost} more were lost "
+            f"({reason})")

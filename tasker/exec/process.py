@@ -30,6 +30,7 @@ from tasker.exec.base import (
     CommandResult,
     CommandSpec,
     append_line,
+    lost_output_note,
     timeout_message,
 )
 from tasker.exec.spawn import Child, close_on_exec_inherited
@@ -79,7 +80,12 @@ def run_simple(argv: Sequence[str], timeout: float) -> CommandResult:
 
 
 class _Stream:
-    """One output pipe: first MEMORY_LIMIT bytes in memory, whole stream spilled past it."""
+    """One output pipe: first MEMORY_LIMIT bytes in memory, whole stream spilled past it.
+
+    When the spill file cannot be written (a full TMPDIR), what is in memory stays,
+    the rest of the pipe is still read (and counted) so the child never blocks, and
+    the incomplete file is deleted: it must never be taken for the whole output.
+    """
 
     def __init__(self, name: str, spool_dir: Optional[Path]) -> None:
         self.name = name
@@ -88,7 +94,7 @@ class _Stream:
         self.size = 0
         self.file: Optional[IO[bytes]] = None
         self.path: Optional[str] = None
-        self.error: Optional[str] = None
+        self.failure: Optional[str] = None  # why the spill file could not be written
 
     def feed(self, data: bytes) -> None:
         """Account for `data` read from the pipe."""
@@ -97,13 +103,14 @@ class _Stream:
             self._write(data)
             return
         room = MEMORY_LIMIT - len(self.head)
-        self.head += data[:room]
-        if len(data) > room and self.spool_dir is not None and self.error is None:
-            self._start_spill(data[room:])
+        if room > 0:
+            self.head += data[:room]
+        if len(data) > room and self.spool_dir is not None and self.failure is None:
+            self._start_spill(data[max(room, 0):])
 
     def _start_spill(self, rest: bytes) -> None:
         try:
-            self.spool_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+            self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore
             fd, self.path = tempfile.mkstemp(prefix=f"tasker_{self.name}_", dir=self.spool_dir)
             self.file = os.fdopen(fd, "wb")
         except OSError as exc:
@@ -113,20 +120,22 @@ class _Stream:
         self._write(rest)
 
     def _write(self, data: bytes) -> None:
+        if self.file is None:
+            return  # the spill failed before: the rest is only counted
         try:
-            self.file.write(data)  # type: ignore[union-attr]
+            self.file.write(data)
         except OSError as exc:
             self._fail(exc)
 
     def _fail(self, exc: OSError) -> None:
-        # A half-written spill file would be mistaken for the full output: drop it.
-        self.error = f"tasker: could not keep the full {self.name} ({exc.strerror or exc})"
-        if self.file is not None:
+        self.failure = (f"cannot write the spill file in {self.spool_dir}: "
+                        f"{exc.strerror or exc}")
+        file, self.file = self.file, None
+        if file is not None:
             try:
-                self.file.close()
+                file.close()
             except OSError:
                 pass  # the same failure again, while flushing
-            self.file = None
         if self.path is not None:
             try:
                 os.unlink(self.path)
@@ -142,6 +151,18 @@ class _Stream:
                 self.file = None
             except OSError as exc:  # e.g. ENOSPC on the final flush
                 self._fail(exc)
+
+    @property
+    def lost(self) -> int:
+        """Bytes read from the pipe that are neither in memory nor in a spill file."""
+        return self.size - len(self.head) if self.failure is not None else 0
+
+    @property
+    def error(self) -> Optional[str]:
+        """The stderr note on a lost tail, or None."""
+        if self.failure is None:
+            return None
+        return lost_output_note(self.name, len(self.head), self.lost, "bytes", self.failure)
 
     def text(self) -> str:
         """The in-memory part as text: utf-8 (errors replaced), universal newlines."""
@@ -334,6 +355,8 @@ def _result(
         timed_out=watch.timed_out,
         stdout_file=out.path,
         stderr_file=err.path,
+        stdout_lost=out.lost,
+        stderr_lost=err.lost,
     )
 
 

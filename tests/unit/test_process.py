@@ -163,7 +163,39 @@ def test_spill_failure_keeps_the_head_and_says_so(tmp_path: Path) -> None:
     result = executor.run(spec, threading.Event())
     assert result.exit_code == 0 and result.stdout_file is None
     assert len(result.stdout) == MEMORY_LIMIT
-    assert "could not keep the full stdout" in result.stderr
+    assert result.stdout_lost == MEMORY_LIMIT
+    assert result.stderr == (f"tasker: stdout: only the first {MEMORY_LIMIT} bytes were kept; "
+                             f"{MEMORY_LIMIT} more were lost (cannot write the spill file in "
+                             f"{blocker / 'spool'}: Not a directory)")
+
+
+def test_a_spill_file_that_takes_no_byte_keeps_the_head_and_is_deleted(tmp_path, monkeypatch):
+    """A full disk from the first write on (the head itself): no crash, the same note."""
+    import tasker.exec.process as process
+
+    made = []
+
+    def full_disk_file(prefix: str, dir: Path):  # noqa: A002 - mkstemp's own name
+        path = Path(dir) / f"{prefix}spill"
+        path.write_bytes(b"")
+        made.append(path)
+        return os.open("/dev/full", os.O_WRONLY), str(path)  # every write: ENOSPC
+
+    monkeypatch.setattr(process.tempfile, "mkstemp", full_disk_file)
+    result = run(tmp_path, ["head", "-c", str(3 * MEMORY_LIMIT), "/dev/zero"])
+    assert result.exit_code == 0 and result.stdout_file is None
+    assert len(result.stdout) == MEMORY_LIMIT and result.stdout_lost == 2 * MEMORY_LIMIT
+    assert result.stderr.startswith(f"tasker: stdout: only the first {MEMORY_LIMIT} bytes "
+                                    f"were kept; {2 * MEMORY_LIMIT} more were lost (cannot "
+                                    "write the spill file in ")
+    assert result.stderr.endswith(": No space left on device)")
+    assert made and not made[0].exists()  # never mistaken for the whole output
+
+
+def test_spill_files_are_private(tmp_path):
+    result = run(tmp_path, ["head", "-c", str(MEMORY_LIMIT + 1), "/dev/zero"])
+    assert oct(os.stat(result.stdout_file).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(tmp_path / "spool").st_mode & 0o777) == "0o700"
 
 
 # --- timeout ----------------------------------------------------------------------------
