@@ -35,15 +35,21 @@ def check_same_file(state: dict, file_sha256: str, force: bool) -> None:
 
 
 def resume_task(state: dict, tasks: Mapping[int, object]) -> Optional[int]:
-    """Where an interrupted or failed run should go on: intended next, else last + 1.
+    """Where an interrupted or failed run should go on: the next task its state records
+    (the engine chose it: see sequential.resume_point), else last + 1.
 
-    None for a run that completed: there is nothing to resume, start afresh.
+    None for a run that completed, or had nothing left: start afresh.
     """
     if state.get("completed"):
         return None
-    for candidate in (state.get("next_task"), state.get("current_task")):
-        if isinstance(candidate, int) and candidate in tasks:
-            return candidate
+    nxt = state.get("next_task")
+    if isinstance(nxt, int) and nxt in tasks:
+        return nxt
+    if "next_task" in state and nxt is None:
+        return None  # the run had nothing left (it ended well while being interrupted)
+    current = state.get("current_task")
+    if isinstance(current, int) and current in tasks:
+        return current
     last = state.get("last_task")
     if isinstance(last, int):
         later = [tid for tid in tasks if tid > last]
