@@ -222,20 +222,16 @@ def _catch_sigterm():
 def _show_recovery_info(session: Session) -> int:
     from tasker import resume
 
+    shown = 0
     try:
-        state = resume.read_state(session.paths.state_file)
+        for text in resume.recovery_info(session.paths.recovery_dir, session.task_file):
+            print_out(("\n" if shown else "") + text)
+            shown += 1
     except FatalRunError as exc:
         _say(f"ERROR: {exc.message}")
         return EXIT_START
-    if state is None:
-        print_out(f"No recovery state for {session.task_file} ({session.paths.state_file}).")
-        return 0
-    try:
-        text = resume.describe(state, session.paths.state_file)
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
-        _say(f"ERROR: state file {session.paths.state_file} is corrupt: {exc}")
-        return EXIT_START
-    print_out(text)
+    if not shown:
+        print_out(f"No recovery state for {session.task_file} ({session.paths.recovery_dir}).")
     return 0
 
 

@@ -129,7 +129,7 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
         (("--fire-and-forget",), "continue after unrouted failures"),
         (("--no-task-backup",), "do not copy the task file to <logdir>/backup"),
         (("--auto-recovery",), "resume a failed run from its state file"),
-        (("--show-recovery-info",), "print the saved state and exit"),
+        (("--show-recovery-info",), "print the saved states of this task file and exit"),
         (("-y", "--yes"), "answer yes to prompts"),
         (("--instance-check",), "refuse to run the same workflow twice at once"),
         (("--force-instance",), "skip the instance check"),

@@ -90,6 +90,9 @@ class RunRecord:
     execution_path: list = field(default_factory=list)  # top-level IDs in order
     last_task: Optional[int] = None  # last task that ran a command or block
     failure: Optional[dict] = None  # {"task_id", "exit_code", "error"}
+    # The first task of this run whose failure was routed through `on_failure`: a run
+    # that later ends in failure resumes there, not inside the handler path (I.4a).
+    failure_origin: Optional[int] = None
     # Task IDs in the order their results were stored, so the state writer can
     # find what changed since its last save without looking at every result.
     stored_ids: list = field(default_factory=list)

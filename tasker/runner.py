@@ -39,13 +39,22 @@ def _lock_instance(session: Session):
 
 
 def _restore_state(session: Session) -> Optional[int]:
-    """Bring back the previous run's results; return the task to start at (or None)."""
+    """Choose this run's state file, bring back the previous run's results; return the
+    task to start at (or None)."""
     from tasker import resume
 
     opts, tasks = session.options, session.taskfile.tasks
+    session.choose_state_file()
+    if not session.keeps_state:
+        _say_no_state(session)
+        return opts.start_from
     if opts.start_from is None and not opts.auto_recovery:
         return None
-    state = resume.read_state(session.paths.state_file)
+    path, state = session.paths.state_file, resume.read_state(session.paths.state_file)
+    adopted = state is None and opts.start_from is None  # --start-from: same globals only
+    if adopted:
+        path, state = resume.latest_other_state(session.paths.recovery_dir,
+                                                session.task_file, path) or (path, None)
     if state is None:
         return opts.start_from
     resume.check_same_file(state, session.file_sha256, bool(opts.force))
@@ -58,8 +67,8 @@ def _restore_state(session: Session) -> Optional[int]:
     saved = resume.restored_results(state)
     kept = resume.before_start(saved, session.taskfile, start)
     if opts.start_from is None:  # auto-recovery chose the point: it must be safe (II.9.1)
-        _confirm_environment(session, resume.changed_environment(
-            state, session.taskfile, session.masker.mask))
+        _confirm_environment(session, resume.changed_globals(
+            state, session.taskfile, session.masker.mask), path if adopted else None)
         needs = resume.backward_dependencies(session.taskfile, start, kept)
         if needs:
             raise FatalRunError(f"cannot resume at task {start}: it needs results of tasks "
@@ -68,17 +77,36 @@ def _restore_state(session: Session) -> Optional[int]:
                                 resume.EXIT_STATE)
     for result in kept.values():
         session.record.store(result)  # stored, so this run's state file keeps them too
-    session.log.info(f"Restored {len(kept)} task result(s) from {session.paths.state_file}"
+    session.log.info(f"Restored {len(kept)} task result(s) from {path}"
                      + (f" ({len(saved) - len(kept)} of task {start} and later left out)"
                         if len(kept) < len(saved) else ""))
     return start
 
 
-def _confirm_environment(session: Session, changes: List[str]) -> None:
-    """Resume with changed environment-derived globals only when the operator agrees:
-    `-y`, or `y` at the prompt on a terminal; else exit 12 (II.9.1)."""
+def _say_no_state(session: Session) -> None:
+    """A task file that is not a regular file keeps no state file: say so, and what
+    --start-from or --auto-recovery do instead (I.4a)."""
+    opts, log = session.options, session.log
+    log.warn(f"The task file {session.task_file} is not a regular file (a pipe or a process "
+             "substitution): this run keeps no state file and cannot be resumed")
+    why = "a task file that is not a regular file has no state file"
+    if opts.start_from is not None:
+        log.warn(f"--start-from {opts.start_from}: starting at task {opts.start_from} "
+                 f"without restoring earlier results, because {why}")
+    elif opts.auto_recovery:
+        log.warn(f"Auto-recovery: starting from the beginning, because {why}")
+
+
+def _confirm_environment(session: Session, changes: List[str],
+                         other_state: Optional[Path] = None) -> None:
+    """Resume with changed globals only when the operator agrees: `-y`, or `y` at the
+    prompt on a terminal; else exit 12 (II.9.1). `other_state` is the state file of
+    other globals offered because the current ones have none (I.4a)."""
     if not changes:
         return
+    if other_state is not None:
+        session.log.warn("Auto-recovery: no state was saved with the current values of the "
+                         f"globals; the most recent state of this task file is {other_state}")
     for change in changes:
         session.log.warn(f"Auto-recovery: {change} since the saved run")
     if session.options.yes:

@@ -8,15 +8,16 @@ run ends (validation failure, task failure, signal, success), it ends through
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
 
 from tasker import __version__
-from tasker.record import field, record
+from tasker.record import field, record, replace
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
-from tasker.report.paths import RunPaths
+from tasker.report.paths import RunPaths, state_file_name
 from tasker.results import RunRecord
 from tasker.syntax.ast import TaskFile
 
@@ -50,6 +51,8 @@ class Session:
     state_writer: Optional[statefile.StateWriter] = None
     # Why the log directory or file could not be made (the run then ends with exit 1).
     setup_error: Optional[str] = None
+    # Whether this run keeps a state file (None: not decided yet, see choose_state_file).
+    keeps_state: Optional[bool] = None
     _sha256: str = field(default="", repr=False, compare=False)
 
     @property
@@ -77,16 +80,33 @@ class Session:
         """Global values for the report and the state file."""
         return self.taskfile.global_values if self.taskfile else {}
 
+    def choose_state_file(self) -> None:
+        """Name the state file after the task file's absolute path and its globals (I.4a),
+        once they are known; a task file that is not a regular file (a pipe, `<(...)`)
+        keeps none: it cannot be read again to resume (checked with stat, never opened)."""
+        try:
+            regular = stat.S_ISREG(os.stat(self.task_file).st_mode)
+        except OSError:  # (a /dev/fd/N of a pipe that is gone)
+            regular = False
+        self.keeps_state = regular
+        masked = {name: self.masker.mask(value) for name, value in self.globals().items()}
+        self.paths = replace(self.paths, state_name=state_file_name(self.task_file, masked))
+
     def save_state(self, current: Optional[int], next_task: Optional[int]) -> None:
-        """Write the state file after a finished task (real runs only)."""
+        """Write the state file after a finished task (real runs of regular files only)."""
         if not self.real_run or self.taskfile is None:
+            return
+        if self.keeps_state is None:
+            self.choose_state_file()
+        if not self.keeps_state:
             return
         if self.state_writer is None:  # one writer per run: it caches serialised results
             from tasker.report import statefile
 
             self.state_writer = statefile.StateWriter(
                 self.paths.state_file, masker=self.masker,
-                fsync=bool(self.options.auto_recovery))
+                fsync=bool(self.options.auto_recovery),
+                task_file=os.path.abspath(self.task_file))
         try:
             self.state_writer.save(file_sha256=self.file_sha256, record=self.record,
                                    globals_=self.globals(), current_task=current,

@@ -22,7 +22,8 @@ from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import MAX_LOOP
 
-RunOnce = Callable[[Optional[int]], Optional[TaskResult]]  # iteration -> block result
+# iteration -> block result, None when interrupted (a resumed run runs the block again)
+RunOnce = Callable[[Optional[int]], Optional[TaskResult]]
 
 
 def subtask_ids(task: Task, key: str) -> List[int]:
@@ -163,7 +164,8 @@ def route_block(ctx: RunContext, task: Task, result: TaskResult, word: str) -> S
 
 
 def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
-    """`next=loop` with `loop=N` on a block: run it up to N times, then go on with ID + 1."""
+    """`next=loop` with `loop=N` on a block: run it up to N times, then go on with ID + 1;
+    interrupted, it starts again from its first iteration on resume (I.4a)."""
     count = resolve_int(ctx, task, "loop", lo=1, hi=MAX_LOOP)
     for k in range(1, count + 1):
         result = once(k)

@@ -37,7 +37,8 @@ def choose_branch(ctx: RunContext, task: Task) -> bool:
 
 def run_conditional_once(ctx: RunContext, task: Task,
                          iteration: Optional[int]) -> Optional[TaskResult]:
-    """Run the chosen branch once; store and return the block result."""
+    """Run the chosen branch once; store and return the block result (None, and nothing
+    stored, when the run was interrupted)."""
     branch = choose_branch(ctx, task)
     word = "TRUE" if branch else "FALSE"
     key = "if_true_tasks" if branch else "if_false_tasks"
@@ -58,10 +59,12 @@ def run_conditional_once(ctx: RunContext, task: Task,
             progress.finished(results[-1].success)
     duration = elapsed(t0)
     ctx.log.info(f"Task {task.id}: Conditional execution completed in {duration:.2f} seconds")
+    if ctx.interrupt.requested:  # no block result: the sub-tasks that ended keep theirs,
+        return None  # and a resumed run runs the whole block again (I.4a)
     result = block_result(task, f"Conditional {word} branch", results, started, duration,
                           iteration or 1)
-    store_block(ctx, result, iteration)  # (interrupted too: the records keep what ran)
-    return None if ctx.interrupt.requested else result
+    store_block(ctx, result, iteration)
+    return result
 
 
 def run_conditional(ctx: RunContext, task: Task) -> Step:

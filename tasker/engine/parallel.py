@@ -81,7 +81,8 @@ def max_parallel(ctx: RunContext, task: Task) -> int:
 
 def run_parallel_once(ctx: RunContext, task: Task,
                       iteration: Optional[int]) -> Optional[TaskResult]:
-    """Run every sub-task once (with retries); store and return the block result."""
+    """Run every sub-task once (with retries); store and return the block result (None,
+    and nothing stored, when the run was interrupted)."""
     subs = subtasks(ctx, task, "tasks")
     limit = max_parallel(ctx, task)
     slot = Slot(task.id, retry_policy(ctx, task), iteration)
@@ -101,10 +102,12 @@ def run_parallel_once(ctx: RunContext, task: Task,
         run_pool(len(subs), limit, work, ctx.interrupt.stop)
     duration = elapsed(t0)
     ctx.log.info(f"Task {task.id}: Parallel execution completed in {duration:.2f} seconds")
+    if ctx.interrupt.requested:  # no block result: the sub-tasks that ended keep theirs,
+        return None  # and a resumed run runs the whole block again (I.4a)
     done = [r for r in results if r is not None]
     result = block_result(task, "Parallel execution", done, started, duration, iteration or 1)
-    store_block(ctx, result, iteration)  # (interrupted too: the records keep what ran)
-    return None if ctx.interrupt.requested else result
+    store_block(ctx, result, iteration)
+    return result
 
 
 def run_parallel(ctx: RunContext, task: Task) -> Step:

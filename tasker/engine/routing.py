@@ -19,15 +19,31 @@ class Goto(NamedTuple):
 
 
 class Stop(NamedTuple):
-    """End the run with `outcome` (None: stopped by a signal)."""
+    """End the run with `outcome` (None: interrupted before the task finished, so a
+    resumed run starts with this task again)."""
 
     outcome: Optional[Outcome]
+
+
+class Interrupted(NamedTuple):
+    """End the run as interrupted after the task's result was stored (its `sleep=` was
+    cut short): a resumed run starts at `next_task` (None: nothing is left to run)."""
+
+    next_task: Optional[int]
 
 
 def process_exit_code(code: int) -> int:
     """A task's exit code as a process exit status: never 0 for a failure."""
     code %= 256
     return code or 1
+
+
+def failed_resume_point(ctx: RunContext, task_id: int) -> int:
+    """Where a run that ends in failure at `task_id` resumes: the task whose failure led
+    into an `on_failure` path, if one did, so the handler runs again only if that task
+    fails again (I.4a); else the failed task itself."""
+    origin = ctx.record.failure_origin
+    return task_id if origin is None else origin
 
 
 def failure_stop(ctx: RunContext, task: Task, result: TaskResult, reason: str,
@@ -64,7 +80,8 @@ def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer",
 
 
 def target(ctx: RunContext, task: Task, key: str) -> int:
-    """The ID in `on_success`/`on_failure`, resolved at run time (fix C19).
+    """The ID in `on_success`/`on_failure`, resolved at run time (fix C19), for a route
+    being taken now.
 
     The forward-only rule (II.8.1) holds for targets known only now, too: a
     placeholder must not route backwards into a loop that validation could not see.
@@ -74,6 +91,10 @@ def target(ctx: RunContext, task: Task, key: str) -> int:
         raise FatalRunError(f"Task {task.id}: {key} resolved to {tid}, which is not greater "
                             "than the task's own ID; routing is forward only, so the run "
                             "stops here rather than loop", 20, task.id)
+    # Every route taken through `on_failure` (tasks, blocks, decisions) passes here:
+    # remember the first, where a failed run will resume (failed_resume_point).
+    if key == "on_failure" and ctx.record.failure_origin is None:
+        ctx.record.failure_origin = task.id
     return tid
 
 

@@ -15,7 +15,8 @@ from tasker.engine import command
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate, stored_current
 from tasker.engine.routing import (
-    BadValue, Goto, Stop, failure_stop, jump, resolve_int, route,
+    BadValue, Goto, Interrupted, Stop, failed_resume_point, failure_stop, jump, resolve_int,
+    route,
 )
 from tasker.engine.variables import Variables
 from tasker.record import replace
@@ -23,7 +24,7 @@ from tasker.results import FAILED, SKIPPED, SKIPPED_STDERR, SUCCESS, TaskResult,
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_seconds
 
-Step = Union[Goto, Stop]
+Step = Union[Goto, Stop, Interrupted]
 EXIT_RECORDS = 26  # the run's records (its log) could not be written (I.4a)
 
 
@@ -111,13 +112,20 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
         ctx.interrupt.stop.wait(seconds)
 
 
-def run_once(ctx: RunContext, task: Task, label: str, it: Iteration = Iteration()) -> TaskResult:
-    """Execute the command, store the result, then sleep."""
+def run_command(ctx: RunContext, task: Task, label: str,
+                it: Iteration = Iteration()) -> TaskResult:
+    """Execute the command and store the result (without the task's sleep)."""
     result = command.execute(ctx, task, label)
     if it.iteration is not None:
         result = replace(result, iterations=it.iteration)
     record(ctx, result, it)
     ctx.record.last_task = task.id
+    return result
+
+
+def run_once(ctx: RunContext, task: Task, label: str, it: Iteration = Iteration()) -> TaskResult:
+    """Execute the command, store the result, then sleep."""
+    result = run_command(ctx, task, label, it)
     sleep_after(ctx, task, label)
     return result
 
@@ -153,7 +161,8 @@ def run_loop(ctx: RunContext, task: Task) -> Step:
 
     Every iteration is a pass of the task as in TASKER's main loop (II.3.8): its
     `condition` is checked again before each one (false: a skipped result, then ID + 1),
-    and a `return` ends the run after the first.
+    and a `return` ends the run after the first. A loop interrupted anywhere (in a
+    command or a sleep) starts again from its first iteration on resume (I.4a).
     """
     count = resolve_int(ctx, task, "loop", lo=1, hi=MAX_LOOP)
     for k in range(1, count + 1):
@@ -161,9 +170,11 @@ def run_loop(ctx: RunContext, task: Task) -> Step:
         if k > 1 and not condition_allows(ctx, task, label, Iteration(iteration=k)):
             return Goto(task.id + 1)
         result = run_once(ctx, task, label, Iteration(iteration=k))
-        if task.has("return") and not ctx.interrupt.requested:
+        if ctx.interrupt.requested:
+            return Stop(None)
+        if task.has("return"):
             return return_now(ctx, task)
-        if loop_ends(ctx, task, result) or ctx.interrupt.requested:
+        if loop_ends(ctx, task, result):
             break
     else:
         ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
@@ -179,12 +190,26 @@ def step(ctx: RunContext, task: Task) -> Step:
     ctx.record.execution_path.append(task.id)
     if is_loop(task):
         return run_loop(ctx, task)
-    result = run_once(ctx, task, str(task.id))
-    if ctx.interrupt.requested:
+    result = run_command(ctx, task, str(task.id))
+    if ctx.interrupt.event.is_set():  # a signal cut the command: it runs again on resume
         return Stop(None)
-    if task.has("return"):
-        return return_now(ctx, task)
-    return route(ctx, task, result)
+    sleep_after(ctx, task, str(task.id))
+    nxt = return_now(ctx, task) if task.has("return") else route(ctx, task, result)
+    return settle_interrupted_sleep(ctx, task, nxt) if ctx.interrupt.requested else nxt
+
+
+def settle_interrupted_sleep(ctx: RunContext, task: Task, nxt: Step) -> Step:
+    """A stop came after the task's command ended (in its own `sleep=`, or a halt, which
+    never cuts a command): its result stands, so the run resumes where its routing leads
+    (I.4a). A jump is saved as the next task by the
+    workflow loop, which then stops; a stop of the run becomes an interrupted end that
+    resumes where that stop would (nothing after a success)."""
+    if not isinstance(nxt, Stop) or nxt.outcome is None:
+        return nxt
+    if nxt.outcome.status == "success":
+        return Interrupted(None)
+    ctx.record.failure = None  # the run ends as interrupted, and its records say so
+    return Interrupted(failed_resume_point(ctx, task.id))
 
 
 def start_id(ctx: RunContext) -> int:
@@ -201,16 +226,18 @@ def start_id(ctx: RunContext) -> int:
     return start
 
 
-def interrupted(ctx: RunContext) -> Outcome:
+def interrupted(ctx: RunContext, task_id: Optional[int] = None) -> Outcome:
     """The outcome of a stop request: 128 + the signal's number, or, for a halt (the
-    run's records cannot be written), exit 26 with the reason."""
+    run's records cannot be written), exit 26 with the reason. `task_id` is the task
+    that was interrupted (default: the last that ran)."""
+    if task_id is None:
+        task_id = ctx.record.last_task
     if ctx.interrupt.signum is None and ctx.interrupt.halt_reason is not None:
         ctx.log.error(f"Stopping: {ctx.interrupt.halt_reason}; no more tasks are started")
-        return Outcome(EXIT_RECORDS, "failed", ctx.interrupt.halt_reason, ctx.record.last_task)
+        return Outcome(EXIT_RECORDS, "failed", ctx.interrupt.halt_reason, task_id)
     signum = ctx.interrupt.signum or 15
     ctx.log.warn("Graceful shutdown requested - stopping execution")
-    return Outcome(128 + signum, "interrupted", f"interrupted by signal {signum}",
-                   ctx.record.last_task)
+    return Outcome(128 + signum, "interrupted", f"interrupted by signal {signum}", task_id)
 
 
 def _run_block(ctx: RunContext, task: Task) -> Step:
@@ -247,6 +274,23 @@ def value_failed(ctx: RunContext, task: Task, exc: BadValue) -> Step:
     return failure_stop(ctx, task, result, exc.message)
 
 
+def resume_point(ctx: RunContext, tid: int, nxt: Step) -> Optional[int]:
+    """The next task the state file records after task `tid` led to `nxt` (I.4a).
+
+    A jump: its target (None past the last task: nothing is left). An interrupt before
+    the task finished: the task itself. An interrupt after its result was stored: where
+    its routing led. A run that ends in failure: the task whose failure led into an
+    `on_failure` path, else the failed task. A successful end: None.
+    """
+    if isinstance(nxt, Goto):
+        return nxt.task_id if nxt.task_id in ctx.taskfile.tasks else None
+    if isinstance(nxt, Interrupted):
+        return nxt.next_task
+    if nxt.outcome is None:
+        return tid
+    return None if nxt.outcome.status == "success" else failed_resume_point(ctx, tid)
+
+
 def run_workflow(ctx: RunContext) -> Outcome:
     """Walk the workflow from the start task until it stops or runs off the end."""
     tasks = ctx.taskfile.tasks
@@ -261,13 +305,12 @@ def run_workflow(ctx: RunContext) -> Outcome:
         except BadValue as exc:
             nxt = value_failed(ctx, task, exc)
         except FatalRunError as exc:
-            ctx.on_task_finished(tid, None)
+            ctx.on_task_finished(tid, failed_resume_point(ctx, tid))
             raise exc
-        if isinstance(nxt, Stop):
-            failed = nxt.outcome is None or nxt.outcome.status != "success"
-            ctx.on_task_finished(tid, tid if failed else None)  # a failed task is retried
-            return nxt.outcome if nxt.outcome is not None else interrupted(ctx)
-        ctx.on_task_finished(tid, nxt.task_id)
+        ctx.on_task_finished(tid, resume_point(ctx, tid, nxt))
+        if not isinstance(nxt, Goto):
+            outcome = nxt.outcome if isinstance(nxt, Stop) else None
+            return outcome if outcome is not None else interrupted(ctx, tid)
         tid = nxt.task_id
     if ctx.interrupt.requested:
         return interrupted(ctx)
@@ -276,5 +319,5 @@ def run_workflow(ctx: RunContext) -> Outcome:
     return Outcome(0, "success", task_id=ctx.record.last_task)
 
 
-__all__ = ["run_workflow", "step", "record", "run_once", "condition_allows", "failure_stop",
-           "Iteration", "resolve_int", "sleep_after", "BadValue", "value_failed"]
+__all__ = ["run_workflow", "step", "record", "run_once", "run_command", "condition_allows",
+           "failure_stop", "Iteration", "resolve_int", "sleep_after", "BadValue", "value_failed"]

@@ -13,10 +13,19 @@ import re
 from pathlib import Path
 from typing import Iterator, Optional
 
+from tasker.report.paths import bounded_name
 from tasker.report.private import make_private_dirs, open_private
 
 _STAMP = r"\d{8}_\d{6}_\d{6}(?:\.\d+)?"
+# Room for `_<stamp>` and the `.k` of copies made in the same microsecond.
+_STAMP_ROOM = len("_20251005_140311_123456.999")
 _CHUNK = 1 << 20
+
+
+def backup_base_name(task_file: Path) -> str:
+    """The task file's base name as backups are named, bounded so that the stamp fits
+    (a 240-character name would make every copy fail: paths.bounded_name)."""
+    return bounded_name(Path(task_file).name, _STAMP_ROOM)
 
 
 def file_sha256(path: Path) -> str:
@@ -81,7 +90,7 @@ def backup_task_file(task_file: Path, backup_dir: Path, stamp: str,
     if data is None:
         data = task_file.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    basename = task_file.name
+    basename = backup_base_name(task_file)
     if _has_identical(backup_dir, basename, data, sha):
         return None
     make_private_dirs(backup_dir)

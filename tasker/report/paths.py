@@ -42,16 +42,67 @@ def run_stamp(t: float) -> str:
     return time.strftime("%Y%m%d_%H%M%S", time.localtime(whole)) + f"_{micro:06d}"
 
 
-def state_file_name(task_file: Path) -> str:
-    """`<basename without .txt>_<8 hex of SHA-256 of the absolute path>.recovery.json`."""
-    import hashlib  # (here: OpenSSL takes a few ms to load, and few runs need this name)
+# A file name derived from a task file name stays within NAME_LIMIT bytes (UTF-8): most
+# filesystems allow 255, and an atomic write adds `.` and `.XXXXXXXX.tmp` (14 bytes) for
+# its temporary file, so a longer task file name must not make a record unwritable.
+NAME_LIMIT = 200
+_HASHED_TAIL = 9  # `-` and 8 hex
+
+
+def bounded_name(name: str, room: int = 0) -> str:
+    """`name` if its UTF-8 form fits in NAME_LIMIT - `room` bytes; else its head and
+    `-<8 hex of SHA-256 of the whole name>`, so distinct long names stay distinct."""
+    budget = NAME_LIMIT - room
+    if len(name.encode("utf-8", "surrogateescape")) <= budget:
+        return name
+    size, end = 0, 0
+    for char in name:  # whole characters only: a cut never splits a UTF-8 sequence
+        size += len(char.encode("utf-8", "surrogateescape"))
+        if size > budget - _HASHED_TAIL:
+            break
+        end += 1
+    return f"{name[:end]}-{_sha256_hex(name)[:8]}"
+
+
+def _sha256_hex(text: str) -> str:
+    import hashlib  # (here: OpenSSL takes a few ms to load, and few runs need these names)
+
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _state_stem(absolute: str) -> str:
+    """The task file's base name without `.txt`, as state file names begin."""
+    base = os.path.basename(absolute)
+    return base[: -len(".txt")] if base.endswith(".txt") else base
+
+
+STATE_SUFFIX = ".recovery.json"
+_STATE_ROOM = len("_12345678" + STATE_SUFFIX)
+
+
+def state_file_name(task_file: Path, masked_globals: Mapping[str, str]) -> str:
+    """`<basename without .txt>_<8 hex>.recovery.json`: the hex is SHA-256 of the absolute
+    path and the canonical JSON of the globals (secrets masked, so no hash of a secret
+    leaves the process). Two runs of one file with other globals keep apart; an edit of
+    the file keeps its state (I.4a). A long base name is bounded (bounded_name)."""
+    import json
 
     absolute = os.path.abspath(str(task_file))
-    digest = hashlib.sha256(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    base = os.path.basename(absolute)
-    if base.endswith(".txt"):
-        base = base[: -len(".txt")]
-    return f"{base}_{digest}.recovery.json"
+    canonical = json.dumps(dict(sorted(masked_globals.items())), separators=(",", ":"))
+    digest = _sha256_hex(f"{absolute}\0{canonical}")[:8]
+    return f"{bounded_name(_state_stem(absolute), _STATE_ROOM)}_{digest}{STATE_SUFFIX}"
+
+
+def state_file_stem(task_file: Path) -> str:
+    """What every state file name of `task_file` starts with, before `_<8 hex>`."""
+    return bounded_name(_state_stem(os.path.abspath(str(task_file))), _STATE_ROOM)
+
+
+def legacy_state_file_name(task_file: Path) -> str:
+    """The name the previous version gave the state file: 8 hex of SHA-256 of the
+    absolute path only (one state per file, whatever its globals)."""
+    absolute = os.path.abspath(str(task_file))
+    return f"{_state_stem(absolute)}_{_sha256_hex(absolute)[:8]}{STATE_SUFFIX}"
 
 
 @record(frozen=True)
@@ -65,11 +116,19 @@ class RunPaths:
     task_file: Path
     output_dir: Path
     json_file: Path  # default `--output-json` target when no path is given
+    # The state file's name, once the globals are known (Session.choose_state_file).
+    state_name: Optional[str] = None
+
+    @property
+    def recovery_dir(self) -> Path:
+        """Where state files are kept."""
+        return self.base / "recovery"
 
     @property
     def state_file(self) -> Path:
-        """`recovery/<name>_<hash>.recovery.json`, named when first needed."""
-        return self.base / "recovery" / state_file_name(self.task_file)
+        """`recovery/<name>_<hash>.recovery.json` of this task file and its globals (before
+        the globals are known: the name for no globals)."""
+        return self.recovery_dir / (self.state_name or state_file_name(self.task_file, {}))
 
 
 def run_paths(base: Path, task_file: Path, started: float, project: Optional[str]) -> RunPaths:

@@ -8,6 +8,7 @@ Secrets are masked here as everywhere else (SPEC I.4).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -62,19 +63,30 @@ class StateWriter:
     task in the sequential benchmark. A journal costs one `write` of the new
     results only. The first save creates the file with a temp file + rename
     (a previous run's state is never lost to a half-written start); every
-    later save appends one line with a single write call. A reader ignores a
-    last line cut short by `kill -9`, so no finished task is lost and the file
-    is never unreadable. With `fsync=True` (`--auto-recovery`) each save is
-    also synced to disk.
+    later save appends one line. A reader ignores a last line cut short by
+    `kill -9`, so no finished task is lost and the file is never unreadable.
+    With `fsync=True` (`--auto-recovery`) each save is also synced to disk.
+
+    A save that fails (a full disk) leaves the file as it was before it: the
+    part of the line that was written is cut off again, and nothing counts as
+    saved, so the next save appends everything since the last one that worked.
+    Where the cut itself fails, the next save writes the whole state again,
+    atomically. The file is thus always either the last complete journal or a
+    new complete one, and once there is space again it holds every result
+    recorded (I.4a).
     """
 
-    def __init__(self, path: Path, *, masker: Masker, fsync: bool = False) -> None:
+    def __init__(self, path: Path, *, masker: Masker, fsync: bool = False,
+                 task_file: str = "") -> None:
         self.path = Path(path)
         self.masker = masker
         self.fsync = fsync
+        self.task_file = task_file  # absolute path, recorded in the header
         self._fd: Optional[int] = None
+        self._size = 0  # bytes of complete lines in the file
         self._stored_len = 0  # record.stored_ids entries already written
         self._path_len = 0  # execution_path entries already written
+        self._whole = True  # the next save writes the whole state (first, or after a failure)
         # Sub-tasks of a parallel block may finish (and save) at the same time.
         self._lock = threading.Lock()
 
@@ -87,50 +99,117 @@ class StateWriter:
         current_task: Optional[int],
         next_task: Optional[int],
     ) -> None:
-        """Record the results stored since the last save, and the current position."""
+        """Record the results stored since the last save, and the current position;
+        OSError when the write failed (the file is then as it was before)."""
         with self._lock:
-            ids = record.stored_ids[self._stored_len:]
-            self._stored_len += len(ids)
-            fresh = [record.results[tid] for tid in dict.fromkeys(ids) if tid in record.results]
-            path = record.execution_path
-            entry = {
-                "path_added": path[self._path_len:],  # folded back into execution_path
-                "current_task": current_task,
-                "next_task": next_task,
-                "last_task": record.last_task,
-                "failure": self.masker.mask_data(record.failure),
-                "task_results": {str(r.task_id): _result_data(r, self.masker) for r in fresh},
-            }
-            line = json.dumps(entry, separators=_COMPACT) + "\n"
-            if self._fd is None:
-                head = {"version": STATE_VERSION, "file_hash": file_sha256,
-                        "globals": {k: self.masker.mask(v) for k, v in globals_.items()}}
-                self._start(json.dumps(head, separators=_COMPACT) + "\n" + line)
+            stored, path = len(record.stored_ids), len(record.execution_path)
+            position = {"current_task": current_task, "next_task": next_task,
+                        "last_task": record.last_task,
+                        "failure": self.masker.mask_data(record.failure)}
+            if self._whole:
+                self._write_whole(file_sha256, record.execution_path[:path], record.results,
+                                  globals_, position)
             else:
-                _write_all(self._fd, line.encode("ascii"))
-                if self.fsync:
-                    os.fsync(self._fd)
-            self._path_len = len(path)
+                ids = record.stored_ids[self._stored_len:stored]
+                fresh = [record.results[tid] for tid in dict.fromkeys(ids)
+                         if tid in record.results]
+                self._append(self._line(record.execution_path[self._path_len:path],
+                                        position, fresh))
+            self._stored_len, self._path_len = stored, path
 
-    def _start(self, text: str) -> None:
-        """Create the journal with its header atomically, then keep it open for appends."""
-        atomic_write(self.path, text.encode("ascii"), fsync=self.fsync, mode=0o600)
+    def _line(self, path_added: List[int], position: Dict[str, Any],
+              results: List[TaskResult]) -> bytes:
+        """One journal entry as a line of ASCII JSON."""
+        entry = {"path_added": list(path_added), **position,  # path folded back on load
+                 "task_results": {str(r.task_id): _result_data(r, self.masker)
+                                  for r in results}}
+        return (json.dumps(entry, separators=_COMPACT) + "\n").encode("ascii")
+
+    def _write_whole(self, file_sha256: str, path: List[int], results: Mapping[int, TaskResult],
+                     globals_: Mapping[str, str], position: Dict[str, Any]) -> None:
+        """Replace the file atomically by the header and one entry holding everything."""
+        head = {"version": STATE_VERSION, "file_hash": file_sha256,
+                "task_file": self.masker.mask(self.task_file),
+                "globals": {k: self.masker.mask(v) for k, v in globals_.items()}}
+        data = (json.dumps(head, separators=_COMPACT) + "\n").encode("ascii") + self._line(
+            path, position, list(results.values()))
+        atomic_write(self.path, data, fsync=self.fsync, mode=0o600)  # old file kept on error
+        self._close_fd()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        _lock_while_running(self._fd)
+        self._size, self._whole = len(data), False
 
-    def mark_completed(self) -> None:
-        """Record that the run completed, so auto-recovery starts afresh next time."""
+    def _append(self, data: bytes) -> None:
+        """Append one line; on failure cut the file back to its last complete line."""
+        try:
+            _write_all(self._fd, data)
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError:
+            try:  # the file is the last complete journal again: the next save appends
+                os.ftruncate(self._fd, self._size)
+            except OSError:  # a torn last line is ignored by readers, as long as
+                self._whole = True  # nothing is appended after it: start over
+                self._close_fd()
+            raise
+        self._size += len(data)
+
+    def mark_completed(self) -> bool:
+        """Record that the run completed, so auto-recovery starts afresh next time.
+
+        When the journal cannot take the mark (the disk is full, or no save of this
+        run succeeded), the file is removed instead: an outdated state of a
+        completed run must not be resumed. False when neither was possible.
+        """
         with self._lock:
             if self._fd is not None:
-                _write_all(self._fd, b'{"completed":true,"task_results":{}}\n')
-                if self.fsync:
-                    os.fsync(self._fd)
+                try:
+                    self._append(b'{"completed":true,"task_results":{}}\n')
+                    return True
+                except OSError:
+                    pass
+            try:
+                self.path.unlink(missing_ok=True)
+                return True
+            except OSError:
+                return False
 
     def close(self) -> None:
         """Close the journal (the state file itself stays)."""
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            self._close_fd()
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _lock_while_running(fd: int) -> None:
+    """Hold a shared lock on the journal while this run writes it (the kernel drops it
+    when the run ends, however it ends), so that another run can tell a state still
+    being written from one left behind (in_use)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        pass  # (a filesystem without locks: the state just looks left behind)
+
+
+def in_use(path: Path) -> bool:
+    """True while a running tasker writes the state file at `path`."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -150,9 +229,10 @@ def save_state(
     next_task: Optional[int],
     masker: Masker,
     fsync: bool = False,
+    task_file: str = "",
 ) -> None:
     """One-off atomic save of the state; a run saving after every task should keep a StateWriter."""
-    writer = StateWriter(path, masker=masker, fsync=fsync)
+    writer = StateWriter(path, masker=masker, fsync=fsync, task_file=task_file)
     try:
         writer.save(file_sha256=file_sha256, record=record, globals_=globals_,
                     current_task=current_task, next_task=next_task)
@@ -172,6 +252,18 @@ def load_state(path: Path) -> Optional[Dict[str, Any]]:
     state = _fold(text.split("\n"), path)
     _check_shape(state, path)
     return state
+
+
+def read_header(path: Path) -> Optional[Dict[str, Any]]:
+    """The first line of a state file as a dict; None when it cannot be read as one
+    (used to find the states of a task file without reading whole journals)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+        head = json.loads(first)
+    except (OSError, ValueError):
+        return None
+    return head if isinstance(head, dict) else None
 
 
 def _fold(lines: List[str], path: Path) -> Dict[str, Any]:

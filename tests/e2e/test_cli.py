@@ -238,10 +238,11 @@ def test_auto_recovery_resumes_at_the_failed_task(tmp_path):
 
 
 def test_auto_recovery_refuses_a_point_that_needs_results_of_tasks_that_never_ran(tmp_path):
-    """0 fails and jumps to 2, which reads task 1: resuming at 2 cannot resolve it."""
+    """0 jumps to 2 over task 1; 2 reads task 1 and fails: resuming at 2 cannot resolve
+    it. (A failure routed by on_failure would resume at the routed task instead, I.4a.)"""
     flag = tmp_path / "flag"
     f = tmp_path / "bd.txt"
-    f.write_text("task=0\nhostname=localhost\nexec=local\ncommand=false\non_failure=2\n\n"
+    f.write_text("task=0\nhostname=localhost\nexec=local\ncommand=true\non_success=2\n\n"
                  "task=1\nhostname=localhost\nexec=local\ncommand=echo\narguments=one\n\n"
                  f"task=2\nhostname=localhost\nexec=local\ncommand=test\n"
                  f"arguments=-f {flag} @1_stdout@\n")

@@ -38,7 +38,7 @@ def alert_script(tmp: Path) -> Path:
     return script
 
 
-def run(tmp: Path, base: Path, limit_bytes: int = 0) -> subprocess.CompletedProcess:
+def run(tmp: Path, base: Path, limit_bytes: int = 0, *extra: str) -> subprocess.CompletedProcess:
     """tasker -r on the forty tasks, logs under `base`; `limit_bytes` caps every file
     tasker writes (RLIMIT_FSIZE), the fallback where no small tmpfs can be mounted."""
     def cap() -> None:
@@ -47,7 +47,7 @@ def run(tmp: Path, base: Path, limit_bytes: int = 0) -> subprocess.CompletedProc
 
     argv = [sys.executable, str(ROOT / "tasker.py"), "-r", str(forty_tasks(tmp)), "-l",
             str(base), "--no-task-backup", "--output-json", str(tmp / "r.json"),
-            "--alert-on-failure", str(alert_script(tmp))]
+            "--alert-on-failure", str(alert_script(tmp)), *extra]
     env = dict(os.environ, HOME=str(tmp), NO_COLOR="1")
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp, timeout=120,
                           preexec_fn=cap)
@@ -72,6 +72,15 @@ def test_a_full_log_disk_stops_launching_and_exits_26(tmp_path, small_tmpfs):
         assert (meta["status"], meta["exit_code"]) == ("failed", 26)
         assert reason in report["execution_summary"]["failure_info"]["error"]
         assert (tmp_path / "alert.sh.out").read_text().startswith("26|cannot write the log file")
+        # Space is back: the run resumes after what was recorded, and finishes.
+        (disk / "filler").unlink()
+        again = run(tmp_path, disk / "base", 0, "--auto-recovery")
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr
+        runs = [int(n) for n in (tmp_path / "markers").read_text().split()]
+        first, second = runs[:len(ran)], runs[len(ran):]
+        resumed = int(again.stdout.split("resuming workflow at task ")[1].split()[0])
+        # Every task ran; only those the full disk kept out of the state file ran twice.
+        assert second == list(range(resumed, TASKS)) and resumed <= len(first)
 
 
 def test_a_log_directory_that_cannot_be_made_exits_1_and_still_writes_the_report(tmp_path):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tasker.report.masking import Masker
 from tasker.report.statefile import (
@@ -239,3 +242,164 @@ def test_values_no_run_can_have_written_are_a_state_error(change):
     data.update(change)
     with pytest.raises(StateError):
         _result_from("0", data)
+
+
+# ---- a write that fails (a full disk) leaves the file as it was (I.4a) -------------------------
+
+class FullDisk:
+    """While `full`: os.write puts part of the data on disk, then fails with ENOSPC, and
+    no temporary file for an atomic write can be created."""
+
+    def __init__(self, monkeypatch):
+        from tasker.report import atomic
+
+        self.full = False
+        self.real_write, self.real_mkstemp = os.write, atomic._mkstemp
+        monkeypatch.setattr(os, "write", self.write)
+        monkeypatch.setattr(atomic, "_mkstemp", self.mkstemp)
+
+    def write(self, fd, data):
+        if not self.full:
+            return self.real_write(fd, data)
+        if len(data) > 1:  # the first call gets half of it on disk, the next one none
+            return self.real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def mkstemp(self, target):
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.real_mkstemp(target)
+
+
+def store_and_save(writer, record, tid, size=3000):
+    record.store(TaskResult(tid, 0, stdout=f"{tid}:" + "x" * size, success=True,
+                            status="success"))
+    record.execution_path.append(tid)
+    writer.save(file_sha256=SHA, record=record, globals_={"G": "v"}, current_task=tid,
+                next_task=tid + 1)
+
+
+def test_a_failed_append_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "s.json"
+    disk = FullDisk(monkeypatch)
+    writer, record = StateWriter(path, masker=Masker()), RunRecord()
+    for tid in range(3):
+        store_and_save(writer, record, tid)
+    before = path.read_bytes()
+    disk.full = True
+    with pytest.raises(OSError):
+        store_and_save(writer, record, 3)
+    assert path.read_bytes() == before  # the half-written line was cut off again
+    assert load_state(path)["next_task"] == 3
+
+
+def test_after_a_failed_write_the_next_save_records_everything(tmp_path, monkeypatch):
+    """The bug: a torn line followed by later lines made the file corrupt (exit 12)."""
+    path = tmp_path / "s.json"
+    disk = FullDisk(monkeypatch)
+    writer, record = StateWriter(path, masker=Masker(), task_file="/x/flow.txt"), RunRecord()
+    store_and_save(writer, record, 0)
+    disk.full = True
+    for tid in (1, 2):
+        with pytest.raises(OSError):
+            store_and_save(writer, record, tid)
+    disk.full = False
+    store_and_save(writer, record, 3)
+    writer.close()
+    state = load_state(path)
+    assert results_from_state(state) == record.results  # every result recorded, 0-3
+    assert state["execution_path"] == [0, 1, 2, 3] and state["next_task"] == 4
+    assert state["task_file"] == "/x/flow.txt"
+    # header, task 0, then tasks 1-3 in one line (the cut-back file takes appends again)
+    assert len(path.read_text().splitlines()) == 3
+    assert os.listdir(tmp_path) == ["s.json"]  # no temp file left
+
+
+def test_a_failed_rewrite_keeps_the_last_complete_journal(tmp_path, monkeypatch):
+    """While the disk stays full, the whole-state rewrite fails too: the old file stays."""
+    path = tmp_path / "s.json"
+    disk = FullDisk(monkeypatch)
+    writer, record = StateWriter(path, masker=Masker()), RunRecord()
+    store_and_save(writer, record, 0)
+    store_and_save(writer, record, 1)
+    disk.full = True
+    for tid in (2, 3):  # an append, then a rewrite
+        with pytest.raises(OSError):
+            store_and_save(writer, record, tid)
+        state = load_state(path)
+        assert sorted(results_from_state(state)) == [0, 1] and state["next_task"] == 2
+    disk.full = False
+    store_and_save(writer, record, 4)
+    writer.close()
+    assert sorted(results_from_state(load_state(path))) == [0, 1, 2, 3, 4]
+
+
+def test_a_failed_write_on_dev_full_is_an_oserror_and_the_file_stays(tmp_path):
+    """A real full device: /dev/full refuses every write with ENOSPC."""
+    if not os.path.exists("/dev/full"):
+        pytest.fail("/dev/full is missing")
+    path = tmp_path / "s.json"
+    writer, record = StateWriter(path, masker=Masker()), RunRecord()
+    store_and_save(writer, record, 0)
+    before = path.read_bytes()
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, writer._fd)  # the journal's descriptor now points at a full device
+    os.close(full)
+    with pytest.raises(OSError) as info:
+        store_and_save(writer, record, 1)
+    assert info.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before
+    store_and_save(writer, record, 2)  # rewritten whole, beside the device
+    writer.close()
+    assert sorted(results_from_state(load_state(path))) == [0, 1, 2]
+
+
+def test_completed_mark_that_cannot_be_written_removes_the_outdated_state(tmp_path,
+                                                                        monkeypatch):
+    path = tmp_path / "s.json"
+    disk = FullDisk(monkeypatch)
+    writer, record = StateWriter(path, masker=Masker()), RunRecord()
+    store_and_save(writer, record, 0)
+    disk.full = True
+    assert writer.mark_completed() is True
+    assert not path.exists()  # a completed run leaves nothing to resume
+    disk.full = False
+    writer.close()
+
+
+def test_completed_mark_is_appended(tmp_path):
+    path = tmp_path / "s.json"
+    writer, record = StateWriter(path, masker=Masker()), RunRecord()
+    store_and_save(writer, record, 0)
+    assert writer.mark_completed() is True
+    writer.close()
+    assert load_state(path)["completed"] is True
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.booleans(), min_size=1, max_size=12))
+def test_any_pattern_of_failed_saves_keeps_a_readable_state(tmp_path, monkeypatch, full):
+    """Whatever saves fail, the file folds to the last save that succeeded, and each
+    success holds every result recorded up to it."""
+    path = tmp_path / f"s{len(list(tmp_path.iterdir()))}.json"
+    with monkeypatch.context() as patch:
+        disk = FullDisk(patch)
+        writer, record = StateWriter(path, masker=Masker()), RunRecord()
+        saved_upto = None
+        for tid, is_full in enumerate(full):
+            disk.full = is_full
+            try:
+                store_and_save(writer, record, tid, size=700)
+                saved_upto = tid
+            except OSError:
+                pass
+        disk.full = False
+        writer.close()
+    if saved_upto is None:
+        assert not path.exists()
+        return
+    state = load_state(path)
+    assert sorted(results_from_state(state)) == list(range(saved_upto + 1))
+    assert state["next_task"] == saved_upto + 1
+    assert state["execution_path"] == list(range(saved_upto + 1))
