@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -283,3 +285,40 @@ def test_help_lists_the_signal_codes() -> None:
                          capture_output=True, text=True, timeout=60).stdout
     assert "129      interrupted by SIGHUP" in out
     assert "130/143  interrupted by SIGINT/SIGTERM" in out
+
+
+def test_a_real_hangup_of_the_terminal(tmp_path: Path, numbers: Tuple[int, int]) -> None:
+    """tasker on a pseudo-terminal that goes away: SIGHUP from the kernel, then every
+    console write fails (EIO); the run still ends as interrupted, with every record."""
+    inner, outer = numbers
+    task_file = tmp_path / "flow.txt"
+    task_file.write_text(PLAIN.format(command=trapped(inner, outer))
+                         + "\ntask=1\nhostname=localhost\ncommand=echo\nexec=local\n")
+    argv = [sys.executable, str(ROOT / "tasker.py"), str(task_file), "-r", "-p", "P",
+            "--skip-host-validation", "--no-task-backup", "-l", str(tmp_path / "logs"),
+            "--output-json", str(tmp_path / "r.json")]
+    pid, master = pty.fork()
+    if pid == 0:  # the child: tasker, with the terminal as its controlling terminal
+        try:
+            os.chdir(tmp_path)
+            os.execve(sys.executable, argv, dict(os.environ, HOME=str(tmp_path)))
+        finally:
+            os._exit(127)  # (never back into pytest)
+    try:
+        end = time.monotonic() + 30
+        while len(sleepers(inner, outer)) < 2:  # keep reading, so tasker never blocks
+            assert time.monotonic() < end, "the command never started"
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    pass
+    finally:
+        os.close(master)  # the hangup
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 129
+    meta = json.loads((tmp_path / "r.json").read_text())["workflow_metadata"]
+    assert (meta["status"], meta["exit_code"]) == ("interrupted", 129)
+    log = next((tmp_path / "logs" / "log").glob("flow_*.log")).read_text()
+    assert "Task 0: Exit code: -15" in log and "Traceback" not in log
+    wait_for(lambda: not sleepers(inner, outer), "the end of the command's group", seconds=5)
