@@ -9,11 +9,10 @@ messages and exit codes (SPEC I.9). Every path after the file was read ends in
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, NoReturn, Optional, Sequence
+from typing import Dict, List, Mapping, NoReturn, Optional, Sequence
 
 from tasker import preflight
 from tasker.engine.errors import FatalRunError
@@ -24,6 +23,7 @@ from tasker.report.masking import Masker, split_secret_vars
 from tasker.report.paths import default_base, run_paths
 from tasker.report.private import make_private_dirs
 from tasker.session import Session
+from tasker.signals import SignalRouter, Stopped
 from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, render_all
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
@@ -33,7 +33,10 @@ EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START = 2, 20, 24, 12
 
 
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr)
+    try:
+        print(msg, file=sys.stderr)
+    except OSError:  # the terminal is gone (EIO after a hangup): nothing can be said there
+        pass
 
 
 def main(argv: Optional[Sequence[str]] = None,
@@ -43,10 +46,24 @@ def main(argv: Optional[Sequence[str]] = None,
     Called as the program (`argv` None), tasker loads one file in this process: what
     it loads is frozen for the collector, and once every record of the session is
     written the process ends at once with the exit code (see run) instead of returning.
+    SIGINT, SIGTERM and SIGHUP stop tasker the same way from here on (tasker/signals.py).
     """
     as_program = argv is None
-    argv = list(sys.argv[1:] if argv is None else argv)
-    environ = dict(os.environ if environ is None else environ)
+    signals = SignalRouter().install()
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv),
+                     dict(os.environ if environ is None else environ), as_program, signals)
+    except Stopped as stop:  # before any record exists: there is nothing to write yet
+        _say(f"Received {stop.name}, stopping")
+        if as_program:
+            _exit_now(stop.exit_code)  # (no final flush to a terminal that may be gone)
+        return stop.exit_code
+    finally:
+        signals.uninstall()
+
+
+def _main(argv: List[str], environ: Dict[str, str], as_program: bool,
+          signals: SignalRouter) -> int:
     try:
         cli = parse_cli(argv)
     except UsageError as exc:
@@ -56,12 +73,13 @@ def main(argv: Optional[Sequence[str]] = None,
         return int(exc.code or 0)
     pause = PreflightPause(freeze=as_program)
     try:
-        return _load_and_run(cli, environ, pause)
+        return _load_and_run(cli, environ, pause, signals)
     finally:
         pause.end()
 
 
-def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause) -> int:
+def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause,
+                  signals: SignalRouter) -> int:
     path = cli["task_file"]
     try:
         raw = L.read_text(path)
@@ -69,27 +87,36 @@ def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause) 
         _say(f"ERROR: {exc}")
         return 1
     except TaskFileError as exc:
-        return _early_failure(cli, path, environ, exc)
-    lines = L.classify(raw)
+        return _early_failure(cli, path, environ, exc, signals)
     try:
+        lines = L.classify(raw)
         file_args = parse_file_args(header_arguments(lines))
+        options = merge(cli, file_args)
     except UsageError as exc:
         _say(f"{path}:{exc.line}: error: {exc.message}" if exc.line else f"ERROR: {exc.message}")
-        return _finish_early(cli, path, environ, exc.exit_code, exc.message)
-    options = merge(cli, file_args)
-    return run(options, path, raw, lines, environ, pause, exit_process=pause.freezes)
+        return _finish_early(cli, path, environ, signals, exc.exit_code, exc.message)
+    except Stopped as stop:
+        return _finish_early(cli, path, environ, signals, stop.exit_code,
+                             f"interrupted by {stop.name}", "interrupted",
+                             warning=f"Received {stop.name}, stopping")
+    return run(options, path, raw, lines, environ, pause, exit_process=pause.freezes,
+               signals=signals)
 
 
 def _early_failure(cli: dict, path: str, environ: Mapping[str, str],
-                   exc: TaskFileError) -> int:
+                   exc: TaskFileError, signals: SignalRouter) -> int:
     _say(exc.render())
-    return _finish_early(cli, path, environ, EXIT_INVALID, "task file is not valid")
+    return _finish_early(cli, path, environ, signals, EXIT_INVALID, "task file is not valid")
 
 
-def _finish_early(cli: dict, path: str, environ: Mapping[str, str], code: int,
-                  error: str) -> int:
+def _finish_early(cli: dict, path: str, environ: Mapping[str, str], signals: SignalRouter,
+                  code: int, error: str, status: str = "validation_failed",
+                  warning: Optional[str] = None) -> int:
     session = _session(merge(cli, {}), path, environ)
-    return session.finish(code, "validation_failed", error)
+    session.signals = signals
+    if warning:
+        session.log.warn(warning)
+    return session.finish(code, status, error)
 
 
 def _session(options: Options, path: str, environ: Mapping[str, str]) -> Session:
@@ -122,17 +149,20 @@ def _session(options: Options, path: str, environ: Mapping[str, str]) -> Session
 
 def run(options: Options, path: str, raw: str, lines: L.Lines,
         environ: Mapping[str, str], pause: Optional[PreflightPause] = None,
-        exit_process: bool = False) -> int:
+        exit_process: bool = False, signals: Optional[SignalRouter] = None) -> int:
     """Everything after the options are known; returns the exit code.
 
     `pause` (the collector's pause since loading began) ends once the task file is
     validated. With `exit_process`, a session that has written and closed all its
-    records ends the process at once (see _exit_now).
+    records ends the process at once (see _exit_now). `signals` is the process's
+    router of the stop signals (none: the session's own, which sees no signal).
     """
     if options.show_effective_args:
         print_out(effective_args(options, _secrets(options, path, raw, lines, environ).mask))
         return 0
     session = _session(options, path, environ)
+    if signals is not None:
+        session.signals = signals
     if session.setup_error is not None:
         return session.finish(1, "failed", session.setup_error)
     if options.show_recovery_info:
@@ -175,48 +205,24 @@ def _exit_now(code: int) -> NoReturn:
 
 def _run_session(session: Session, raw: str, lines: L.Lines, pause: PreflightPause) -> int:
     """The pipeline, with every way out of it ending the session."""
-    previous = _catch_sigterm()  # the engine installs its own handlers while it runs
     try:
-        return _pipeline(session, raw, lines, pause)
-    except _Terminated:
-        session.log.warn("Received SIGTERM, stopping")
-        return session.finish(143, "interrupted", "interrupted by SIGTERM")
-    except TaskFileError as exc:
-        _report_diagnostics(session, exc)
-        return session.finish(EXIT_INVALID, "validation_failed", "task file is not valid")
-    except KeyboardInterrupt:  # Ctrl-C before the engine's own handler is in place
-        session.log.warn("Received SIGINT, stopping")
-        return session.finish(130, "interrupted", "interrupted by SIGINT")
-    except Exception as exc:  # noqa: BLE001 - a bug: keep the records, say where to look
-        import traceback  # (only a bug needs it: start-up stays cheap)
+        try:
+            return _pipeline(session, raw, lines, pause)
+        except TaskFileError as exc:
+            _report_diagnostics(session, exc)
+            return session.finish(EXIT_INVALID, "validation_failed", "task file is not valid")
+        except Exception as exc:  # noqa: BLE001 - a bug: keep the records, say where to look
+            import traceback  # (only a bug needs it: start-up stays cheap)
 
-        session.log.debug("Internal error:\n" + traceback.format_exc())
-        session.log.error(f"Internal error ({exc.__class__.__name__}: {exc}); this is a bug "
-                          "in tasker, the log file has the details")
-        return session.finish(1, "failed", f"internal error: {exc.__class__.__name__}")
+            session.log.debug("Internal error:\n" + traceback.format_exc())
+            session.log.error(f"Internal error ({exc.__class__.__name__}: {exc}); this is a "
+                              "bug in tasker, the log file has the details")
+            return session.finish(1, "failed", f"internal error: {exc.__class__.__name__}")
+    except Stopped as stop:  # a signal before the engine ran (the engine ends by itself)
+        session.log.warn(f"Received {stop.name}, stopping")
+        return session.finish(stop.exit_code, "interrupted", f"interrupted by {stop.name}")
     finally:
         pause.end()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-class _Terminated(BaseException):
-    """SIGTERM arrived before the engine's own signal handling took over.
-
-    A BaseException, like KeyboardInterrupt, so no `except Exception` swallows it.
-    """
-
-
-def _terminated(signum: int, frame: object) -> None:
-    raise _Terminated()
-
-
-def _catch_sigterm():
-    """Turn SIGTERM into _Terminated; None where signals cannot be set (not the main thread)."""
-    try:
-        return signal.signal(signal.SIGTERM, _terminated)
-    except ValueError:
-        return None
 
 
 def _show_recovery_info(session: Session) -> int:

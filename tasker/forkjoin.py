@@ -52,10 +52,13 @@ def both(first: Callable[[], A], second: Callable[[], B], *, fork: bool = True) 
     os.close(write_end)
     try:
         a = first()
-    except BaseException:  # Ctrl-C, SIGTERM or a bug: the child's work is not wanted
-        _abandon(pid, read_end)
+        data = _read_all(read_end)  # (a stop signal may come while we wait here too)
+    except BaseException:  # Ctrl-C, a stop signal or a bug: the child's work is not wanted
+        _abandon(pid)
         raise
-    b = _join(pid, read_end)
+    finally:
+        os.close(read_end)
+    b = _join(pid, data)
     return a, (second() if b is None else b[0])
 
 
@@ -63,7 +66,8 @@ def _child(fn: Callable[[], B], fd: int) -> None:
     """Run in the child: write the pickled result to `fd`, then exit at once."""
     code = 1
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM):  # die at once, like any worker
+        # Die at once on a stop signal, like any worker (the parent decides what it means).
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         import pickle
 
@@ -77,9 +81,8 @@ def _child(fn: Callable[[], B], fd: int) -> None:
         os._exit(code)  # no atexit handlers, no flushing of buffers the parent owns
 
 
-def _abandon(pid: int, fd: int) -> None:
+def _abandon(pid: int) -> None:
     """Stop the child and reap it."""
-    os.close(fd)
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:
@@ -87,10 +90,18 @@ def _abandon(pid: int, fd: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _join(pid: int, fd: int) -> Optional[Tuple[B]]:
+def _read_all(fd: int) -> bytes:
+    """Everything the child writes to `fd`, up to its end."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _join(pid: int, data: bytes) -> Optional[Tuple[B]]:
     """The child's result (in a 1-tuple), or None when it did not deliver one."""
-    with os.fdopen(fd, "rb") as inp:
-        data = inp.read()
     _, status = os.waitpid(pid, 0)
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
         return None

@@ -30,7 +30,8 @@ exit status:
            without on_failure
   12       --start-from names no task; state file invalid or changed
   20       task file invalid (syntax, validation, security); exec type not
-           configured; program not found at run time
+           configured; program not found at run time; instance lock cannot
+           be made (--instance-check)
   21       host validation: DNS failures only
   24       no tasks in the file
   25       the same workflow is already running (--instance-check)
@@ -39,6 +40,7 @@ exit status:
   60       host validation: ping failed
   61       host validation: connectivity test failed or wrapper binary missing
   124      a task timed out (its exit code propagated)
+  129      interrupted by SIGHUP (e.g. the SSH session to the jumphost dropped)
   130/143  interrupted by SIGINT/SIGTERM
 """
 

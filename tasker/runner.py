@@ -1,24 +1,22 @@
-"""Running a validated workflow: instance lock, resume, signals, the engine, the records.
+"""Running a validated workflow: instance lock, resume, the engine, the records.
 
 Called by the CLI once validation passed; returns the exit code after
-`Session.finish` has written every record.
+`Session.finish` has written every record. Signals reach the engine through the
+session's router (tasker/signals.py), installed when tasker started.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-from tasker.engine.context import (
-    EngineOptions, FatalRunError, Interrupt, Outcome, RunContext,
-)
+from tasker.engine.context import EngineOptions, FatalRunError, Outcome, RunContext
 from tasker.exec.exectypes import ExecConfig
 from tasker.session import Session
 
-EXIT_START, EXIT_LOCKED = 12, 25
+EXIT_START, EXIT_LOCK_ERROR, EXIT_LOCKED = 12, 20, 25
 
 
 def _lock_instance(session: Session):
@@ -31,6 +29,7 @@ def _lock_instance(session: Session):
     if opts.force_instance:
         session.log.warn("# WARNING: Instance check bypassed (--force-instance flag set)")
         return None
+    session.phase = "instance_check"
     home = Path(session.environ.get("HOME") or Path.home())
     lock = InstanceLock(home, instance_key(session.file_sha256, session.globals()))
     masked = {k: session.masker.mask(v) for k, v in session.globals().items()}
@@ -132,7 +131,7 @@ def _engine_options(session: Session, start: Optional[int]) -> EngineOptions:
 
 def execute(session: Session, config: ExecConfig) -> int:
     """Lock (with --instance-check), resume if asked, run the engine, write the records."""
-    from tasker.instance import InstanceLocked
+    from tasker.instance import InstanceLocked, InstanceLockError
 
     try:
         lock = _lock_instance(session)
@@ -140,6 +139,9 @@ def execute(session: Session, config: ExecConfig) -> int:
         session.log.error(f"Workflow is already running: {exc.holder}")
         session.log.error(f"Lock file: {exc.path}")
         return session.finish_locked(EXIT_LOCKED, "workflow is already running")
+    except InstanceLockError as exc:  # (the original's lock errors end with exit 20 too)
+        session.log.error(exc.sentence)
+        return session.finish(EXIT_LOCK_ERROR, "failed", exc.sentence)
     try:
         return _run_engine(session, config)
     finally:
@@ -161,40 +163,24 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
             session.log.warn(f"Task file backup failed: {exc}")
     session.log.debug(f"Execution types from {config.source or 'built-in defaults'}: "
                       f"{', '.join(sorted(config.types))} (default {config.default_exec_type})")
-    interrupt = Interrupt()
-    session.log.on_write_error(interrupt.halt)  # no log, no new tasks (exit 26)
-    with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool, \
-            _signals(interrupt):
+    session.log.on_write_error(session.signals.interrupt.halt)  # no log: no new tasks (26)
+    # The spool directory goes whatever ends the run: a signal before the engine runs
+    # raises Stopped through this block, one during the run ends the engine.
+    with tempfile.TemporaryDirectory(prefix="tasker_session_") as spool:
         try:
             session.phase = "recovery"
             start = _restore_state(session) if session.real_run else session.options.start_from
             session.phase = "execution"
             ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session, start),
                              exec_config=config, executor=ProcessExecutor(Path(spool)),
-                             log=session.log, interrupt=interrupt, record=session.record,
-                             on_task_finished=session.save_state, spool_dir=Path(spool))
+                             log=session.log, interrupt=session.signals.interrupt,
+                             record=session.record, on_task_finished=session.save_state,
+                             spool_dir=Path(spool))
+            # The engine stops at its own points (and cancels running commands) when a
+            # signal triggers the Interrupt: from here on nothing is cut short.
+            session.signals.stop_raising()
             outcome = run_workflow(ctx)
         except FatalRunError as exc:
             session.log.error(f"FATAL ERROR: {exc.message}")
             outcome = Outcome(exc.exit_code, "failed", exc.message, exc.task_id)
     return session.finish(outcome.exit_code, outcome.status, outcome.error, outcome.task_id)
-
-
-class _signals:
-    """Route SIGINT/SIGTERM to the run's Interrupt for the duration of the run."""
-
-    def __init__(self, interrupt: Interrupt):
-        self.interrupt = interrupt
-        self.saved: List = []
-
-    def __enter__(self) -> "_signals":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.saved.append((sig, signal.signal(sig, self._handle)))
-        return self
-
-    def _handle(self, signum: int, _frame) -> None:
-        self.interrupt.trigger(signum)
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self.saved:
-            signal.signal(sig, old)

@@ -11,7 +11,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional, Tuple
 
 from tasker import __version__
 from tasker.record import field, record, replace
@@ -19,9 +19,11 @@ from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.paths import RunPaths, state_file_name
 from tasker.results import RunRecord
+from tasker.signals import SignalRouter, exit_code as signal_exit_code, signal_name
 from tasker.syntax.ast import TaskFile
 
 if TYPE_CHECKING:  # the state file is written by real runs only: loaded on first save
+    from tasker.exec.base import CommandResult
     from tasker.report import statefile
 
 ALERT_TIMEOUT = 30
@@ -53,6 +55,8 @@ class Session:
     setup_error: Optional[str] = None
     # Whether this run keeps a state file (None: not decided yet, see choose_state_file).
     keeps_state: Optional[bool] = None
+    # The stop signals (SIGINT, SIGTERM, SIGHUP); the CLI installs the process's router.
+    signals: SignalRouter = field(default_factory=SignalRouter, repr=False, compare=False)
     _sha256: str = field(default="", repr=False, compare=False)
 
     @property
@@ -120,8 +124,11 @@ class Session:
 
         `task_id` is the task that ended the run (a `return=` task, a failed one); the
         report, the summary line and the alert name it rather than the last task that
-        ran a command.
+        ran a command. The JSON report is written before the alert (which may read it);
+        a signal during the alert ends the script and makes the run's code 128 + N, so
+        the report is written again and the summary line, written last, carries it too.
         """
+        self.signals.stop_raising()  # records are written whole; only the alert can be cut
         if self.finished:
             return exit_code
         self.finished = True
@@ -135,21 +142,34 @@ class Session:
             self.record.failure = {"task_id": self.ending_task, "exit_code": exit_code,
                                    "error": error}
         self._write_report(exit_code, status, ended)
-        self._write_summary(exit_code, ended)
         if self.state_writer is not None:
             if exit_code == 0:
                 self.state_writer.mark_completed()
             self.state_writer.close()
         if exit_code != 0:
-            self._alert(exit_code, error or status)
+            signum = self._alert(exit_code, error or status)
+            if signum is not None:
+                exit_code, status = self._stopped_during_alert(signum, error or status)
+                self._write_report(exit_code, status, ended)
+        self._write_summary(exit_code, ended)
         if exit_code == 0 and self.real_run and self.options.auto_recovery:
             self.paths.state_file.unlink(missing_ok=True)
         self.log.close()
         return exit_code
 
+    def _stopped_during_alert(self, signum: int, reason: str) -> Tuple[int, str]:
+        """The run's new exit code and status after a signal ended the alert script."""
+        code = signal_exit_code(signum)
+        self.record.failure = {
+            "task_id": self.ending_task, "exit_code": code,
+            "error": f"interrupted by {signal_name(signum)} during the alert script "
+                     f"(the run had ended: {reason})"}
+        return code, "interrupted"
+
     def finish_locked(self, exit_code: int, error: str) -> int:
         """Exit 25 (the workflow is already running): the JSON report, which every exit
         writes (I.6), but no summary line, state or alert, as in the original."""
+        self.signals.stop_raising()
         if not self.finished:
             self.finished = True
             self.record.failure = {"task_id": None, "exit_code": exit_code, "error": error}
@@ -204,42 +224,56 @@ class Session:
         except OSError as exc:
             self.log.warn(f"Failed to write project summary: {exc}")
 
-    def _alert(self, exit_code: int, reason: str) -> None:
+    def _alert(self, exit_code: int, reason: str) -> Optional[int]:
+        """Run --alert-on-failure's script; the number of a signal that stopped it, or None."""
         script = self.options.alert_on_failure
         if not script:
-            return
+            return None
         if not self.options.run:  # (with -r it runs, --validate-only or not: II.9.2)
             self.log.info(f"[DRY RUN] Would execute alert script: {script}")
-            return
+            return None
         if not os.path.isfile(script):  # (an ERROR, not a WARN line, as TASKER logs it)
             self.log.error(f"Alert script not found or not a regular file: {script}")
-            return
+            return None
         if not os.access(script, os.X_OK):
             try:  # TASKER makes the script executable (chmod 0700) before it runs it
                 os.chmod(script, 0o700)
             except OSError:
                 pass
         self.log.warn(f"Executing alert script: {script}")
-        import subprocess  # (only an alert runs a program from here)
+        from tasker.engine.context import Interrupt
+        from tasker.exec.process import run_script  # (only an alert runs a program from here)
 
-        env = dict(self.environ, TASKER_EXIT_CODE=str(exit_code), TASKER_ERROR=reason,
-                   TASKER_FAILED_TASK="" if self.ending_task is None else str(self.ending_task),
-                   TASKER_TASK_FILE=str(self.task_file), TASKER_LOG_FILE=self.log_name or "",
-                   TASKER_STATE_FILE=str(self.paths.state_file)
-                   if self.real_run and self.paths.state_file.exists() else "",
-                   TASKER_TIMESTAMP=time.strftime("%Y-%m-%d %H:%M:%S"))
-        try:
-            proc = subprocess.run([os.path.abspath(script)], env=env, capture_output=True,
-                                  text=True, timeout=ALERT_TIMEOUT, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
+        told = {"TASKER_EXIT_CODE": str(exit_code), "TASKER_ERROR": reason,
+                "TASKER_FAILED_TASK": "" if self.ending_task is None else str(self.ending_task),
+                "TASKER_TASK_FILE": str(self.task_file), "TASKER_LOG_FILE": self.log_name or "",
+                "TASKER_STATE_FILE": str(self.paths.state_file)
+                if self.real_run and self.paths.state_file.exists() else "",
+                "TASKER_TIMESTAMP": time.strftime("%Y-%m-%d %H:%M:%S")}
+        # What tasker tells the script leaves the process: masked like every other record.
+        env = dict(self.environ, **{name: self.masker.mask(value) for name, value in told.items()})
+        # The script runs in its own session, as tasks do: its timeout kills its whole
+        # process group, and a signal now ends the group (SIGTERM, then SIGKILL).
+        with self.signals.routed_to(Interrupt()) as stop:
+            try:
+                result = run_script([os.path.abspath(script)], ALERT_TIMEOUT, stop.event, env)
+            except (OSError, ValueError) as exc:
+                self.log.warn(f"Alert script could not be started: {exc}")
+                return stop.signum
+        self._log_alert(result)
+        if stop.signum is not None:
+            self.log.warn(f"Received {signal_name(stop.signum)} while the alert script ran; "
+                          "it was stopped")
+        return stop.signum
+
+    def _log_alert(self, result: CommandResult) -> None:
+        """The alert's outcome as TASKER logs it."""
+        if result.timed_out:
             self.log.warn(f"Alert script timeout after {ALERT_TIMEOUT} seconds")
             return
-        except OSError as exc:
-            self.log.warn(f"Alert script could not be started: {exc}")
-            return
-        (self.log.info if proc.returncode == 0 else self.log.warn)(  # WARN only on failure
-            f"Alert script exited with code {proc.returncode}")
-        if proc.stdout.strip():
-            self.log.info(f"Alert script stdout: {proc.stdout.strip()}")
-        if proc.stderr.strip():
-            self.log.warn(f"Alert script stderr: {proc.stderr.strip()}")
+        (self.log.info if result.exit_code == 0 else self.log.warn)(  # WARN only on failure
+            f"Alert script exited with code {result.exit_code}")
+        if result.stdout.strip():
+            self.log.info(f"Alert script stdout: {result.stdout.strip()}")
+        if result.stderr.strip():
+            self.log.warn(f"Alert script stderr: {result.stderr.strip()}")

@@ -1,12 +1,18 @@
 """Run a command as a local child process: owned, bounded in memory, never stuck.
 
 The child is started directly (no shell) in its own session, so its process
-group holds it and every descendant that did not leave on purpose; timeouts and
-cancellation signal that whole group. Both pipes are read by one selector loop
-in the calling thread (no reader threads, so a thousand concurrent runs cost a
-thousand threads of the caller, not three thousand). Each stream keeps its
-first MEMORY_LIMIT bytes in memory; past that the whole stream goes to a file
-in the spool directory.
+group holds it and every descendant that did not leave on purpose (`setsid`).
+A timeout sends SIGKILL to that whole group at once. A cancel (a signal to
+tasker) sends SIGTERM, and SIGKILL 0.5 s later whatever happened meanwhile: a
+member that ignores SIGTERM dies even when the leader has exited and nothing
+holds the pipes any more. Until that last signal the leader is left unreaped
+(a zombie still owns its process group ID), so the group signalled is never
+one the kernel has handed to someone else.
+
+Both pipes are read by one selector loop in the calling thread (no reader
+threads, so a thousand concurrent runs cost a thousand threads of the caller,
+not three thousand). Each stream keeps its first MEMORY_LIMIT bytes in memory;
+past that the whole stream goes to a file in the spool directory.
 """
 
 from __future__ import annotations
@@ -74,9 +80,22 @@ class ProcessExecutor:
         return found
 
 
-def run_simple(argv: Sequence[str], timeout: float) -> CommandResult:
-    """Run `argv` with a timeout, no cancellation, output beyond 1 MiB dropped."""
-    return _run(tuple(argv), timeout, None, None)
+def run_simple(argv: Sequence[str], timeout: float,
+               cancel: Optional[threading.Event] = None) -> CommandResult:
+    """Run a probe as tasks run (timeout, `cancel`), output beyond 1 MiB dropped."""
+    return _run(tuple(argv), timeout, cancel, None)
+
+
+def run_script(argv: Sequence[str], timeout: float, cancel: Optional[threading.Event],
+               env: Dict[str, str]) -> CommandResult:
+    """Run a helper script (the alert) by the rules of tasks, stdin from /dev/null.
+
+    Raises OSError (or ValueError) when it cannot be started, so that the caller
+    can tell a start failure from a script that exited 1.
+    """
+    start = time.monotonic()
+    proc = Child(tuple(argv), None, env, stdin=os.devnull)
+    return _supervise(proc, start, timeout, cancel, None)
 
 
 class _Stream:
@@ -178,7 +197,7 @@ class _Stream:
 
 
 class _Watch:
-    """Decides when to signal the child's process group: deadline or cancel."""
+    """Decides when to signal the child's process group: deadline, or cancel and its grace."""
 
     def __init__(self, pgid: int, deadline: float, cancel: Optional[threading.Event]) -> None:
         self.pgid = pgid
@@ -211,6 +230,11 @@ class _Watch:
     def killed(self) -> bool:
         """True once SIGKILL was sent to the group."""
         return self.kill_at is not None
+
+    @property
+    def terminating(self) -> bool:
+        """True between a cancel's SIGTERM and its SIGKILL: the leader must stay unreaped."""
+        return self.term_at is not None and self.kill_at is None
 
     def gave_up(self) -> bool:
         """True when the pipes stayed open too long after the group was killed."""
@@ -249,6 +273,12 @@ def _run(
         proc = Child(argv, executable, env)
     except Exception as exc:  # noqa: BLE001 - a start error is a result, never an exception
         return _start_failure(argv, exc, time.monotonic() - start)
+    return _supervise(proc, start, timeout, cancel, spool_dir)
+
+
+def _supervise(proc: Child, start: float, timeout: float, cancel: Optional[threading.Event],
+               spool_dir: Optional[Path]) -> CommandResult:
+    """The one runner algorithm: read the pipes, signal the group when due, reap the leader."""
     out, err = _Stream("stdout", spool_dir), _Stream("stderr", spool_dir)
     watch = _Watch(proc.pid, start + timeout, cancel)
     try:
@@ -285,16 +315,23 @@ def _pump(streams: Dict[int, _Stream], watch: _Watch) -> None:
 
 
 def _reap(proc: Child, watch: _Watch) -> int:
-    """Wait for the child's exit status, still honouring the deadline and cancel."""
+    """Wait for the leader's exit status, still honouring the deadline and cancel.
+
+    Once a cancel sent SIGTERM, the leader is not reaped until the group got its
+    SIGKILL: whatever the leader did, the members that ignore SIGTERM die too.
+    """
     pidfd: Optional[int] = None
     try:
         while True:
-            code = proc.poll()
-            if code is not None:
-                return code
             watch.check()
             if watch.killed:
                 return proc.wait()  # SIGKILL cannot be ignored; this is short
+            if watch.terminating:
+                time.sleep(watch.slice() or 0.0)  # until the SIGKILL is due
+                continue
+            code = proc.poll()
+            if code is not None:
+                return code
             if pidfd is None:
                 pidfd = _open_pidfd(proc.pid)
             _block_until_exit(proc, pidfd, watch.slice())
@@ -312,18 +349,42 @@ def _open_pidfd(pid: int) -> int:
 
 
 def _block_until_exit(proc: Child, pidfd: int, seconds: Optional[float]) -> None:
-    """Block until the child exits or `seconds` pass.
+    """Block until the child exits or `seconds` pass, without reaping it.
 
     The pipes usually reach EOF a moment before the child becomes waitable;
     a wait with a timeout would then sleep in growing steps from 0.5 ms, which
     more than doubles the cost of a quick command, so poll a pidfd instead.
+    Not reaping matters: a cancel may arrive meanwhile, and the group must then
+    still be the child's when it gets SIGKILL.
     """
     if pidfd < 0:
-        proc.wait(timeout=seconds)
+        _sleep_until_exit(proc.pid, seconds)
         return
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.poll(None if seconds is None else math.ceil(seconds * 1000))
+
+
+def _sleep_until_exit(pid: int, seconds: Optional[float]) -> None:
+    """Without pidfds: look in growing steps whether `pid` exited (WNOWAIT: not reaped)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    delay = 0.0005
+    while not _exited(pid):
+        left = 0.05 if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 0.05)
+
+
+def _exited(pid: int) -> bool:
+    """True when the child `pid` has exited (or cannot be waited for); it stays unreaped."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+    except InterruptedError:
+        return False
 
 
 def _cleanup(proc: Child, out: _Stream, err: _Stream) -> None:

@@ -8,9 +8,11 @@ search). In a sequential run of hundreds of short tasks that is a tenth of
 the tool's own overhead.
 
 What Popen would have done for us is done here explicitly: the child gets its
-own session (so a timeout can kill the whole group), SIGPIPE and SIGXFSZ back
-to their defaults (Python ignores SIGPIPE; a child must not inherit that), and
-only the descriptors it should have (`close_on_exec_inherited` once per run).
+own session (so a timeout or a signal can kill the whole group, and a hangup of
+tasker's terminal reaches tasker, which then ends the group), SIGPIPE and
+SIGXFSZ back to their defaults (Python ignores SIGPIPE; a child must not
+inherit that), and only the descriptors it should have
+(`close_on_exec_inherited` once per run).
 """
 
 from __future__ import annotations
@@ -43,18 +45,21 @@ class Child:
     """A running child: pid (also its process group), pipe ends, exit status."""
 
     def __init__(self, argv: Sequence[str], executable: Optional[str] = None,
-                 env: Optional[Mapping[str, str]] = None) -> None:
+                 env: Optional[Mapping[str, str]] = None, stdin: Optional[str] = None) -> None:
+        """Start `argv`; `stdin` names a file to read from instead of tasker's own stdin."""
         if not argv or not argv[0]:
             raise ValueError("empty command")
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        actions = [(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+        if stdin is not None:
+            actions.append((os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0))
         try:
             # A known absolute path skips the PATH search entirely.
             spawn = os.posix_spawn if executable else os.posix_spawnp
             self.pid = spawn(
                 executable or argv[0], list(argv), os.environ if env is None else env,
-                file_actions=[(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)],
-                setsid=True, setsigdef=_DEFAULT_SIGNALS)
+                file_actions=actions, setsid=True, setsigdef=_DEFAULT_SIGNALS)
         except BaseException:
             os.close(out_r)
             os.close(err_r)

@@ -277,14 +277,18 @@ class Log:
 
 
 def print_out(text: str) -> None:
-    """Print to stdout; a reader that went away (`| head`) must not stop the run.
+    """Print to stdout; a reader that went away (`| head`) or a terminal that hung up
+    (EIO after SIGHUP) must not stop the run.
 
-    After a broken pipe, stdout points at /dev/null so later output (and the
+    After such a failure, stdout points at /dev/null so later output (and the
     interpreter's final flush) is dropped quietly instead of raising.
     """
     try:
         print(text, flush=True)
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+    except OSError:  # BrokenPipeError, EIO, ...
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # no stdout descriptor to replace: stay quiet
+            pass

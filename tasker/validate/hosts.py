@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -77,9 +78,13 @@ class _HostReport:
     failures: Tuple[Tuple[int, str], ...]  # (exit code it implies, sentence)
 
 
-def check_hosts(tf: TaskFile, config: ExecConfig, opts: HostCheckOptions,
-                log: Log) -> HostCheckResult:
-    """Validate every host the task file uses (SPEC II.8.5); never raises for a bad host."""
+def check_hosts(tf: TaskFile, config: ExecConfig, opts: HostCheckOptions, log: Log,
+                cancel: Optional[threading.Event] = None) -> HostCheckResult:
+    """Validate every host the task file uses (SPEC II.8.5); never raises for a bad host.
+
+    Once `cancel` is set (a signal), no probe starts and the running ones are ended
+    (their process groups killed) before this returns or lets an exception through.
+    """
     plan = _scan(tf, config, opts)
     if plan.unresolved and not opts.skip_unresolved:
         return _stopped(plan, EXIT_CONFIG, plan.unresolved, exec_ok=True)
@@ -89,7 +94,7 @@ def check_hosts(tf: TaskFile, config: ExecConfig, opts: HostCheckOptions,
         code, errors = _check_exec_types(plan, config, opts.environ)
         if errors:
             return _stopped(plan, code, errors, exec_ok=False)
-    reports = _check_all(plan, config, opts, log)
+    reports = _check_all(plan, config, opts, log, cancel or threading.Event())
     return _collect(plan, reports)
 
 
@@ -220,10 +225,11 @@ class _Context:
     hosts: Mapping[str, Tuple[str, Tuple[str, ...]]]  # hosts file: name -> (canonical, addrs)
     resolver: ThreadPoolExecutor
     log: Log
+    cancel: threading.Event  # set by a signal: start no probe, end the running ones
 
 
-def _check_all(plan: _Plan, config: ExecConfig, opts: HostCheckOptions,
-               log: Log) -> List[_HostReport]:
+def _check_all(plan: _Plan, config: ExecConfig, opts: HostCheckOptions, log: Log,
+               cancel: threading.Event) -> List[_HostReport]:
     """Check every host once, at most `opts.concurrency` at a time; reports in host order."""
     if not plan.uses:
         return []
@@ -232,11 +238,15 @@ def _check_all(plan: _Plan, config: ExecConfig, opts: HostCheckOptions,
     # Lookups get their own pool: a checker waiting on a lookup queued behind
     # other checkers in the same pool would deadlock.
     resolver = ThreadPoolExecutor(workers, thread_name_prefix="tasker-dns")
-    ctx = _Context(config, opts, read_hosts_file(opts.hosts_file), resolver, log)
+    ctx = _Context(config, opts, read_hosts_file(opts.hosts_file), resolver, log, cancel)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="tasker-hosts")
     try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="tasker-hosts") as pool:
-            return list(pool.map(lambda item: _check_host(ctx, *item), plan.uses.items()))
+        return list(pool.map(lambda item: _check_host(ctx, *item), plan.uses.items()))
     finally:
+        # A signal raises here in the main thread and sets `cancel`: the hosts not
+        # started are dropped, and the running checks are waited for, so that their
+        # probes' process groups are dead before tasker ends.
+        pool.shutdown(wait=True, cancel_futures=True)
         resolver.shutdown(wait=False)  # a lookup past its time limit must not hold us up
 
 
@@ -244,20 +254,22 @@ def _check_host(ctx: _Context, host: str, uses: Mapping[str, List[str]]) -> _Hos
     """Resolve, ping, then run each exec type's connectivity test; stop at the first failure."""
     labels = [label for group in uses.values() for label in group]
     who = f"Host '{host}' ({_tasks(labels)})"
-    found, why = resolve(host, ctx.hosts, ctx.resolver)
-    if found is None:
-        found = ask_mc_isac(host, ctx.opts.environ, ctx.log)
+    if ctx.cancel.is_set():
+        return _HostReport(host, None, ((EXIT_DNS, f"{who}: not checked (stopped by a signal)"),))
+    found, why = resolve(host, ctx.hosts, ctx.resolver, ctx.cancel)
+    if found is None and not ctx.cancel.is_set():
+        found = ask_mc_isac(host, ctx.opts.environ, ctx.log, ctx.cancel)
     if found is None:
         return _HostReport(host, None, ((EXIT_DNS, f"{who}: DNS lookup failed: {why}"),))
     fqdn, address = found
     ctx.log.debug(f"Host '{host}': resolved to {fqdn} ({address})")
-    problem = ping(address, ctx.opts.environ)
+    problem = ping(address, ctx.opts.environ, ctx.cancel)
     if problem:
         return _HostReport(host, fqdn, ((EXIT_PING, f"{who}: ping {address} failed: {problem}"),))
     ctx.log.debug(f"Host '{host}': ping {address} OK")
     failures = []
     for xname, group in uses.items():
-        problem = connectivity(ctx.config, ctx.opts.environ, ctx.log, host, xname)
+        problem = connectivity(ctx.config, ctx.opts.environ, ctx.log, host, xname, ctx.cancel)
         if problem:
             failures.append((EXIT_CONNECT, f"Host '{host}' ({_tasks(group)}): {problem}"))
         else:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Dict, Optional
@@ -384,3 +386,46 @@ def test_read_hosts_file(hosts_file, tmp_path):
     assert table["db7"] == ("db7", ("127.0.0.6", "::1"))
     assert "inline" not in table and "#" not in table
     assert read_hosts_file(str(tmp_path / "missing")) == {}
+
+
+# -- stopping the pre-flight ------------------------------------------------------------
+
+def test_cancel_ends_the_running_tests_and_starts_no_more(monkeypatch, env, tmp_path):
+    """A signal sets the cancel event: the probes' process groups die, no host is started."""
+    seconds = str(random.SystemRandom().randrange(300_000, 900_000))  # this test's own
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("PBRUN_CALLS", str(calls))
+    monkeypatch.setenv("PBRUN_SLEEP", seconds)
+    hosts = many_hosts(tmp_path, 6)
+    tf = load("".join(task(i, f"node{i}") for i in range(6)))
+    cancel = threading.Event()
+
+    def operator() -> None:
+        end = time.monotonic() + 20
+        while len(sleeping(seconds)) < 2 and time.monotonic() < end:
+            time.sleep(0.02)
+        cancel.set()
+
+    threading.Thread(target=operator).start()
+    result = check_hosts(tf, LINUX, HostCheckOptions(environ=env, hosts_file=str(hosts),
+                                                     concurrency=2),
+                         Log(stream=io.StringIO()), cancel=cancel)
+    assert result.exit_code != 0
+    assert len(calls.read_text().splitlines()) == 2  # the two running; none started later
+    end = time.monotonic() + 5
+    while sleeping(seconds) and time.monotonic() < end:
+        time.sleep(0.02)
+    assert not sleeping(seconds)
+
+
+def sleeping(seconds: str) -> list:
+    """PIDs of running `sleep SECONDS` processes."""
+    wanted = f"sleep\0{seconds}\0".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found

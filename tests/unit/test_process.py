@@ -13,7 +13,7 @@ from typing import Sequence
 import pytest
 
 from tasker.exec.base import MEMORY_LIMIT, CommandResult, CommandSpec, format_seconds
-from tasker.exec.process import ProcessExecutor, run_simple
+from tasker.exec.process import ProcessExecutor, run_script, run_simple
 
 PY = sys.executable
 
@@ -252,6 +252,95 @@ def test_cancel_escalates_to_sigkill(tmp_path: Path) -> None:
 def test_cancel_after_the_child_closed_its_pipes(tmp_path: Path) -> None:
     result = run(tmp_path, ["sh", "-c", "exec >&- 2>&-; exec sleep 100"], cancel=cancel_after(0.2))
     assert result.exit_code == -15
+
+
+# A member that ignores SIGTERM and holds neither pipe: only an unconditional SIGKILL ends it.
+TRAPPED = "sh -c 'trap \"\" TERM; echo $$ >{pidfile}; exec sleep 100' </dev/null >/dev/null 2>&1 &"
+
+
+def wait_for_pid(path: Path) -> int:
+    """The PID a child wrote to `path`, once it is there."""
+    end = time.monotonic() + 10
+    while not (path.exists() and path.read_text().strip()):
+        assert time.monotonic() < end, f"{path} was never written"
+        time.sleep(0.02)
+    return int(path.read_text())
+
+
+def test_cancel_kills_a_term_ignoring_member_after_the_leader_and_the_pipes_are_gone(
+        tmp_path: Path) -> None:
+    pidfile = tmp_path / "member.pid"
+    argv = ["sh", "-c", TRAPPED.format(pidfile=pidfile) + " exec sleep 100"]
+    cancel = threading.Event()
+    threading.Thread(target=lambda: (wait_for_pid(pidfile), cancel.set())).start()
+    result = run(tmp_path, argv, cancel=cancel)
+    assert result.exit_code == -15  # the leader died of SIGTERM, closing the pipes
+    assert gone(int(pidfile.read_text()))
+
+
+def test_cancel_kills_the_group_of_a_leader_that_already_exited(tmp_path: Path) -> None:
+    # The leader exits at once; a member keeps the pipes open and ignores SIGTERM.
+    pidfile = tmp_path / "member.pid"
+    argv = ["sh", "-c", f"sh -c 'trap \"\" TERM; echo $$ >{pidfile}; exec sleep 100' &"]
+    cancel = threading.Event()
+    threading.Thread(target=lambda: (wait_for_pid(pidfile), cancel.set())).start()
+    result = run(tmp_path, argv, cancel=cancel)
+    assert result.exit_code == 0  # the leader's own status
+    assert gone(int(pidfile.read_text()))
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "reaped"
+
+
+def test_the_leader_is_not_reaped_before_the_final_sigkill(tmp_path: Path, monkeypatch) -> None:
+    from tasker.exec import process
+
+    seen = []
+    real = process._signal_group
+
+    def spy(pgid: int, signum: int) -> None:
+        seen.append((signum, _state(pgid)))  # the leader's state as the signal goes out
+        real(pgid, signum)
+
+    monkeypatch.setattr(process, "_signal_group", spy)
+    pidfile = tmp_path / "member.pid"
+    argv = ["sh", "-c", TRAPPED.format(pidfile=pidfile) + " exec sleep 100"]
+    cancel = threading.Event()
+    threading.Thread(target=lambda: (wait_for_pid(pidfile), cancel.set())).start()
+    run(tmp_path, argv, cancel=cancel)
+    assert [signum for signum, _ in seen] == [15, 9]
+    # It died of SIGTERM; at SIGKILL it is a zombie still holding the group's ID.
+    assert seen[1][1] == "Z"
+    assert gone(int(pidfile.read_text()))
+
+
+def test_timeout_kills_a_term_ignoring_member_that_holds_no_pipe(tmp_path: Path) -> None:
+    pidfile = tmp_path / "member.pid"
+    argv = ["sh", "-c", TRAPPED.format(pidfile=pidfile) + " exec sleep 100"]
+    result = run(tmp_path, argv, timeout=0.5)
+    assert (result.exit_code, result.timed_out) == (124, True)
+    assert gone(int(pidfile.read_text()))
+
+
+def test_run_simple_can_be_cancelled(tmp_path: Path) -> None:
+    pidfile = tmp_path / "member.pid"
+    argv = ["sh", "-c", TRAPPED.format(pidfile=pidfile) + " exec sleep 100"]
+    cancel = threading.Event()
+    threading.Thread(target=lambda: (wait_for_pid(pidfile), cancel.set())).start()
+    result = run_simple(argv, 30, cancel)
+    assert (result.exit_code, result.timed_out) == (-15, False)
+    assert gone(int(pidfile.read_text()))
+
+
+def test_run_script_reads_dev_null_and_raises_when_it_cannot_start(tmp_path: Path) -> None:
+    result = run_script(["sh", "-c", "cat; echo done"], 10, None, dict(os.environ))
+    assert (result.exit_code, result.stdout) == (0, "done\n")
+    with pytest.raises(OSError):
+        run_script([str(tmp_path / "missing")], 10, None, {})
 
 
 # --- start errors -----------------------------------------------------------------------
