@@ -20,7 +20,9 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Callable, List, Mapping, Optional
+from typing import Callable, Mapping, Optional
+
+from tasker.report.private import make_private_dirs
 
 _ATTEMPTS = 20  # each retry means another run removed the file meanwhile: rare
 
@@ -121,26 +123,6 @@ class InstanceLock:
             pass
         os.close(self.fd)
         self.fd = None
-
-
-def make_private_dirs(path: Path) -> None:
-    """Create `path` and its missing parents with mode 0700 whatever the umask.
-
-    A directory that already exists is left as it is (never chmod-ed).
-    """
-    missing: List[Path] = []
-    current = Path(path)
-    while not current.exists() and current != current.parent:
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            if directory.is_dir():
-                continue  # created meanwhile by another run: not ours to change
-            raise
-        os.chmod(directory, 0o700)  # mkdir's mode went through the umask
 
 
 def _is_at_path(fd: int, path: Path) -> bool:
