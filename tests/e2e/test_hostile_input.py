@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from test_cli import ROOT, no_traceback, tasker
 

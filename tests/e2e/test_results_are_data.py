@@ -67,7 +67,7 @@ def pairs_file(tmp: Path) -> Path:
     task whose hostname is the output, and a task whose success compares with it."""
     argv_py = tmp / "argv.py"
     argv_py.write_text(ARGV_SCRIPT)
-    text = f"SOME_GLOBAL=global-value\n"
+    text = "SOME_GLOBAL=global-value\n"
     for i, output in enumerate(HOSTILE):
         source = tmp / f"out{i}.txt"
         source.write_bytes(output.encode())

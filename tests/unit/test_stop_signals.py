@@ -19,6 +19,7 @@ from tasker.report.logger import Log
 from tasker.report.paths import run_paths
 from tasker.session import Session
 from tasker.signals import STOP_SIGNALS, SignalRouter, Stopped, exit_code, signal_name
+from test_process import wait_for_pid
 
 
 def send_to_self(signum: int) -> None:
@@ -102,12 +103,6 @@ def gone(pid: int) -> bool:
     return False
 
 
-def wait_for_pid(path: Path) -> int:
-    end = time.monotonic() + 10
-    while not (path.exists() and path.read_text().strip()):
-        assert time.monotonic() < end, f"{path} was never written"
-        time.sleep(0.02)
-    return int(path.read_text())
 
 
 def alert_session(tmp_path: Path, console: io.StringIO) -> Session:
