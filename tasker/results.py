@@ -59,6 +59,10 @@ class TaskResult:
     stdout_file: Optional[str] = None
     stderr_file: Optional[str] = None
     counts: Optional[BlockCounts] = None
+    # Where `stdout`/`stderr` were cut from a longer whole (None: they are whole): the
+    # records mask a secret that the cut went through (Masker.mask_truncated).
+    stdout_cut: Optional[int] = None
+    stderr_cut: Optional[int] = None
 
 
 @record(frozen=True)

@@ -182,41 +182,51 @@ def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
     return current.exit_code == 0
 
 
+class StoredStream(NamedTuple):
+    """A final stream as a result stores it."""
+
+    text: str
+    file: Optional[str]  # `@N_<name>_file@`: the whole stream, when `text` is not all of it
+    cut: Optional[int]  # where `text` was cut from a longer whole (None: it is whole)
+
+
 def _bounded_stream(ctx: RunContext, stream: Stream, spilled: Optional[str], lost: bool,
-                    name: str) -> Tuple[str, Optional[str], Optional[str]]:
-    """(stored text, its `@N_<name>_file@`, a note on what was lost) of a final stream.
+                    name: str) -> Tuple[StoredStream, Optional[str]]:
+    """(the stream as stored, a note on what was lost) of a final stream.
 
     A block may keep a thousand results alive at once; a megabyte each would be a
     gigabyte. Only the first SPILLED_SUBSTITUTION_CAP characters can ever be
     substituted, so that is what stays; the rest is in `@N_<name>_file@`: the
     command's own spill file when it has one (`spilled`, before any split), else a
     file written here. An output whose tail was `lost` gets no file: it would be
-    taken for the whole.
+    taken for the whole. The cut is remembered: the records mask a secret it went
+    through (Masker.mask_truncated).
     """
     text, cap = stream.text, SPILLED_SUBSTITUTION_CAP
-    if spilled is not None or lost:
-        return text[:cap], spilled, None
-    if len(text) <= cap or ctx.spool_dir is None:
-        return text, None, None
+    partial = stream.path is not None or lost  # `text` is only the stream's beginning
+    if len(text) <= cap and not partial:  # (a split value: `spilled` has the command's all)
+        return StoredStream(text, spilled, None), None
+    kept = StoredStream(text[:cap], spilled, min(len(text), cap))
+    if spilled is not None or lost or ctx.spool_dir is None:
+        return kept, None
     try:
-        return text[:cap], save_text(ctx.spool_dir, name, text), None
+        return kept._replace(file=save_text(ctx.spool_dir, name, text)), None
     except OSError as exc:
         reason = f"cannot write a file in {ctx.spool_dir}: {exc.strerror or exc}"
-        return text[:cap], None, lost_output_note(name, cap, len(text) - cap, "characters",
-                                                  reason)
+        return kept, lost_output_note(name, cap, len(text) - cap, "characters", reason)
 
 
 def _store_streams(ctx: RunContext, label: str, result: CommandResult, out: Stream,
-                   err: Stream, notes: List[str]) -> Tuple[str, Optional[str], str, Optional[str]]:
-    """(stdout, stdout_file, stderr, stderr_file) as stored; every note ends up on stderr."""
-    stdout, stdout_file, out_note = _bounded_stream(ctx, out, result.stdout_file,
-                                                    result.stdout_lost > 0, "stdout")
-    stderr, stderr_file, err_note = _bounded_stream(ctx, err, result.stderr_file,
-                                                    result.stderr_lost > 0, "stderr")
+                   err: Stream, notes: List[str]) -> Tuple[StoredStream, StoredStream]:
+    """stdout and stderr as stored; every note ends up on stderr (after any cut)."""
+    stdout, out_note = _bounded_stream(ctx, out, result.stdout_file, result.stdout_lost > 0,
+                                       "stdout")
+    stderr, err_note = _bounded_stream(ctx, err, result.stderr_file, result.stderr_lost > 0,
+                                       "stderr")
     for note in notes + [n for n in (out_note, err_note) if n]:
         ctx.log.warn(f"Task {label}: {note}")
-        stderr = append_line(stderr, note)
-    return stdout, stdout_file, stderr, stderr_file
+        stderr = stderr._replace(text=append_line(stderr.text, note))  # (the cut stays)
+    return stdout, stderr
 
 
 def warn_lost(ctx: RunContext, label: str, result: CommandResult) -> None:
@@ -258,15 +268,15 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         current = Current(result.exit_code, out.text, err.text, stdout_file=out.path,
                           stderr_file=err.path)
         success = judge_success(ctx, task, label, current, variables, success_key, in_block)
-        stdout, stdout_file, stderr, stderr_file = _store_streams(ctx, label, result, out, err,
-                                                                  notes)
+        stdout, stderr = _store_streams(ctx, label, result, out, err, notes)
     finally:  # a split value's own spill file served this task's conditions only
         for stream, spilled in ((out, result.stdout_file), (err, result.stderr_file)):
             if stream.path not in (None, spilled):
                 discard(None, stream.path)
     status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
     return TaskResult(
-        task_id=task.id, exit_code=result.exit_code, stdout=stdout, stderr=stderr,
+        task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
         command=" ".join(prep.argv), start_time=started, duration=result.duration,
-        stdout_file=stdout_file, stderr_file=stderr_file)
+        stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
+        stderr_cut=stderr.cut)

@@ -96,6 +96,13 @@ class Masker:
                     return masked[:-size] + MASK
         return masked
 
+    def mask_stored(self, text: str, cut: Optional[int]) -> str:
+        """A stored stream masked; `cut` is where it was cut from a longer whole (None: it
+        is whole), the text after it (notes tasker added) is masked on its own."""
+        if cut is None:
+            return self.mask(text)
+        return self.mask_truncated(text[:cut]) + self.mask(text[cut:])
+
     def mask_data(self, data: Any) -> Any:
         """Copy of a JSON-like structure with every string value masked (keys kept)."""
         if self._pattern is None:

@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from tasker.report.atomic import atomic_write
 from tasker.report.masking import Masker
@@ -31,15 +31,28 @@ class StateError(Exception):
         self.message = message
 
 
+def _masked_stream(text: str, cut: Optional[int], masker: Masker) -> Tuple[str, Optional[int]]:
+    """A stored stream masked (before its cut, see Masker.mask_stored) and where the cut
+    is in the masked text."""
+    if cut is None:
+        return masker.mask(text), None
+    head = masker.mask_truncated(text[:cut])
+    return head + masker.mask(text[cut:]), len(head)
+
+
 def _result_data(result: TaskResult, masker: Masker) -> Dict[str, Any]:
     """A TaskResult as JSON data (every field, so it round-trips)."""
     mask = masker.mask
     counts = result.counts
+    stdout, stdout_cut = _masked_stream(result.stdout, result.stdout_cut, masker)
+    stderr, stderr_cut = _masked_stream(result.stderr, result.stderr_cut, masker)
     return {
         "task_id": result.task_id,
         "exit_code": result.exit_code,
-        "stdout": mask(result.stdout),
-        "stderr": mask(result.stderr),
+        "stdout": stdout,
+        "stderr": stderr,
+        "stdout_cut": stdout_cut,
+        "stderr_cut": stderr_cut,
         "success": result.success,
         "status": result.status,
         "hostname": mask(result.hostname),
@@ -330,9 +343,21 @@ def _result_from(key: str, data: Any) -> TaskResult:
             stdout_file=data.get("stdout_file"),
             stderr_file=data.get("stderr_file"),
             counts=None if counts is None else BlockCounts(int(counts[0]), int(counts[1])),
+            stdout_cut=_offset(data.get("stdout_cut")),
+            stderr_cut=_offset(data.get("stderr_cut")),
         )
     except (AttributeError, KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
         raise StateError(f"state file has a malformed result for task {key}: {exc!r}") from None
+
+
+def _offset(value: Any) -> Optional[int]:
+    """A stored cut offset (None: the stream is whole); ValueError for a negative one."""
+    if value is None:
+        return None
+    offset = int(value)
+    if offset < 0:
+        raise ValueError(f"offset {value!r} is negative")
+    return offset
 
 
 # Times are seconds since the epoch (or durations): finite, not negative, before year 5000.

@@ -105,3 +105,23 @@ def test_an_existing_base_directory_keeps_its_mode(tmp_path):
     assert tasker(tmp_path, str(task), "-r").returncode == 0
     assert stat.S_IMODE(base.stat().st_mode) == 0o755
     assert stat.S_IMODE((base / "log").stat().st_mode) == 0o700
+
+
+def test_a_secret_across_the_stored_100_kib_cut_leaves_no_piece(tmp_path):
+    """The output puts the secret over character 102,400, where a stored result is cut;
+    the task then fails, so the state file keeps the result too."""
+    task = tmp_path / "t.txt"
+    script = tmp_path / "emit.py"
+    script.write_text("import sys\nsys.stdout.write('x' * (102400 - 5) + sys.argv[1] + 'tail')\n"
+                      "sys.exit(3)\n")
+    task.write_text(f"API_TOKEN={SECRET}\n"
+                    f"task=0\nhostname=localhost\nexec=local\ncommand={sys.executable}\n"
+                    f"arguments={script} @API_TOKEN@\n")
+    proc = tasker(tmp_path, str(task), "-r", "--output-json", str(tmp_path / "r.json"))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    report = (tmp_path / "r.json").read_text()
+    assert '"stdout_truncated": true' in report
+    assert_no_piece(report, "the JSON report")
+    (state,) = (tmp_path / "logs" / "recovery").glob("*.recovery.json")
+    assert_no_piece(state.read_text(), "the state file")
+    assert_no_piece(proc.stdout + proc.stderr, "the console")

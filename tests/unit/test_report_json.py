@@ -111,8 +111,10 @@ def test_task_results():
     first = results["0"]
     assert set(first) == {
         "exit_code", "success", "status", "stdout", "stderr", "hostname", "exec", "command",
-        "start_time", "duration_seconds", "attempts", "iterations",
+        "start_time", "duration_seconds", "attempts", "iterations", "stdout_truncated",
+        "stderr_truncated",
     }
+    assert first["stdout_truncated"] is first["stderr_truncated"] is False
     assert first["stdout"] == "token=**** ok"
     assert first["command"] == "echo ****"
     assert first["exec"] == "local"
@@ -178,3 +180,16 @@ def test_write_report_with_undecodable_output(tmp_path):
     text = b"caf\xe9".decode("utf-8", "surrogateescape")
     write_report(path, {"stdout": text, "u": "✅"})
     assert json.loads(path.read_text("utf-8")) == {"stdout": text, "u": "✅"}
+
+
+def test_a_secret_the_stored_cut_went_through_is_masked():
+    """The stored beginning ends inside the secret: no piece of it reaches the report."""
+    from tasker.results import TaskResult
+
+    secret = "hunter2xyzzy"
+    record = RunRecord()
+    record.store(TaskResult(0, 0, stdout="x" * 20 + secret[:6], stdout_cut=26,
+                            stderr="err " + secret + "\nnote", stderr_cut=None))
+    entry = build(record=record, masker=Masker((secret,)))["task_results"]["0"]
+    assert entry["stdout"] == "x" * 20 + "****" and entry["stdout_truncated"] is True
+    assert entry["stderr"] == "err ****\nnote" and entry["stderr_truncated"] is False
