@@ -142,7 +142,8 @@ def ask_mc_isac(name: str, environ: Mapping[str, str], log: Log,
     result = run_simple((program, "mc_isac", "-f", name), MC_ISAC_TIMEOUT, cancel)
     words = result.stdout.split()
     if result.exit_code != 0 or result.timed_out or not words:
-        log.debug(f"Host '{name}': op mc_isac found nothing ({_why(result, MC_ISAC_TIMEOUT)})")
+        log.debug(f"Host '{name}': op mc_isac found nothing "
+                  f"({_why(result, MC_ISAC_TIMEOUT, log)})")
         return None
     log.debug(f"Host '{name}': op mc_isac answered {words[0]}")
     return words[0], words[0]
@@ -157,15 +158,17 @@ def _program(name: str, environ: Mapping[str, str]) -> str:
     return shutil.which(name, path=search_path(environ)) or name
 
 
-def _why(result: CommandResult, limit: float) -> str:
-    """A short reason for a failed command: timeout, not found, or its last output line."""
+def _why(result: CommandResult, limit: float, log: Optional[Log] = None) -> str:
+    """A short reason for a failed command: timeout, not found, or its last output line
+    (masked before it is cut, given the run's `log`)."""
     if result.timed_out:
         return f"no answer within {limit:g} seconds"
     if result.not_found:
         return result.stderr.strip()
     lines = [ln.strip() for ln in (result.stderr + "\n" + result.stdout).splitlines()]
     last = next((ln for ln in lines if ln), "")
-    return f"exit code {result.exit_code}" + (f" ({shorten(last, 120)})" if last else "")
+    cut = log.shorten(last, 120) if log is not None else shorten(last, 120)
+    return f"exit code {result.exit_code}" + (f" ({cut})" if last else "")
 
 
 def ping(address: str, environ: Mapping[str, str],
@@ -217,8 +220,9 @@ def connectivity(config: ExecConfig, environ: Mapping[str, str], log: Log, host:
     if result.exit_code != test.expected_exit or result.timed_out:
         expected = "" if result.timed_out or result.not_found \
             else f", expected {test.expected_exit}"
-        return f"{xname} connectivity test `{shown}` failed: {_why(result, timeout)}{expected}"
+        return (f"{xname} connectivity test `{shown}` failed: {_why(result, timeout, log)}"
+                f"{expected}")
     if test.expected_output is not None and test.expected_output not in result.stdout:
         return (f"{xname} connectivity test `{shown}` failed: its output does not contain "
-                f"'{test.expected_output}' ({shorten(result.stdout, 120) or 'no output'})")
+                f"'{test.expected_output}' ({log.shorten(result.stdout, 120) or 'no output'})")
     return ""
