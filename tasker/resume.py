@@ -10,7 +10,6 @@ saved is refused unless `--force`.
 
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple
@@ -37,6 +36,8 @@ def read_state(path: Path) -> Optional[dict]:
 def states_of_file(recovery_dir: Path, task_file: Path) -> List[Path]:
     """Every state file of `task_file` (any globals), most recently written first: those
     whose header names its absolute path, and one with the previous version's name."""
+    import glob  # (only a fallback search needs it; every real run imports this module)
+
     absolute = os.path.abspath(str(task_file))
     pattern = f"{glob.escape(state_file_stem(task_file))}_????????.recovery.json"
     found = [Path(p) for p in glob.glob(os.path.join(glob.escape(str(recovery_dir)), pattern))

@@ -148,9 +148,10 @@ def split_streams(ctx: RunContext, task: Task, label: str, stdout: Stream, stder
     A note on a split value that could not be kept whole is added to `notes`.
     """
     split = []
-    for name, stream in (("stdout", stdout), ("stderr", stderr)):
-        if task.has(f"{name}_split"):
-            stream, note = split_stream(stream, task.get(f"{name}_split") or "", name)
+    for name, key, stream in (("stdout", "stdout_split", stdout),
+                              ("stderr", "stderr_split", stderr)):
+        if task.has(key):
+            stream, note = split_stream(stream, task.get(key) or "", name)
             if note:
                 notes.append(note)
             text, total = log_view(stream, True)
@@ -261,18 +262,23 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
     out, err = Stream(result.stdout, result.stdout_file), Stream(result.stderr, result.stderr_file)
     needed = any(key in task.fields for key in READS_OUTPUT)
     log_streams(ctx, label, result, prep.timeout, (log_view(out, needed), log_view(err, needed)))
-    warn_lost(ctx, label, result)
+    if result.stdout_lost or result.stderr_lost:
+        warn_lost(ctx, label, result)
     notes: List[str] = []
-    out, err = split_streams(ctx, task, label, out, err, notes)
+    if "stdout_split" in task.fields or "stderr_split" in task.fields:
+        out, err = split_streams(ctx, task, label, out, err, notes)
+    # A split value's own spill file serves this task's conditions only.
+    own_files = [] if out.path is err.path is None else \
+        [s.path for s in (out, err) if s.path not in (None, result.stdout_file,
+                                                       result.stderr_file)]
     try:
         current = Current(result.exit_code, out.text, err.text, stdout_file=out.path,
                           stderr_file=err.path)
         success = judge_success(ctx, task, label, current, variables, success_key, in_block)
         stdout, stderr = _store_streams(ctx, label, result, out, err, notes)
-    finally:  # a split value's own spill file served this task's conditions only
-        for stream, spilled in ((out, result.stdout_file), (err, result.stderr_file)):
-            if stream.path not in (None, spilled):
-                discard(None, stream.path)
+    finally:
+        for path in own_files:
+            discard(None, path)
     status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
     return TaskResult(
         task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,

@@ -190,23 +190,30 @@ class Log:
         text = escape_controls(self._masker.mask(msg)) + "\n"
         with self._lock:
             self._write("", text, True)
-        self._tell_write_error()
+        if self._error_untold:
+            self._tell_write_error()
 
     def _emit(self, rank: int, msg: str) -> None:
         """Format, mask and write one line whole."""
         # Mask the message only: a short secret must not eat the timestamp. Controls are
         # escaped after masking, so a secret is found as it was written.
-        text = escape_controls(self._masker.mask(msg)) + "\n"
+        text = self._masker.mask(msg)
+        if _CONTROLS.search(text) is not None:  # (rare: a search is cheaper than a call)
+            text = escape_controls(text)
         with self._lock:
-            self._write(f"[{self._timestamp()}] {_TAGS[rank]}", text, rank <= self._rank)
-        self._tell_write_error()
+            self._write(f"[{self._timestamp()}] {_TAGS[rank]}", text + "\n", rank <= self._rank)
+        if self._error_untold:
+            self._tell_write_error()
 
     def _write(self, prefix: str, text: str, to_console: bool) -> None:
         """Write one line (prefix + masked text) to console and file or buffer; lock held."""
         if to_console and self._stream is not None:
             self._console(prefix + text)
         if self._file is not None:
-            self._to_file(prefix + text)
+            try:  # (inline: this runs for every line)
+                self._file.write(prefix + text)
+            except OSError as exc:
+                self._drop_file(exc)
         elif self._pending is not None:
             self._pending.append((prefix, text))
             if len(self._pending) > MAX_BUFFERED_LINES:
@@ -218,12 +225,16 @@ class Log:
         try:
             self._file.write(text)  # type: ignore[union-attr]
         except OSError as exc:
-            handle, self._file = self._file, None
-            try:
-                handle.close()  # type: ignore[union-attr]
-            except OSError:
-                pass  # (its buffer cannot be flushed either)
-            self._lose_file(exc)
+            self._drop_file(exc)
+
+    def _drop_file(self, exc: OSError) -> None:
+        """Close the log file after a failed write and say why; lock held."""
+        handle, self._file = self._file, None
+        try:
+            handle.close()  # type: ignore[union-attr]
+        except OSError:
+            pass  # (its buffer cannot be flushed either)
+        self._lose_file(exc)
 
     def _lose_file(self, exc: OSError) -> None:
         """Remember why the log file cannot be written and say so on the console; lock held."""

@@ -44,8 +44,10 @@ def _result_data(result: TaskResult, masker: Masker) -> Dict[str, Any]:
     """A TaskResult as JSON data (every field, so it round-trips)."""
     mask = masker.mask
     counts = result.counts
-    stdout, stdout_cut = _masked_stream(result.stdout, result.stdout_cut, masker)
-    stderr, stderr_cut = _masked_stream(result.stderr, result.stderr_cut, masker)
+    stdout, stdout_cut = (mask(result.stdout), None) if result.stdout_cut is None \
+        else _masked_stream(result.stdout, result.stdout_cut, masker)  # (the common case first)
+    stderr, stderr_cut = (mask(result.stderr), None) if result.stderr_cut is None \
+        else _masked_stream(result.stderr, result.stderr_cut, masker)
     return {
         "task_id": result.task_id,
         "exit_code": result.exit_code,
