@@ -125,3 +125,34 @@ def test_a_secret_across_the_stored_100_kib_cut_leaves_no_piece(tmp_path):
     (state,) = (tmp_path / "logs" / "recovery").glob("*.recovery.json")
     assert_no_piece(state.read_text(), "the state file")
     assert_no_piece(proc.stdout + proc.stderr, "the console")
+
+
+def test_the_alert_environment_is_masked(tmp_path):
+    """A missing program whose path holds the secret: TASKER_ERROR names it, masked."""
+    alert = tmp_path / "alert.sh"
+    alert.write_text('#!/bin/sh\nenv | grep "^TASKER_" > "$0.env"\n')
+    alert.chmod(0o755)
+    task = tmp_path / "t.txt"
+    task.write_text(f"SECRET_DIR={SECRET}\n"
+                    "task=0\nhostname=localhost\nexec=local\ncommand=/x/@SECRET_DIR@/run\n")
+    proc = tasker(tmp_path, str(task), "-r", "--skip-host-validation", "--alert-on-failure",
+                  str(alert))
+    assert proc.returncode == 20, proc.stdout + proc.stderr
+    told = (tmp_path / "alert.sh.env").read_text()
+    assert "TASKER_ERROR=program '/x/****/run' was not found" in told
+    assert_no_piece(told, "the alert's environment")
+
+
+def test_the_instance_lock_holds_masked_globals_and_is_owner_only(tmp_path):
+    """A task copies the lock file while the run holds it."""
+    task = tmp_path / "t.txt"
+    task.write_text(f"DB_PASSWORD={SECRET}\n"
+                    "task=0\nhostname=localhost\nexec=shell\n"
+                    f"command=cp $HOME/TASKER/locks/*.lock {tmp_path}/lock.copy; "
+                    f"stat -c %a $HOME/TASKER/locks/*.lock > {tmp_path}/lock.mode\n")
+    proc = tasker(tmp_path, str(task), "-r", "--skip-host-validation", "--instance-check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    copy = (tmp_path / "lock.copy").read_text()
+    assert '"DB_PASSWORD": "****"' in copy
+    assert_no_piece(copy, "the lock file")
+    assert (tmp_path / "lock.mode").read_text().strip() == "600"
