@@ -8,7 +8,7 @@ result and logs the Appendix A lines for it under the given label.
 from __future__ import annotations
 
 import time
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 from tasker.engine.context import (
     DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, FatalRunError, RunContext,
@@ -259,9 +259,27 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         ctx.log.error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
                       f"{prep.argv[0]}")
         raise FatalRunError(f"program '{prep.argv[0]}' was not found", 20, task.id)
+    success, stdout, stderr = judge_outputs(ctx, task, label, result, prep.timeout,
+                                            lambda current: judge_success(
+                                                ctx, task, label, current, variables,
+                                                success_key, in_block))
+    status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
+    return TaskResult(
+        task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,
+        success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
+        command=" ".join(prep.argv), start_time=started, duration=result.duration,
+        stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
+        stderr_cut=stderr.cut)
+
+
+def judge_outputs(ctx: RunContext, task: Task, label: str, result: CommandResult,
+                  timeout: float, judge: Callable[[Current], bool]
+                  ) -> Tuple[bool, StoredStream, StoredStream]:
+    """What a command's outputs say and keep: log them, split them, `judge` success on
+    them (whole, in chunks when spilled), and bound them for storing."""
     out, err = Stream(result.stdout, result.stdout_file), Stream(result.stderr, result.stderr_file)
     needed = any(key in task.fields for key in READS_OUTPUT)
-    log_streams(ctx, label, result, prep.timeout, (log_view(out, needed), log_view(err, needed)))
+    log_streams(ctx, label, result, timeout, (log_view(out, needed), log_view(err, needed)))
     if result.stdout_lost or result.stderr_lost:
         warn_lost(ctx, label, result)
     notes: List[str] = []
@@ -272,17 +290,10 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         [s.path for s in (out, err) if s.path not in (None, result.stdout_file,
                                                        result.stderr_file)]
     try:
-        current = Current(result.exit_code, out.text, err.text, stdout_file=out.path,
-                          stderr_file=err.path)
-        success = judge_success(ctx, task, label, current, variables, success_key, in_block)
+        success = judge(Current(result.exit_code, out.text, err.text, stdout_file=out.path,
+                                stderr_file=err.path))
         stdout, stderr = _store_streams(ctx, label, result, out, err, notes)
     finally:
         for path in own_files:
             discard(None, path)
-    status = TIMEOUT if result.timed_out else (SUCCESS if success else FAILED)
-    return TaskResult(
-        task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,
-        success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
-        command=" ".join(prep.argv), start_time=started, duration=result.duration,
-        stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
-        stderr_cut=stderr.cut)
+    return success, stdout, stderr
