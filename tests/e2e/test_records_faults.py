@@ -95,3 +95,34 @@ def test_a_log_directory_that_cannot_be_made_exits_1_and_still_writes_the_report
     assert (report["workflow_metadata"]["status"], report["workflow_metadata"]["exit_code"]) \
         == ("failed", 1)
     assert not (tmp_path / "markers").exists()  # nothing ran
+
+
+def test_running_sub_tasks_finish_when_the_log_fails(tmp_path, small_tmpfs):
+    """The log fails while a block runs: no sub-task is started after that, and the ones
+    running then end by themselves (none killed), and the run ends with exit 26."""
+    subs = "".join(f"task={n}\nhostname=localhost\nexec=local\ncommand=sh\n"
+                   f"arguments=-c 'sleep 0.3; echo {n} >> {tmp_path / 'markers'}; "
+                   f"printf \"%0190d\" 0'\n\n" for n in range(10, 40))
+    block = ("task=0\ntype=parallel\nmax_parallel=3\n"
+             f"tasks={','.join(str(n) for n in range(10, 40))}\n\n")
+    (tmp_path / "block.txt").write_text(block + subs)
+    disk = small_tmpfs("256k", free=6 * 1024)
+    base = disk / "base" if disk is not None else tmp_path / "base"
+
+    def cap() -> None:
+        if disk is None:  # no mount here: every file tasker writes is capped instead
+            resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    argv = [sys.executable, str(ROOT / "tasker.py"), "-r", str(tmp_path / "block.txt"),
+            "-l", str(base), "--no-task-backup", "--skip-host-validation",
+            "--output-json", str(tmp_path / "r.json")]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env=dict(os.environ, HOME=str(tmp_path), NO_COLOR="1"),
+                          preexec_fn=cap)
+    no_traceback(proc)
+    assert proc.returncode == 26, proc.stdout[-2000:] + proc.stderr
+    finished = (tmp_path / "markers").read_text().split()
+    assert 0 < len(finished) < 30
+    started = [x for x in proc.stdout.splitlines() if "Executing [local]" in x]
+    assert len(started) == len(finished)  # every sub-task that started also finished
+    assert "Exit code: -15" not in proc.stdout
