@@ -111,8 +111,11 @@ def limit_repeats(items: Iterable[Diagnostic], per_kind: int = MAX_OF_A_KIND
     seen: Dict[str, int] = {}
     shown: List[Diagnostic] = []
     more: Dict[str, Tuple[Diagnostic, int]] = {}
+    kinds: Dict[Tuple[str, str], str] = {}  # (a junk file repeats one message a million times)
     for d in items:
-        kind = d.kind
+        kind = kinds.get((d.severity, d.message))
+        if kind is None:
+            kind = kinds[(d.severity, d.message)] = d.kind
         count = seen[kind] = seen.get(kind, 0) + 1
         if count <= per_kind:
             shown.append(d)
