@@ -10,11 +10,14 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from tasker.engine.context import EngineOptions, FatalRunError, Outcome, RunContext
 from tasker.exec.exectypes import ExecConfig
 from tasker.session import Session
+
+if TYPE_CHECKING:
+    from tasker.exec.router import ExecutorRouter
 
 EXIT_START, EXIT_LOCK_ERROR, EXIT_LOCKED = 12, 20, 25
 
@@ -149,9 +152,18 @@ def execute(session: Session, config: ExecConfig) -> int:
             lock.release()
 
 
+def _executors(session: Session, spool: Path) -> "ExecutorRouter":
+    """The run's executors by transport, each made when a command first needs it."""
+    from tasker.exec.base import PROCESS, SSH
+    from tasker.exec.process import ProcessExecutor
+    from tasker.exec.router import ExecutorRouter
+
+    return ExecutorRouter({PROCESS: lambda: ProcessExecutor(spool),
+                           SSH: lambda: session.ssh_executor(spool)})
+
+
 def _run_engine(session: Session, config: ExecConfig) -> int:
     from tasker.engine.sequential import run_workflow
-    from tasker.exec.process import ProcessExecutor
     from tasker.report.backup import backup_task_file
     from tasker.report.paths import run_stamp
 
@@ -171,15 +183,16 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
             session.phase = "recovery"
             start = _restore_state(session) if session.real_run else session.options.start_from
             session.phase = "execution"
-            ctx = RunContext(taskfile=session.taskfile, options=_engine_options(session, start),
-                             exec_config=config, executor=ProcessExecutor(Path(spool)),
-                             log=session.log, interrupt=session.signals.interrupt,
-                             record=session.record, on_task_finished=session.save_state,
-                             spool_dir=Path(spool))
-            # The engine stops at its own points (and cancels running commands) when a
-            # signal triggers the Interrupt: from here on nothing is cut short.
-            session.signals.stop_raising()
-            outcome = run_workflow(ctx)
+            with _executors(session, Path(spool)) as executor:
+                ctx = RunContext(taskfile=session.taskfile,
+                                 options=_engine_options(session, start), exec_config=config,
+                                 executor=executor, log=session.log,
+                                 interrupt=session.signals.interrupt, record=session.record,
+                                 on_task_finished=session.save_state, spool_dir=Path(spool))
+                # The engine stops at its own points (and cancels running commands) when
+                # a signal triggers the Interrupt: from here on nothing is cut short.
+                session.signals.stop_raising()
+                outcome = run_workflow(ctx)
         except FatalRunError as exc:
             session.log.error(f"FATAL ERROR: {exc.message}")
             outcome = Outcome(exc.exit_code, "failed", exc.message, exc.task_id)

@@ -11,7 +11,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 from tasker import __version__
 from tasker.record import field, record, replace
@@ -117,6 +117,13 @@ class Session:
                                    next_task=next_task)
         except OSError as exc:
             self.log.warn(f"Failed to save recovery state: {exc}")
+
+    def ssh_executor(self, spool_dir: Path) -> Any:
+        """The executor of `exec=ssh` commands (made on first use by the run's router)."""
+        from tasker.engine.errors import FatalRunError
+
+        raise FatalRunError("execution type 'ssh' is not available in this version of tasker",
+                            20)
 
     def finish(self, exit_code: int, status: str, error: Optional[str] = None,
                task_id: Optional[int] = None) -> int:

@@ -7,6 +7,7 @@ result and logs the Appendix A lines for it under the given label.
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
@@ -18,7 +19,7 @@ from tasker.engine.split import split_stream
 from tasker.engine.streams import Stream, discard, log_view, save_text
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.exec.base import (
-    MEMORY_LIMIT, CommandResult, CommandSpec, append_line, lost_output_note,
+    MEMORY_LIMIT, PROCESS, SSH, CommandResult, CommandSpec, append_line, lost_output_note,
 )
 from tasker.exec.exectypes import SPLIT_ELEMENT, ArgumentsError, build_argv
 from tasker.exec.words import compile_words, fill_text, fill_words
@@ -36,8 +37,18 @@ class Prepared(NamedTuple):
     hostname: str
     exec_name: str  # canonical exec type
     exec_shown: str  # as written or derived, for the log line
-    argv: Tuple[str, ...]
+    argv: Tuple[str, ...]  # a local program's vector; for ssh the remote command's words
     timeout: float
+    transport: str = PROCESS
+
+    @property
+    def shown(self) -> str:
+        """The command line as the log, the summary and the report show it: the vector
+        joined, or for ssh `ssh HOST` and the remote words quoted as the remote shell
+        will read them."""
+        if self.transport == SSH:
+            return f"ssh {self.hostname} {shlex.join(self.argv)}"
+        return " ".join(self.argv)
 
 
 def choose_exec(ctx: RunContext, task: Task, variables: Variables) -> Tuple[str, str]:
@@ -93,7 +104,7 @@ def prepare(ctx: RunContext, task: Task, variables: Variables) -> Prepared:
     text, words = arguments_of(ctx, task, SPLIT_ELEMENT in xtype.template, variables)
     argv = build_argv(xtype, hostname, command, text, words)
     timeout = choose_timeout(ctx, task, exec_name, variables)
-    return Prepared(hostname, exec_name, shown, tuple(argv), timeout)
+    return Prepared(hostname, exec_name, shown, tuple(argv), timeout, xtype.transport)
 
 
 def arguments_of(ctx: RunContext, task: Task, split: bool,
@@ -116,12 +127,13 @@ def arguments_of(ctx: RunContext, task: Task, split: bool,
 
 def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:
     """Run (or, in a dry run, pretend to run) a prepared command, logging its start."""
-    shown = " ".join(prep.argv)
+    shown = prep.shown
     if ctx.options.dry_run:
         ctx.log.info(f"Task {label}: [DRY RUN] Would execute: {shown}")
         return CommandResult(exit_code=0, stdout=DRY_RUN_STDOUT, stderr="", duration=0.0)
     ctx.log.info(f"Task {label}: Executing [{prep.exec_shown}]: {shown}")
-    spec = CommandSpec(argv=prep.argv, timeout=prep.timeout, display=shown)
+    spec = CommandSpec(argv=prep.argv, timeout=prep.timeout, display=ctx.log.mask(shown),
+                       transport=prep.transport, host=prep.hostname)
     return ctx.executor.run(spec, ctx.interrupt.event)
 
 
@@ -267,7 +279,7 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
     return TaskResult(
         task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
-        command=" ".join(prep.argv), start_time=started, duration=result.duration,
+        command=prep.shown, start_time=started, duration=result.duration,
         stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
         stderr_cut=stderr.cut)
 

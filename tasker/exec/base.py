@@ -23,13 +23,25 @@ START_ERROR_EXIT = 1
 MEMORY_LIMIT = 1024 * 1024
 
 
+# Transports: how a command reaches where it runs (an exec type names one).
+PROCESS = "process"  # a local child process (local, shell, and wrappers such as pbrun)
+SSH = "ssh"          # a channel of an SSH connection to `host`
+
+
 @record(frozen=True)
 class CommandSpec:
-    """One command to run: its argument vector, timeout and loggable form."""
+    """One command to run: what, where, for how long, and how it is shown.
+
+    For the process transport `argv` is the local program's argument vector; for
+    ssh it is the remote command's words, run on `host` (which the executor quotes
+    for the remote POSIX shell, so remote word boundaries equal local ones).
+    """
 
     argv: Tuple[str, ...]
     timeout: float  # seconds; the caller already clamped it
     display: str    # the command line as logged (secrets already masked)
+    transport: str = PROCESS
+    host: str = ""  # where an ssh command runs, as the task names it ([user@]host[:port])
 
 
 @record(frozen=True)
@@ -51,10 +63,19 @@ class CommandResult:
 
 
 class Executor(Protocol):
-    """Anything that can run a CommandSpec (local processes, SSH channels, fakes)."""
+    """Anything that can run a CommandSpec (local processes, SSH channels, fakes).
+
+    `run` is thread-safe: the sub-tasks of a parallel block (up to `max_parallel`,
+    at most 1000) call it at once. It never raises for a failure of the command or
+    of the way to it: those are results. `close` frees what the executor holds.
+    """
 
     def run(self, spec: CommandSpec, cancel: threading.Event) -> CommandResult:
         """Run `spec` to completion, timeout, or cancellation."""
+        ...
+
+    def close(self) -> None:
+        """Free what the executor holds (connections, caches); later runs may not come."""
         ...
 
 

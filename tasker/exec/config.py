@@ -25,9 +25,11 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from tasker.exec.base import PROCESS, SSH
 from tasker.exec.exectypes import (
     BUILTIN_ALIASES,
     SPLIT_ELEMENT,
+    SSH_TYPE,
     ExecConfig,
     ExecType,
     ValidationTest,
@@ -41,6 +43,7 @@ PLATFORMS = ("linux", "windows", "darwin")
 _SETTINGS = ("default_exec_type", "default_timeout", "default_validation_timeout")
 _KNOWN_PLACEHOLDERS = {"{binary}", "{hostname}", "{command}", "{arguments}", SPLIT_ELEMENT}
 _PLACEHOLDER_LIKE = re.compile(r"\{[A-Za-z_]+\}")
+TRANSPORTS = (PROCESS, SSH)
 
 
 class ExecConfigError(Exception):
@@ -189,20 +192,36 @@ class _Reader:
         )
 
     def exec_type(self, parent: _LinedDict, key: str, where: str) -> ExecType:
-        """One exec type mapping."""
+        """One exec type mapping.
+
+        `transport: ssh` runs the template's words on the task's host over SSH; such
+        a row needs no binary, and its template defaults to `{command} {arguments_split}`.
+        """
         raw = parent[key]
-        if "binary" not in raw:
+        transport = self.transport(raw, where)
+        if transport == PROCESS and "binary" not in raw:
             raise self.error(parent, key, f"{where} has no 'binary'")
-        if "command_template" not in raw:
+        if transport == PROCESS and "command_template" not in raw:
             raise self.error(parent, key, f"{where} has no 'command_template'")
+        template = SSH_TYPE.template if "command_template" not in raw else \
+            self.template(raw, where)
         return ExecType(
             name=key.strip().lower(),
             binary=self.text(raw, "binary", where, ""),
-            template=self.template(raw, where),
+            template=template,
             description=self.text(raw, "description", where, ""),
             timeout=self.number(raw, "timeout", where, None),
             validation=self.validation(raw, where),
+            transport=transport,
         )
+
+    def transport(self, raw: _LinedDict, where: str) -> str:
+        """`transport`: `process` (the default) or `ssh`."""
+        value = self.text(raw, "transport", where, PROCESS).strip().lower()
+        if value not in TRANSPORTS:
+            raise self.error(raw, "transport", f"{where}.transport must be one of "
+                             f"{', '.join(TRANSPORTS)}, not {value!r}")
+        return value
 
     def template(self, raw: _LinedDict, where: str) -> Tuple[str, ...]:
         """`command_template`: a non-empty list of strings with known placeholders."""

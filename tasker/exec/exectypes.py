@@ -16,6 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 # (ArgumentsError and split_arguments live in words.py; the validator finds them here too)
 from tasker.exec.words import ArgumentsError, split_arguments  # noqa: F401
+from tasker.exec.base import PROCESS, SSH
 from tasker.record import record
 
 SPLIT_ELEMENT = "{arguments_split}"  # a template element that becomes 0..n elements
@@ -35,7 +36,9 @@ class ValidationTest:
 
 @record(frozen=True)
 class ExecType:
-    """One execution type: how a command is wrapped into an argument vector."""
+    """One execution type: how a command is wrapped into an argument vector, and which
+    transport runs it (a local process, or an SSH channel to the task's host, where the
+    vector is the remote command)."""
 
     name: str
     binary: str
@@ -43,6 +46,7 @@ class ExecType:
     description: str = ""
     timeout: Optional[float] = None
     validation: Optional[ValidationTest] = None
+    transport: str = PROCESS
 
 
 @record(frozen=True)
@@ -109,6 +113,14 @@ LOCAL = ExecType(
     description="Run the command directly on this machine, without a shell",
 )
 
+SSH_TYPE = ExecType(
+    name="ssh",
+    binary="",
+    template=("{command}", SPLIT_ELEMENT),
+    description="Run the command on the task's host over SSH (paramiko, pooled connections)",
+    transport=SSH,
+)
+
 _ECHO_TEST = ValidationTest(command="echo", arguments="OK")
 _PB_TEST = ValidationTest(command="pbtest")
 
@@ -160,9 +172,11 @@ def make_config(
     default_validation_timeout: float,
     source: Optional[str],
 ) -> ExecConfig:
-    """An immutable ExecConfig; `local` is always added (it is built in)."""
+    """An immutable ExecConfig; `local` is always added, `ssh` unless a row names it
+    (both are built in)."""
     table: Dict[str, ExecType] = {xtype.name: xtype for xtype in types}
     table["local"] = LOCAL
+    table.setdefault("ssh", SSH_TYPE)
     return ExecConfig(
         types=MappingProxyType(table),
         aliases=MappingProxyType(dict(aliases)),

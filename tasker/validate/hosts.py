@@ -172,7 +172,7 @@ def _check_exec_types(plan: _Plan, config: ExecConfig,
     missing, not_found = [], []
     for xname, labels in plan.exec_tasks.items():
         xtype = config.types.get(xname)
-        if xname == SSH and xtype is None:
+        if xtype is not None and xtype.transport == SSH:
             # HOOK(ssh): the SSH executor (SPEC I.5) is not part of this version; a run
             # would stop at the first such task, so the pre-flight says so now
             missing.append(f"Execution type 'ssh' ({_tasks(labels)}) is not available in "

@@ -104,7 +104,7 @@ def test_default_search_dirs_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_custom_file(tmp_path: Path) -> None:
     config = load(tmp_path, CUSTOM)
-    assert set(config.types) == {"local", "pbrun", "sudo"}
+    assert set(config.types) == {"local", "ssh", "pbrun", "sudo"}
     assert config.types["local"] is LOCAL  # local is built in; the file's entry is ignored
     assert (config.default_exec_type, config.default_timeout) == ("pb", 120.0)
     assert config.default_validation_timeout == 7.5
@@ -131,7 +131,7 @@ def test_file_aliases_are_added_to_the_builtin_ones(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["platforms: {windows: {}}", "platforms: {linux: null}"])
 def test_platform_without_section_has_only_local(tmp_path: Path, text: str) -> None:
     config = load(tmp_path, text)
-    assert set(config.types) == {"local"} and config.default_exec_type == "local"
+    assert set(config.types) == {"local", "ssh"} and config.default_exec_type == "local"
     assert config.default_timeout is None and config.default_validation_timeout == 10
 
 
@@ -153,7 +153,7 @@ def test_unknown_keys_are_ignored(tmp_path: Path) -> None:
             colour: blue
             p: {binary: p, command_template: [p], extra: 1}
     """)
-    assert set(config.types) == {"local", "p"}
+    assert set(config.types) == {"local", "ssh", "p"}
 
 
 # --- malformed files --------------------------------------------------------------------
@@ -224,3 +224,21 @@ def test_importing_the_exec_package_does_not_import_yaml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_row_can_name_the_ssh_transport(tmp_path: Path) -> None:
+    config = load(tmp_path, """
+platforms:
+  linux:
+    sudo_ssh:
+      transport: ssh
+      command_template: ["sudo", "-n", "{command}", "{arguments_split}"]
+    plain_ssh:
+      transport: SSH
+""")
+    assert config.types["sudo_ssh"].transport == "ssh"
+    assert config.types["sudo_ssh"].template == ("sudo", "-n", "{command}", "{arguments_split}")
+    assert config.types["plain_ssh"].template == ("{command}", "{arguments_split}")
+    assert config.types["ssh"].transport == "ssh"  # built in, like local
+    with pytest.raises(ExecConfigError, match="transport must be one of process, ssh"):
+        load(tmp_path, "platforms:\n  linux:\n    x:\n      transport: telnet\n")

@@ -108,12 +108,12 @@ def test_whole_arguments_placeholder_inside_an_element() -> None:
 
 def test_darwin_has_only_local() -> None:
     darwin = builtin_config("darwin")
-    assert set(darwin.types) == {"local"}
+    assert set(darwin.types) == {"local", "ssh"}
     assert darwin.default_exec_type == "local" and darwin.canonical("shell") is None
 
 
 def test_builtin_defaults() -> None:
-    assert set(LINUX.types) == {"local", "shell", "pbrun", "p7s", "wwrs"}
+    assert set(LINUX.types) == {"local", "ssh", "shell", "pbrun", "p7s", "wwrs"}
     assert (LINUX.default_exec_type, LINUX.default_timeout) == ("pbrun", 300)
     assert LINUX.default_validation_timeout == 10 and LINUX.source is None
     tests = {name: xtype.validation for name, xtype in LINUX.types.items()}

@@ -171,7 +171,7 @@ def test_spill_failure_keeps_the_head_and_says_so(tmp_path: Path) -> None:
 
 def test_a_spill_file_that_takes_no_byte_keeps_the_head_and_is_deleted(tmp_path, monkeypatch):
     """A full disk from the first write on (the head itself): no crash, the same note."""
-    import tasker.exec.process as process
+    import tasker.exec.output as output  # (the output buffers live there)
 
     made = []
 
@@ -181,7 +181,7 @@ def test_a_spill_file_that_takes_no_byte_keeps_the_head_and_is_deleted(tmp_path,
         made.append(path)
         return os.open("/dev/full", os.O_WRONLY), str(path)  # every write: ENOSPC
 
-    monkeypatch.setattr(process.tempfile, "mkstemp", full_disk_file)
+    monkeypatch.setattr(output.tempfile, "mkstemp", full_disk_file)
     result = run(tmp_path, ["head", "-c", str(3 * MEMORY_LIMIT), "/dev/zero"])
     assert result.exit_code == 0 and result.stdout_file is None
     assert len(result.stdout) == MEMORY_LIMIT and result.stdout_lost == 2 * MEMORY_LIMIT
