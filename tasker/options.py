@@ -140,14 +140,46 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
         (("--force",), "with --start-from: restore state even if the task file changed"),
         (("--ssh-accept-new",), "accept unknown SSH host keys (exec=ssh)"),
     )
+    _ssh_options(p)
     p.add_argument("-V", "--version", action="version", version=f"TASKER v{__version__}")
     return p
+
+
+def _positive(kind: type) -> Any:
+    """An argparse type: a number of `kind` greater than 0."""
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0 or value != value:  # (nan is not a number here)
+            raise argparse.ArgumentTypeError(f"expected a number greater than 0, got '{text}'")
+        return value
+    return convert
+
+
+def _ssh_options(p: argparse.ArgumentParser) -> None:
+    """The options of exec=ssh (see README, "SSH")."""
+    p.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of "
+                   "~/.ssh/config and /etc/ssh/ssh_config")
+    p.add_argument("--ssh-user", metavar="USER", help="SSH user when the task names none "
+                   "(user@host wins; then ssh_config's User; then the local user)")
+    p.add_argument("--ssh-connect-timeout", type=_positive(float), metavar="SECONDS",
+                   help="limit of each SSH connection attempt (default: ssh_config's "
+                   "ConnectTimeout, else 10)")
+    p.add_argument("--ssh-max-connect", type=_positive(int), metavar="N",
+                   help="SSH handshakes at once (default 32)")
+    p.add_argument("--ssh-max-transports", type=_positive(int), metavar="N",
+                   help="SSH connections open at once; the least recently used idle one "
+                   "closes first (default 256)")
 
 
 DEFAULTS: Dict[str, Any] = {
     "run": False, "log_dir": None, "log_level": "INFO", "debug": False, "type": None,
     "project": None, "start_from": None, "timeout": None, "alert_on_failure": None,
     "output_json": None, "set": [], "graph": None,
+    "ssh_config": None, "ssh_user": None, "ssh_connect_timeout": None, "ssh_max_connect": 32,
+    "ssh_max_transports": 256,
 }
 
 
