@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Iterator, List, Set, Tuple
+from typing import Iterator, List, Optional, Set, Tuple
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, error
 from tasker.syntax.fanout import MAX_HOSTS, host_list
+from tasker.syntax.hostspec import parse_host_spec
 from tasker.syntax.taskfile import parse_task_id
 
 LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
@@ -54,6 +55,17 @@ def valid_host(name: str) -> bool:
     if all(label.isdigit() for label in labels):
         return False
     return len(name) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
+def host_entry_problem(entry: str) -> Optional[str]:
+    """Why one host of a `hostnames=` list is not `[user@]host[:port]`, or None."""
+    try:
+        spec = parse_host_spec(entry)
+    except ValueError as exc:
+        return str(exc)
+    if not valid_host(spec.host):
+        return f"'{spec.host}' is not a valid host name, IPv4 or IPv6 address"
+    return None
 
 
 def _is_ipv6(text: str) -> bool:
@@ -132,10 +144,11 @@ def hostnames_errors(tf: TaskFile, block: Task) -> Iterator[Diagnostic]:
         yield _at(tf, f, f"Task {block.id}: hostnames= needs 2 to {MAX_HOSTS} hosts, "
                   f"found {len(hosts)}", hint="for a single host use an ordinary task "
                   "with hostname=")
-    for host, offset in _entries(f):
-        if "@" not in host and not valid_host(host):
-            yield _at(tf, f, f"Task {block.id}: '{host}' is not a valid host name, IPv4 or "
-                      "IPv6 address", offset)
+    for entry, offset in _entries(f):
+        problem = host_entry_problem(entry)
+        if problem is not None:
+            yield _at(tf, f, f"Task {block.id}: {problem}", offset,
+                      hint="write host, user@host, host:port or [IPv6]:port")
     if not (block.get("command") or "").strip():
         yield error(f"Task {block.id}: a hostnames= block needs a command", block.line, 1,
                     "command= (and arguments=, exec=) are run on every host",

@@ -39,7 +39,8 @@ _METACHARS = re.compile(r"[;&|$`()<>\\'\"\n\r]")
 _C_FORM = re.compile(r"-c\s+[\"']")  # `bash -c "..."` style arguments carry a script
 _HOST_OK = re.compile(r"[A-Za-z0-9.-]+\Z")  # not empty: an empty name is an error
 _PLACEHOLDER = re.compile(r"@[A-Za-z0-9_]+@")  # left after globals: resolved at run time
-_SSH_HOST_OK = re.compile(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+(?::[0-9]+)?\Z")
+_SSH_HOST_OK = re.compile(r"(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+                          r"(?::[0-9]+)?\Z")  # [user@]host[:port], [IPv6]:port
 
 
 def _rx(pattern: str) -> Pattern[str]:
