@@ -90,7 +90,7 @@ def validate_hosts(session: Session, config: ExecConfig) -> int:
         hosts = check_hosts(taskfile, config, HostCheckOptions(
             skip_unresolved=bool(opts.skip_unresolved_host_validation),
             skip_command=bool(opts.skip_command_validation),
-            cli_exec_type=opts.type, environ=session.environ), session.log,
+            cli_exec_type=opts.type, environ=session.environ, ssh=session.ssh_pool), session.log,
             cancel=session.signals.interrupt.event)
         for sentence in hosts.errors:
             session.log.error(sentence)

@@ -118,6 +118,11 @@ class Session:
         except OSError as exc:
             self.log.warn(f"Failed to save recovery state: {exc}")
 
+    def ssh_pool(self) -> Any:
+        """The run's SSH connections, shared by host validation and the run (None: SSH is
+        not available)."""
+        return None
+
     def ssh_executor(self, spool_dir: Path) -> Any:
         """The executor of `exec=ssh` commands (made on first use by the run's router)."""
         from tasker.engine.errors import FatalRunError

@@ -15,15 +15,17 @@ import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.exec.exectypes import ExecConfig
 from tasker.record import field, record, replace
 from tasker.report.logger import Log
 from tasker.syntax.ast import BLOCK_TYPES, Task, TaskFile
 from tasker.syntax.placeholders import GLOBAL_REF, TASK_REF
+from tasker.exec.base import SSH
 from tasker.validate.probes import (
-    HOSTS_FILE, SSH, ask_mc_isac, connectivity, ping, read_hosts_file, resolve, search_path,
+    HOSTS_FILE, ask_mc_isac, connectivity, ping, read_hosts_file, resolve, search_path,
+    validation_timeout,
 )
 
 EXIT_OK, EXIT_CONFIG, EXIT_DNS, EXIT_PING, EXIT_CONNECT = 0, 20, 21, 60, 61
@@ -41,6 +43,9 @@ class HostCheckOptions:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     concurrency: int = 32
     hosts_file: str = HOSTS_FILE
+    # The run's SSH connections (made on first use): `endpoint(spec)` tells where an ssh
+    # host leads, `check(spec, timeout)` opens a session there and runs `true`.
+    ssh: Optional[Callable[[], Any]] = None
 
 
 @record(frozen=True)
@@ -71,11 +76,12 @@ class _Plan:
 
 @record(frozen=True)
 class _HostReport:
-    """The checks of one host: its FQDN (None when it did not resolve) and failures."""
+    """The checks of one host: whether its name resolved, its FQDN, and failures."""
 
     host: str
-    fqdn: Optional[str]
+    fqdn: Optional[str]  # the name to run on instead (None: keep the name as written)
     failures: Tuple[Tuple[int, str], ...]  # (exit code it implies, sentence)
+    resolved: bool = True
 
 
 def check_hosts(tf: TaskFile, config: ExecConfig, opts: HostCheckOptions, log: Log,
@@ -172,12 +178,6 @@ def _check_exec_types(plan: _Plan, config: ExecConfig,
     missing, not_found = [], []
     for xname, labels in plan.exec_tasks.items():
         xtype = config.types.get(xname)
-        if xtype is not None and xtype.transport == SSH:
-            # HOOK(ssh): the SSH executor (SPEC I.5) is not part of this version; a run
-            # would stop at the first such task, so the pre-flight says so now
-            missing.append(f"Execution type 'ssh' ({_tasks(labels)}) is not available in "
-                           "this version of tasker (the SSH executor is not built yet)")
-            continue
         if xtype is None:
             known = ", ".join(sorted(config.types))
             missing.append(f"Execution type '{xname}' ({_tasks(labels)}) is not configured; "
@@ -200,15 +200,16 @@ def _collect(plan: _Plan, reports: Sequence[_HostReport]) -> HostCheckResult:
     """Combine the host reports: FQDNs, counts, and the exit code of the worst failure."""
     fqdn = {r.host: r.fqdn for r in reports if r.fqdn is not None and r.fqdn != r.host}
     codes = {code for r in reports for code, _ in r.failures}
-    code = next((c for c in (EXIT_CONNECT, EXIT_PING, EXIT_DNS) if c in codes), EXIT_OK)
+    code = next((c for c in (EXIT_CONFIG, EXIT_CONNECT, EXIT_PING, EXIT_DNS) if c in codes),
+                EXIT_OK)
     return HostCheckResult(
         exit_code=code,
         fqdn=MappingProxyType(fqdn),
-        dns_ok=sum(r.fqdn is not None for r in reports),
+        dns_ok=sum(r.resolved for r in reports),
         dns_total=len(reports),
         # connectivity is tested on the hosts that resolved
-        conn_ok=sum(r.fqdn is not None and not r.failures for r in reports),
-        conn_total=sum(r.fqdn is not None for r in reports),
+        conn_ok=sum(r.resolved and not r.failures for r in reports),
+        conn_total=sum(r.resolved for r in reports),
         exec_counts=MappingProxyType(dict(plan.exec_counts)),
         errors=tuple(sentence for r in reports for _, sentence in r.failures),
     )
@@ -251,16 +252,71 @@ def _check_all(plan: _Plan, config: ExecConfig, opts: HostCheckOptions, log: Log
 
 
 def _check_host(ctx: _Context, host: str, uses: Mapping[str, List[str]]) -> _HostReport:
+    """Check one host as written: as an SSH host for the ssh exec types that use it, as a
+    name for the others (a host used both ways gets both checks)."""
+    ssh_uses = {x: g for x, g in uses.items() if _is_ssh(ctx.config, x)}
+    if not ssh_uses:
+        return _check_named_host(ctx, host, uses)
+    report = _check_ssh_host(ctx, host, ssh_uses)
+    if len(ssh_uses) == len(uses):
+        return report
+    other = _check_named_host(ctx, host, {x: g for x, g in uses.items() if x not in ssh_uses})
+    return replace(other, failures=report.failures + other.failures,
+                   resolved=report.resolved and other.resolved)
+
+
+def _is_ssh(config: ExecConfig, xname: str) -> bool:
+    """Whether exec type `xname` runs its commands over SSH."""
+    xtype = config.types.get(xname)
+    return xtype is not None and xtype.transport == SSH
+
+
+def _check_ssh_host(ctx: _Context, spec: str, uses: Mapping[str, List[str]]) -> _HostReport:
+    """An ssh host: DNS of the name ssh_config leads to (HostName), ping unless it is behind a
+    ProxyJump (then the jump host reaches it, and only it may resolve its name), then a session
+    that runs `true`. The name is never replaced by its FQDN: ssh_config's Host patterns and
+    known_hosts know it as written."""
+    labels = [label for group in uses.values() for label in group]
+    who = f"Host '{spec}' ({_tasks(labels)})"
+    if ctx.cancel.is_set():
+        return _HostReport(spec, None, ((EXIT_DNS, f"{who}: not checked (stopped by a signal)"),),
+                           resolved=False)
+    ssh = ctx.opts.ssh() if ctx.opts.ssh is not None else None
+    if ssh is None:
+        return _HostReport(spec, None, ((EXIT_CONFIG, f"{who}: SSH is not available"),), False)
+    try:
+        endpoint = ssh.endpoint(spec)
+    except ValueError as exc:
+        return _HostReport(spec, None, ((EXIT_CONFIG, f"{who}: {exc}"),), resolved=False)
+    if not endpoint.proxy_jump:
+        found, why = resolve(endpoint.hostname, ctx.hosts, ctx.resolver, ctx.cancel)
+        if found is None:
+            return _HostReport(spec, None, ((EXIT_DNS, f"{who}: DNS lookup of "
+                                             f"{endpoint.hostname} failed: {why}"),), False)
+        problem = ping(found[1], ctx.opts.environ, ctx.cancel)
+        if problem:
+            return _HostReport(spec, None, ((EXIT_PING, f"{who}: ping {found[1]} failed: "
+                                             f"{problem}"),))
+    problem = ssh.check(spec, validation_timeout(ctx.config, SSH, ctx.opts.environ))
+    if problem:
+        return _HostReport(spec, None, ((EXIT_CONNECT, f"{who}: {problem}"),))
+    ctx.log.debug(f"Host '{spec}': ssh connectivity OK")
+    return _HostReport(spec, None, ())
+
+
+def _check_named_host(ctx: _Context, host: str, uses: Mapping[str, List[str]]) -> _HostReport:
     """Resolve, ping, then run each exec type's connectivity test; stop at the first failure."""
     labels = [label for group in uses.values() for label in group]
     who = f"Host '{host}' ({_tasks(labels)})"
     if ctx.cancel.is_set():
-        return _HostReport(host, None, ((EXIT_DNS, f"{who}: not checked (stopped by a signal)"),))
+        return _HostReport(host, None, ((EXIT_DNS, f"{who}: not checked (stopped by a signal)"),),
+                           resolved=False)
     found, why = resolve(host, ctx.hosts, ctx.resolver, ctx.cancel)
     if found is None and not ctx.cancel.is_set():
         found = ask_mc_isac(host, ctx.opts.environ, ctx.log, ctx.cancel)
     if found is None:
-        return _HostReport(host, None, ((EXIT_DNS, f"{who}: DNS lookup failed: {why}"),))
+        return _HostReport(host, None, ((EXIT_DNS, f"{who}: DNS lookup failed: {why}"),),
+                           resolved=False)
     fqdn, address = found
     ctx.log.debug(f"Host '{host}': resolved to {fqdn} ({address})")
     problem = ping(address, ctx.opts.environ, ctx.cancel)

@@ -31,7 +31,6 @@ PING_TIMEOUT = 5.0
 DEFAULT_TEST_TIMEOUT = 10.0
 MC_ISAC_TIMEOUT = 10.0
 _CANCEL_POLL = 0.1  # a DNS wait looks at the cancel event this often
-SSH = "ssh"
 
 
 def search_path(environ: Mapping[str, str]) -> str:
@@ -201,10 +200,6 @@ def connectivity(config: ExecConfig, environ: Mapping[str, str], log: Log, host:
     The test runs as a task does: own process group, killed on its timeout or when
     `cancel` is set (SIGTERM, then SIGKILL).
     """
-    if xname == SSH:
-        # HOOK(ssh): the SSH issue (SPEC I.5) adds "open a session and run `true`" here;
-        # until then the exec-type check stops the pre-flight first (hosts.py)
-        return "the ssh executor is not available in this version"
     xtype = config.types.get(xname)
     if xtype is None or xtype.validation is None:
         return ""  # unconfigured (only with --skip-command-validation) or no test: pass

@@ -316,14 +316,44 @@ def test_a_name_the_idna_codec_refuses_fails_dns_with_a_sentence(env):
                    "characters)")
 
 
-def test_ssh_tasks_stop_the_preflight_until_the_ssh_executor_exists(env):
-    """A run would stop at the first exec=ssh task (exit 20); the pre-flight says so
-    first instead of reporting hosts it cannot really test as reachable."""
-    result = check(load(task(0, "localhost", "ssh") + task(1, "x.invalid", "SSH")), env)
-    assert result.exit_code == 20
-    assert dict(result.exec_counts) == {"ssh": 2}
-    assert "Execution type 'ssh' (tasks 0, 1) is not available in this version" in \
-        result.errors[0]
+class FakeSsh:
+    """What host validation asks of the run's SSH connections: where a host leads, and
+    whether a session there runs `true`."""
+
+    def __init__(self, endpoints, refuse=()):
+        self.endpoints, self.refuse, self.checked = endpoints, set(refuse), []
+
+    def endpoint(self, spec):
+        if spec not in self.endpoints:
+            raise ValueError(f"'{spec}' is not a host this test knows")
+        hostname, jump = self.endpoints[spec]
+        return type("Endpoint", (), {"hostname": hostname, "proxy_jump": jump})()
+
+    def check(self, spec, timeout):
+        self.checked.append((spec, timeout))
+        return f"connection to {spec} refused" if spec in self.refuse else ""
+
+
+def test_ssh_hosts_resolve_their_host_name_and_keep_the_name_as_written(env, hosts_file):
+    ssh = FakeSsh({"admin@web1:2222": ("web1", ()), "alias": ("127.0.0.6", ()),
+                   "inner": ("inner.invalid", ("admin@web1:2222",))})
+    tf = load(task(0, "admin@web1:2222", "ssh") + task(1, "alias", "SSH")
+              + task(2, "inner", "ssh"))
+    result = check(tf, env, hosts_file=str(hosts_file), ssh=lambda: ssh)
+    assert result.exit_code == 0, result.errors
+    assert dict(result.fqdn) == {}  # ssh_config's Host patterns and known_hosts know the name
+    assert sorted(spec for spec, _ in ssh.checked) == ["admin@web1:2222", "alias", "inner"]
+    assert (result.dns_ok, result.conn_ok) == (3, 3)  # (inner: behind a jump host, no DNS)
+
+
+def test_ssh_host_failures_have_their_exit_codes(env):
+    ssh = FakeSsh({"gone": ("gone.invalid", ()), "shut": ("127.0.0.1", ())}, refuse={"shut"})
+    assert check(load(task(0, "gone", "ssh")), env, ssh=lambda: ssh).exit_code == 21
+    result = check(load(task(0, "shut", "ssh")), env, ssh=lambda: ssh)
+    assert result.exit_code == 61
+    assert result.errors == ("Host 'shut' (task 0): connection to shut refused",)
+    bad = check(load(task(0, "weird", "ssh")), env, ssh=lambda: ssh)
+    assert bad.exit_code == 20 and "is not a host this test knows" in bad.errors[0]
 
 
 def test_generated_subtasks_are_checked_and_named_by_block(env):
