@@ -133,13 +133,25 @@ def hostnames_errors(tf: TaskFile, block: Task) -> Iterator[Diagnostic]:
                   f"found {len(hosts)}", hint="for a single host use an ordinary task "
                   "with hostname=")
     for host, offset in _entries(f):
-        if "@" not in host and not valid_host(host):
+        if "@" not in host and not valid_host(host) and not _with_port(host):
             yield _at(tf, f, f"Task {block.id}: '{host}' is not a valid host name, IPv4 or "
                       "IPv6 address", offset)
     if not (block.get("command") or "").strip():
         yield error(f"Task {block.id}: a hostnames= block needs a command", block.line, 1,
                     "command= (and arguments=, exec=) are run on every host",
                     tf.source_line(block.line))
+
+
+def _with_port(host: str) -> bool:
+    """`host:port`, `[v6]` or `[v6]:port`: how ssh names a host (for exec=ssh fan-outs)."""
+    from tasker.exec.ssh.errors import HostSpecError
+    from tasker.exec.ssh.spec import parse_host_spec
+
+    try:
+        spec = parse_host_spec(host)
+    except HostSpecError:
+        return False
+    return (spec.port is not None or host.startswith("[")) and valid_host(spec.host)
 
 
 def decision_conditions(tf: TaskFile, block: Task) -> Iterator[Diagnostic]:
