@@ -91,8 +91,10 @@ class Sshd:
     override them) and a known_hosts that knows every loopback address.
     """
 
-    def __init__(self, directory: Path, host_key: Path, user_key: Path) -> None:
+    def __init__(self, directory: Path, host_key: Path, user_key: Path,
+                 settings: str = "") -> None:
         self.dir = directory
+        self.settings = settings  # sshd_config lines that come first (first value wins)
         self.host_key = host_key
         self.user_key = user_key
         self.user = pwd.getpwuid(os.getuid()).pw_name
@@ -125,7 +127,7 @@ class Sshd:
                            if self.log.exists() else "sshd did not start")
 
     def _config(self) -> str:
-        return "\n".join((
+        return self.settings + "\n" + "\n".join((
             f"ListenAddress 0.0.0.0:{self.port}", f"HostKey {self.host_key}",
             f"AuthorizedKeysFile {self.dir}/authorized_keys", "PidFile none",
             "StrictModes no", "UsePAM no", "PermitRootLogin prohibit-password",
@@ -171,9 +173,10 @@ class Sshd:
             todo.extend(int(c) for c in children)
         return found
 
-    def spawn(self) -> "Sshd":
-        """Another server with the same keys on another port (for tests that stop it)."""
-        return Sshd(self.dir, self.host_key, self.user_key).start()
+    def spawn(self, settings: str = "") -> "Sshd":
+        """Another server with the same keys on another port (for tests that stop it, or
+        that need other `settings`: sshd_config lines)."""
+        return Sshd(self.dir, self.host_key, self.user_key, settings).start()
 
     def known_hosts(self, port: Optional[int] = None) -> str:
         """known_hosts lines that know the host key at every loopback address."""

@@ -252,3 +252,19 @@ def test_a_jump_needs_room_for_two_connections(tmp_path: Path, sshd) -> None:
             pool.session(pool.endpoint("127.0.0.50"), None)
     finally:
         pool.close()
+
+
+def test_a_server_that_allows_fewer_sessions_gets_more_connections(tmp_path: Path,
+                                                                  sshd) -> None:
+    server = sshd.spawn("MaxSessions 2")
+    pool = make_pool(tmp_path, server)
+    try:
+        leases = hold(pool, "127.0.0.46", 6)
+        assert len({id(lease.connection) for lease in leases}) >= 3
+        for lease in leases:
+            lease.channel.exec_command("true")
+            assert lease.channel.recv_exit_status() == 0
+            lease.release()
+    finally:
+        pool.close()
+        server.stop()
