@@ -170,7 +170,10 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
     for name in options.ignored_from_file:  # on stderr: stdout may be a graph being piped
         _say(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
              "file is ignored; give it on the command line.")
-    code = _run_session(session, raw, lines, pause or PreflightPause())
+    try:
+        code = _run_session(session, raw, lines, pause or PreflightPause())
+    finally:
+        session.close_ssh()  # (every way out, before the process may end at once)
     if exit_process and session.finished:
         _exit_now(code)
     return code

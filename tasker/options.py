@@ -25,7 +25,8 @@ exit status:
            file; log directory or file cannot be created; an internal error
            (a bug: the log file has the details)
   2        command-line usage error
-  N        return=N, or the exit code of a failed unrouted task
+  N        return=N, or the exit code of a failed unrouted task (exec=ssh: 127
+           remote program missing, 255 no connection, login or host key)
   10       on_success-only task failed; block aggregate condition not met
            without on_failure
   12       --start-from names no task; state file invalid or changed
@@ -138,7 +139,8 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
         (("--show-effective-args",), "print the merged options and exit"),
         (("-c", "--connection-test"), "accepted for compatibility: connectivity is always tested"),
         (("--force",), "with --start-from: restore state even if the task file changed"),
-        (("--ssh-accept-new",), "accept unknown SSH host keys (exec=ssh)"),
+        (("--ssh-accept-new",), "record the keys of SSH hosts that known_hosts does not know "
+         "yet (a changed key is still refused)"),
     )
     _ssh_options(p)
     p.add_argument("-V", "--version", action="version", version=f"TASKER v{__version__}")
@@ -165,7 +167,7 @@ def _ssh_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ssh-user", metavar="USER", help="SSH user when the task names none "
                    "(user@host wins; then ssh_config's User; then the local user)")
     p.add_argument("--ssh-connect-timeout", type=_positive(float), metavar="SECONDS",
-                   help="limit of each SSH connection attempt (default: ssh_config's "
+                   help="limit of each SSH connection and login (default: ssh_config's "
                    "ConnectTimeout, else 10)")
     p.add_argument("--ssh-max-connect", type=_positive(int), metavar="N",
                    help="SSH handshakes at once (default 32)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
@@ -24,6 +25,7 @@ from tasker.syntax.ast import TaskFile
 
 if TYPE_CHECKING:  # the state file is written by real runs only: loaded on first save
     from tasker.exec.base import CommandResult
+    from tasker.exec.ssh.pool import SshPool
     from tasker.report import statefile
 
 ALERT_TIMEOUT = 30
@@ -58,6 +60,9 @@ class Session:
     # The stop signals (SIGINT, SIGTERM, SIGHUP); the CLI installs the process's router.
     signals: SignalRouter = field(default_factory=SignalRouter, repr=False, compare=False)
     _sha256: str = field(default="", repr=False, compare=False)
+    _ssh_pool: Optional[SshPool] = field(default=None, repr=False, compare=False)
+    _ssh_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
+                                      compare=False)
 
     @property
     def file_sha256(self) -> str:
@@ -118,17 +123,29 @@ class Session:
         except OSError as exc:
             self.log.warn(f"Failed to save recovery state: {exc}")
 
-    def ssh_pool(self) -> Any:
-        """The run's SSH connections, shared by host validation and the run (None: SSH is
-        not available)."""
-        return None
+    def ssh_pool(self) -> SshPool:
+        """The run's SSH connections, made on first use (by host validation or the run,
+        which then share them); closed by `close_ssh` on every way out."""
+        with self._ssh_lock:
+            if self._ssh_pool is None:
+                from tasker.exec.ssh.pool import SshPool
+                from tasker.exec.ssh.settings import ssh_options
+
+                self._ssh_pool = SshPool(ssh_options(self.options, self.environ), self.log)
+            return self._ssh_pool
 
     def ssh_executor(self, spool_dir: Path) -> Any:
         """The executor of `exec=ssh` commands (made on first use by the run's router)."""
-        from tasker.engine.errors import FatalRunError
+        from tasker.exec.ssh.executor import SshExecutor
 
-        raise FatalRunError("execution type 'ssh' is not available in this version of tasker",
-                            20)
+        return SshExecutor(self.ssh_pool(), spool_dir)
+
+    def close_ssh(self) -> None:
+        """Close the SSH connections, if any were made (idempotent; before the process ends)."""
+        with self._ssh_lock:
+            pool, self._ssh_pool = self._ssh_pool, None
+        if pool is not None:
+            pool.close()
 
     def finish(self, exit_code: int, status: str, error: Optional[str] = None,
                task_id: Optional[int] = None) -> int:
@@ -144,6 +161,7 @@ class Session:
         if self.finished:
             return exit_code
         self.finished = True
+        self.close_ssh()  # (no command runs any more: the connections go first)
         if self.log.write_error is not None and exit_code not in SIGNAL_EXITS:
             # The log is incomplete: that outranks whatever else ended the run (I.4a).
             exit_code, status, error = EXIT_RECORDS, "failed", self.log.write_error
@@ -182,6 +200,7 @@ class Session:
         """Exit 25 (the workflow is already running): the JSON report, which every exit
         writes (I.6), but no summary line, state or alert, as in the original."""
         self.signals.stop_raising()
+        self.close_ssh()
         if not self.finished:
             self.finished = True
             self.record.failure = {"task_id": None, "exit_code": exit_code, "error": error}

@@ -26,7 +26,7 @@ from typing import Iterator, List, Optional, Set, Tuple
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, error
 from tasker.syntax.fanout import MAX_HOSTS, host_list
-from tasker.syntax.hostspec import parse_host_spec
+from tasker.syntax.hostspec import HostSpecError, parse_host_spec
 from tasker.syntax.taskfile import parse_task_id
 
 LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
@@ -61,10 +61,11 @@ def host_entry_problem(entry: str) -> Optional[str]:
     """Why one host of a `hostnames=` list is not `[user@]host[:port]`, or None."""
     try:
         spec = parse_host_spec(entry)
-    except ValueError as exc:
+    except HostSpecError as exc:
         return str(exc)
     if not valid_host(spec.host):
-        return f"'{spec.host}' is not a valid host name, IPv4 or IPv6 address"
+        return (f"'{entry}' is not a valid host: '{spec.host}' is not a host name, IPv4 or "
+                "IPv6 address")
     return None
 
 

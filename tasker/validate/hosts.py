@@ -23,6 +23,7 @@ from tasker.report.logger import Log
 from tasker.syntax.ast import BLOCK_TYPES, Task, TaskFile
 from tasker.syntax.placeholders import GLOBAL_REF, TASK_REF
 from tasker.exec.base import SSH
+from tasker.exec.ssh.errors import SshError
 from tasker.validate.probes import (
     HOSTS_FILE, ask_mc_isac, connectivity, ping, read_hosts_file, resolve, search_path,
     validation_timeout,
@@ -286,8 +287,8 @@ def _check_ssh_host(ctx: _Context, spec: str, uses: Mapping[str, List[str]]) -> 
         return _HostReport(spec, None, ((EXIT_CONFIG, f"{who}: SSH is not available"),), False)
     try:
         endpoint = ssh.endpoint(spec)
-    except ValueError as exc:
-        return _HostReport(spec, None, ((EXIT_CONFIG, f"{who}: {exc}"),), resolved=False)
+    except SshError as exc:
+        return _HostReport(spec, None, ((EXIT_CONFIG, f"{who}: {exc.sentence}"),), False)
     if not endpoint.proxy_jump:
         found, why = resolve(endpoint.hostname, ctx.hosts, ctx.resolver, ctx.cancel)
         if found is None:
@@ -297,7 +298,7 @@ def _check_ssh_host(ctx: _Context, spec: str, uses: Mapping[str, List[str]]) -> 
         if problem:
             return _HostReport(spec, None, ((EXIT_PING, f"{who}: ping {found[1]} failed: "
                                              f"{problem}"),))
-    problem = ssh.check(spec, validation_timeout(ctx.config, SSH, ctx.opts.environ))
+    problem = ssh.check(spec, validation_timeout(ctx.config, SSH, ctx.opts.environ), ctx.cancel)
     if problem:
         return _HostReport(spec, None, ((EXIT_CONNECT, f"{who}: {problem}"),))
     ctx.log.debug(f"Host '{spec}': ssh connectivity OK")

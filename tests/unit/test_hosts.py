@@ -324,12 +324,14 @@ class FakeSsh:
         self.endpoints, self.refuse, self.checked = endpoints, set(refuse), []
 
     def endpoint(self, spec):
+        from tasker.exec.ssh.errors import SshError
+
         if spec not in self.endpoints:
-            raise ValueError(f"'{spec}' is not a host this test knows")
+            raise SshError(f"'{spec}' is not a host this test knows")
         hostname, jump = self.endpoints[spec]
         return type("Endpoint", (), {"hostname": hostname, "proxy_jump": jump})()
 
-    def check(self, spec, timeout):
+    def check(self, spec, timeout, cancel=None):
         self.checked.append((spec, timeout))
         return f"connection to {spec} refused" if spec in self.refuse else ""
 
