@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import sys
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from tasker import __version__
 from tasker.record import record
@@ -46,7 +47,7 @@ exit status:
 """
 
 # Options a task file may not set for itself (SPEC II.7.6).
-FILE_FORBIDDEN = ("help", "version", "force_instance")
+FILE_FORBIDDEN = ("help", "version", "force_instance", "print_completion")
 # Options a task file may name but which are ignored there, with a warning.
 FILE_IGNORED = ("skip_security_validation", "skip_validation", "fire_and_forget")
 LOG_LEVELS = ("ERROR", "WARN", "INFO", "DEBUG")
@@ -143,8 +144,39 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
          "yet (a changed key is still refused)"),
     )
     _ssh_options(p)
+    p.add_argument("--print-completion", action=_PrintCompletion, choices=COMPLETION_SHELLS,
+                   help="print the completion script for SHELL (bash or zsh) and exit",
+                   metavar="SHELL")
     p.add_argument("-V", "--version", action="version", version=f"TASKER v{__version__}")
     return p
+
+
+COMPLETION_SHELLS = ("bash", "zsh")
+# What the shell completes after an option, by its metavar (shtab's names; others: nothing).
+_COMPLETE_BY_METAVAR = {"DIR": "DIRECTORY", "FILE": "FILE", "PATH": "FILE", "SCRIPT": "FILE"}
+
+
+class _PrintCompletion(argparse.Action):
+    """`--print-completion SHELL`: the script is made from this parser, so it never lags it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: Optional[str] = None) -> None:
+        try:
+            import shtab  # (imported here: only this option needs it)
+        except ImportError:  # (a checkout run without installing tasker's requirements)
+            raise UsageError(f"{parser.prog}: error: --print-completion needs the Python "
+                             "package shtab, which installing tasker brings (in a checkout: "
+                             "pip install shtab)", 1) from None
+        for action in parser._actions:
+            kind = _COMPLETE_BY_METAVAR.get(str(action.metavar))
+            if action.dest == "task_file":
+                kind = "FILE"
+            if kind:
+                action.complete = getattr(shtab, kind)  # type: ignore[attr-defined]
+            if action.dest == "log_level":  # (for completion only: the parser takes any case)
+                action.choices = LOG_LEVELS
+        sys.stdout.write(shtab.complete(parser, shell=str(values)))
+        parser.exit()
 
 
 def _positive(kind: type) -> Any:
@@ -239,7 +271,7 @@ def parse_file_args(lines: Sequence[CliArgLine]) -> Dict[str, Any]:
             raise UsageError(f"task file argument '{text}': a long option needs two dashes "
                              f"(--{text.lstrip('-')})", line=arg.line)
         words.extend((w, arg.line) for w in _words(text))
-    for name in ("-h", "--help", "-V", "--version", "--force-instance"):
+    for name in ("-h", "--help", "-V", "--version", "--force-instance", "--print-completion"):
         for word, line in words:
             if word == name or word.startswith(name + "="):
                 raise UsageError(f"task file argument '{name}' is only allowed on the command "
