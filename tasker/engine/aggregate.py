@@ -55,22 +55,30 @@ def subtasks(ctx: RunContext, task: Task, key: str) -> List[Task]:
 
 def block_result(task: Task, title: str, results: Sequence[TaskResult], started: float,
                  duration: float, iterations: int = 1) -> TaskResult:
-    """The block's own stored result (II.4.3)."""
-    failed = [r.task_id for r in results if not r.success]
-    timeouts = [r.task_id for r in results if r.status == TIMEOUT]
-    total, ok = len(results), len(results) - len(failed)
+    """The block's own stored result, worded as TASKER words it (II.4.3).
+
+    A sub-task that timed out is counted apart from the failed ones, each count
+    only when it is not zero (`2/3 successful, 1 failed, 1 timeout`); stderr is
+    `Failed tasks: [ids]. ` then `Timeout tasks: [ids]`, each only when it has IDs.
+    The counts behind `@P_failed_count@` still take every unsuccessful sub-task.
+    """
+    unsuccessful = [r for r in results if not r.success]
+    timeouts = [r.task_id for r in unsuccessful if r.status == TIMEOUT]
+    failed = [r.task_id for r in unsuccessful if r.status != TIMEOUT]
+    total, ok = len(results), len(results) - len(unsuccessful)
     stdout = f"{title}: {ok}/{total} successful"
+    if failed:
+        stdout += f", {len(failed)} failed"
     if timeouts:
         stdout += f", {len(timeouts)} timeout"
-    stdout += f", {len(failed)} failed"
-    parts = [f"Failed tasks: {failed}"] if failed else []
+    stderr = f"Failed tasks: {failed}. " if failed else ""
     if timeouts:
-        parts.append(f"Timeout tasks: {timeouts}")
-    all_ok = not failed
-    return TaskResult(task.id, 0 if all_ok else 1, stdout=stdout, stderr=". ".join(parts),
+        stderr += f"Timeout tasks: {timeouts}"
+    all_ok = not unsuccessful
+    return TaskResult(task.id, 0 if all_ok else 1, stdout=stdout, stderr=stderr,
                       success=all_ok, status=SUCCESS if all_ok else FAILED, start_time=started,
                       duration=duration, iterations=iterations,
-                      counts=BlockCounts(ok, len(failed)))
+                      counts=BlockCounts(ok, len(unsuccessful)))
 
 
 def store_block(ctx: RunContext, result: TaskResult, iteration: Optional[int]) -> None:

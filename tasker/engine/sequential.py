@@ -68,10 +68,10 @@ def condition_allows(ctx: RunContext, task: Task, label: str,
     return False
 
 
-def return_now(ctx: RunContext, task: Task) -> Stop:
-    """End the run with the task's `return` code (II.3.6)."""
+def return_now(ctx: RunContext, task: Task, label: str) -> Stop:
+    """End the run with the task's `return` code (II.3.6); `label` is `N.k` in a loop."""
     code = resolve_int(ctx, task, "return")
-    ctx.log.info(f"Task {task.id}: Returning with exit code {code}")
+    ctx.log.info(f"Task {label}: Returning with exit code {code}")
     if code == 0:
         ctx.log.info("SUCCESS: Task execution completed successfully with return code 0")
         return Stop(Outcome(0, "success", task_id=task.id))
@@ -86,7 +86,7 @@ def return_only(ctx: RunContext, task: Task) -> Stop:
     record(ctx, TaskResult(task.id, code, success=code == 0,
                            status=SUCCESS if code == 0 else FAILED, start_time=time.time()))
     ctx.record.execution_path.append(task.id)
-    return return_now(ctx, task)
+    return return_now(ctx, task, str(task.id))
 
 
 def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
@@ -173,7 +173,7 @@ def run_loop(ctx: RunContext, task: Task) -> Step:
         if ctx.interrupt.requested:
             return Stop(None)
         if task.has("return"):
-            return return_now(ctx, task)
+            return return_now(ctx, task, label)
         if loop_ends(ctx, task, result):
             break
     else:
@@ -182,19 +182,25 @@ def run_loop(ctx: RunContext, task: Task) -> Step:
 
 
 def step(ctx: RunContext, task: Task) -> Step:
-    """Run one top-level ordinary task and decide where to go (II.3.3)."""
-    if not condition_allows(ctx, task, str(task.id)):
+    """Run one top-level ordinary task and decide where to go (II.3.3).
+
+    The condition of a task that loops is checked as its first iteration's (`N.1`, as
+    TASKER labels it); a return-only task runs no command, so it never iterates.
+    """
+    looping = is_loop(task) and task.has("command")
+    if not condition_allows(ctx, task, f"{task.id}.1" if looping else str(task.id)):
         return Goto(task.id + 1)
     if task.has("return") and not task.has("command"):
         return return_only(ctx, task)
     ctx.record.execution_path.append(task.id)
-    if is_loop(task):
+    if looping:
         return run_loop(ctx, task)
     result = run_command(ctx, task, str(task.id))
     if ctx.interrupt.event.is_set():  # a signal cut the command: it runs again on resume
         return Stop(None)
     sleep_after(ctx, task, str(task.id))
-    nxt = return_now(ctx, task) if task.has("return") else route(ctx, task, result)
+    nxt = return_now(ctx, task, str(task.id)) if task.has("return") \
+        else route(ctx, task, result)
     return settle_interrupted_sleep(ctx, task, nxt) if ctx.interrupt.requested else nxt
 
 

@@ -88,7 +88,7 @@ def test_parallel_all_succeed_stores_block_and_sub_results():
     assert outcome.exit_code == 0 and rec.execution_path == [0, 1, 2]
     res = rec.results[1]
     assert (res.exit_code, res.success, res.stdout, res.stderr) == (
-        0, True, "Parallel execution: 4/4 successful, 0 failed", "")
+        0, True, "Parallel execution: 4/4 successful", "")
     assert (res.counts.success, res.counts.failed, res.counts.total) == (4, 0, 4)
     subs = [e for e in rec.trace if e.block == 1]
     assert sorted(e.task for e in subs) == [10, 11, 12, 13]
@@ -105,8 +105,9 @@ def test_block_stderr_lists_failed_and_timeout_ids():
     text, table = parallel_file(outcomes=(0, 3, 124, 0), routing="on_failure=90")
     _, rec, log, _ = run(text, table)
     res = rec.results[1]
-    assert res.stdout == "Parallel execution: 2/4 successful, 1 timeout, 2 failed"
-    assert res.stderr == "Failed tasks: [11, 12]. Timeout tasks: [12]"
+    assert res.stdout == "Parallel execution: 2/4 successful, 1 failed, 1 timeout"
+    assert res.stderr == "Failed tasks: [11]. Timeout tasks: [12]"
+    assert (res.counts.success, res.counts.failed) == (2, 2)  # S/F: a timeout is unsuccessful
     assert res.exit_code == 1 and not res.success
     assert "Task 1-12: Completed - Success: False (timeout)" in log
     assert "Task 1: Parallel failure (2/4), jumping to Task 90" in log
@@ -356,7 +357,7 @@ def test_conditional_runs_branch_in_list_order_with_duplicates():
     outcome, rec, log, ex = run(text, table)
     assert [c[0] for c in ex.calls] == ["cmd0", "cmd12", "cmd10", "cmd12", "cmd2"]
     assert ex.calls[2] == ("cmd10", "n0")  # sees the earlier branch result
-    assert rec.results[1].stdout == "Conditional TRUE branch: 3/3 successful, 0 failed"
+    assert rec.results[1].stdout == "Conditional TRUE branch: 3/3 successful"
     assert "Task 1: Executing TRUE branch with 3 tasks (sequential)" in log
     assert rec.execution_path == [0, 1, 2]
 
