@@ -14,8 +14,10 @@ from typing import Callable, List, Optional, Sequence
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate_block
-from tasker.engine.routing import Goto, Stop, failure_stop, target
-from tasker.engine.sequential import Iteration, Step, is_loop, loop_ends, record, resolve_int
+from tasker.engine.routing import failure_stop, target
+from tasker.engine.step import (
+    Goto, Iteration, Step, Stop, is_loop, loop_ends, resolve_int, store_result,
+)
 from tasker.engine.variables import Variables
 from tasker.record import replace
 from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
@@ -83,8 +85,8 @@ def block_result(task: Task, title: str, results: Sequence[TaskResult], started:
 
 def store_block(ctx: RunContext, result: TaskResult, iteration: Optional[int]) -> None:
     """Store the block result, trace it, and make it the run's last task."""
-    record(ctx, result, Iteration(iteration))
-    ctx.record.last_task = result.task_id
+    store_result(ctx, result, Iteration(iteration))
+    ctx.run_state.last_task = result.task_id
 
 
 def elapsed(started_monotonic: float) -> float:
@@ -187,7 +189,7 @@ def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
 
 def run_aggregate_block(ctx: RunContext, task: Task, word: str, once: RunOnce) -> Step:
     """Enter a parallel/conditional block: path entry, (loop of) runs, routing."""
-    ctx.record.execution_path.append(task.id)
+    ctx.run_state.execution_path.append(task.id)
     # Only a parallel block loops (II.3.7), and only when no `success=` decides (II.5.1)
     if is_loop(task) and task.kind == "parallel" and not task.has("success"):
         return run_looped(ctx, task, once)

@@ -1,7 +1,7 @@
 """Run one command of a task: resolve its fields, build the argv, run, judge success.
 
-Shared by every engine: a sequential task, a loop iteration, and (later) a
-block sub-task attempt all come through `execute`, which returns the stored
+Shared by every kind of task: an ordinary task, a loop iteration and a block
+sub-task attempt all come through `execute`, which returns the stored
 result and logs the Appendix A lines for it under the given label.
 """
 

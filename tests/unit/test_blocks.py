@@ -59,7 +59,7 @@ def run(text, table=None, delay=0.0, interrupt=None, **opts):
                      exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
                      interrupt=interrupt or Interrupt())
     outcome = run_workflow(ctx)
-    return outcome, ctx.record, out.getvalue(), ex
+    return outcome, ctx.run_state, out.getvalue(), ex
 
 
 def cmd(tid, extra=""):
@@ -504,3 +504,12 @@ def test_dry_run_return_subtask_succeeds_unevaluated():
     outcome, rec, log, _ = run(text, dry_run=True)
     assert outcome.exit_code == 0 and rec.results[10].success
     assert "Task 1-10: [DRY RUN] Would return: 3" in log
+
+
+def test_every_block_type_of_the_language_has_its_runner():
+    """The walk dispatches block kinds from one table; a type without a runner would
+    silently run as an ordinary task."""
+    from tasker.engine.sequential import RUNNERS
+    from tasker.syntax.ast import BLOCK_TYPES
+
+    assert sorted(RUNNERS) == sorted(BLOCK_TYPES)

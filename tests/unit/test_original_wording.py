@@ -51,7 +51,7 @@ def run(text: str, table: Dict[str, Answer]) -> Tuple[Outcome, RunRecord, str, F
                      exec_config=load_exec_config([]), executor=fake, log=Log(stream=out),
                      interrupt=Interrupt())
     outcome = run_workflow(ctx)
-    return outcome, ctx.record, out.getvalue(), fake
+    return outcome, ctx.run_state, out.getvalue(), fake
 
 
 def task(tid: int, extra: str = "") -> str:
