@@ -78,7 +78,7 @@ def _restore_state(session: Session) -> Optional[int]:
                                 "from the start, or choose a point with --start-from",
                                 resume.EXIT_STATE)
     for result in kept.values():
-        session.record.store(result)  # stored, so this run's state file keeps them too
+        session.run_state.store(result)  # stored, so this run's state file keeps them too
     session.log.info(f"Restored {len(kept)} task result(s) from {path}"
                      + (f" ({len(saved) - len(kept)} of task {start} and later left out)"
                         if len(kept) < len(saved) else ""))
@@ -187,7 +187,7 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
                 ctx = RunContext(taskfile=session.taskfile,
                                  options=_engine_options(session, start), exec_config=config,
                                  executor=executor, log=session.log,
-                                 interrupt=session.signals.interrupt, record=session.record,
+                                 interrupt=session.signals.interrupt, run_state=session.run_state,
                                  on_task_finished=session.save_state, spool_dir=Path(spool))
                 # The engine stops at its own points (and cancels running commands) when
                 # a signal triggers the Interrupt: from here on nothing is cut short.

@@ -45,7 +45,7 @@ class Session:
     started: float = field(default_factory=time.time)
     taskfile: Optional[TaskFile] = None
     source_text: str = ""  # the task file as read, once it has been (see file_sha256)
-    record: RunRecord = field(default_factory=RunRecord)
+    run_state: RunRecord = field(default_factory=RunRecord)  # shared with the engine
     masker: Masker = field(default_factory=Masker)
     finished: bool = False
     ending_task: Optional[int] = None  # the task that ended the run (set by finish)
@@ -117,7 +117,7 @@ class Session:
                 fsync=bool(self.options.auto_recovery),
                 task_file=os.path.abspath(self.task_file))
         try:
-            self.state_writer.save(file_sha256=self.file_sha256, record=self.record,
+            self.state_writer.save(file_sha256=self.file_sha256, record=self.run_state,
                                    globals_=self.globals(), current_task=current,
                                    next_task=next_task)
         except OSError as exc:
@@ -165,11 +165,11 @@ class Session:
         if self.log.write_error is not None and exit_code not in SIGNAL_EXITS:
             # The log is incomplete: that outranks whatever else ended the run (I.4a).
             exit_code, status, error = EXIT_RECORDS, "failed", self.log.write_error
-            self.record.failure = None
+            self.run_state.failure = None
         ended = time.time()
-        self.ending_task = task_id if task_id is not None else self.record.last_task
-        if error and self.record.failure is None and exit_code != 0:
-            self.record.failure = {"task_id": self.ending_task, "exit_code": exit_code,
+        self.ending_task = task_id if task_id is not None else self.run_state.last_task
+        if error and self.run_state.failure is None and exit_code != 0:
+            self.run_state.failure = {"task_id": self.ending_task, "exit_code": exit_code,
                                    "error": error}
         self._write_report(exit_code, status, ended)
         if self.state_writer is not None:
@@ -190,7 +190,7 @@ class Session:
     def _stopped_during_alert(self, signum: int, reason: str) -> Tuple[int, str]:
         """The run's new exit code and status after a signal ended the alert script."""
         code = signal_exit_code(signum)
-        self.record.failure = {
+        self.run_state.failure = {
             "task_id": self.ending_task, "exit_code": code,
             "error": f"interrupted by {signal_name(signum)} during the alert script "
                      f"(the run had ended: {reason})"}
@@ -203,7 +203,7 @@ class Session:
         self.close_ssh()
         if not self.finished:
             self.finished = True
-            self.record.failure = {"task_id": None, "exit_code": exit_code, "error": error}
+            self.run_state.failure = {"task_id": None, "exit_code": exit_code, "error": error}
             self._write_report(exit_code, "failed", time.time())
             self.log.close()
         return exit_code
@@ -226,7 +226,7 @@ class Session:
             task_file=self.task_file, file_sha256=self.file_sha256, status=status,
             dry_run=not self.options.run, exit_code=exit_code, started=self.started,
             ended=ended, log_file=self.log_name, version=__version__, total_tasks=total,
-            record=self.record, variables=self.globals(), masker=self.masker)
+            record=self.run_state, variables=self.globals(), masker=self.masker)
         try:
             json_report.write_report(path, report)
         except OSError as exc:
@@ -238,7 +238,7 @@ class Session:
         from tasker.report import summary
 
         tid = self.ending_task
-        result = self.record.results.get(tid) if tid is not None else None
+        result = self.run_state.results.get(tid) if tid is not None else None
         if result is not None:
             task = self.taskfile.tasks.get(tid) if self.taskfile else None
             # A block has no host: the column names its type, as in the original.

@@ -14,8 +14,10 @@ from typing import Callable, List, Optional, Sequence
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate_block
-from tasker.engine.routing import Goto, Stop, failure_stop, target
-from tasker.engine.sequential import Iteration, Step, is_loop, loop_ends, record, resolve_int
+from tasker.engine.routing import failure_stop, target
+from tasker.engine.step import (
+    Goto, Iteration, Step, Stop, is_loop, loop_ends, resolve_int, store_result,
+)
 from tasker.engine.variables import Variables
 from tasker.record import replace
 from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
@@ -55,28 +57,36 @@ def subtasks(ctx: RunContext, task: Task, key: str) -> List[Task]:
 
 def block_result(task: Task, title: str, results: Sequence[TaskResult], started: float,
                  duration: float, iterations: int = 1) -> TaskResult:
-    """The block's own stored result (II.4.3)."""
-    failed = [r.task_id for r in results if not r.success]
-    timeouts = [r.task_id for r in results if r.status == TIMEOUT]
-    total, ok = len(results), len(results) - len(failed)
+    """The block's own stored result, worded as TASKER words it (II.4.3).
+
+    A sub-task that timed out is counted apart from the failed ones, each count
+    only when it is not zero (`2/3 successful, 1 failed, 1 timeout`); stderr is
+    `Failed tasks: [ids]. ` then `Timeout tasks: [ids]`, each only when it has IDs.
+    The counts behind `@P_failed_count@` still take every unsuccessful sub-task.
+    """
+    unsuccessful = [r for r in results if not r.success]
+    timeouts = [r.task_id for r in unsuccessful if r.status == TIMEOUT]
+    failed = [r.task_id for r in unsuccessful if r.status != TIMEOUT]
+    total, ok = len(results), len(results) - len(unsuccessful)
     stdout = f"{title}: {ok}/{total} successful"
+    if failed:
+        stdout += f", {len(failed)} failed"
     if timeouts:
         stdout += f", {len(timeouts)} timeout"
-    stdout += f", {len(failed)} failed"
-    parts = [f"Failed tasks: {failed}"] if failed else []
+    stderr = f"Failed tasks: {failed}. " if failed else ""
     if timeouts:
-        parts.append(f"Timeout tasks: {timeouts}")
-    all_ok = not failed
-    return TaskResult(task.id, 0 if all_ok else 1, stdout=stdout, stderr=". ".join(parts),
+        stderr += f"Timeout tasks: {timeouts}"
+    all_ok = not unsuccessful
+    return TaskResult(task.id, 0 if all_ok else 1, stdout=stdout, stderr=stderr,
                       success=all_ok, status=SUCCESS if all_ok else FAILED, start_time=started,
                       duration=duration, iterations=iterations,
-                      counts=BlockCounts(ok, len(failed)))
+                      counts=BlockCounts(ok, len(unsuccessful)))
 
 
 def store_block(ctx: RunContext, result: TaskResult, iteration: Optional[int]) -> None:
     """Store the block result, trace it, and make it the run's last task."""
-    record(ctx, result, Iteration(iteration))
-    ctx.record.last_task = result.task_id
+    store_result(ctx, result, Iteration(iteration))
+    ctx.run_state.last_task = result.task_id
 
 
 def elapsed(started_monotonic: float) -> float:
@@ -179,7 +189,7 @@ def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
 
 def run_aggregate_block(ctx: RunContext, task: Task, word: str, once: RunOnce) -> Step:
     """Enter a parallel/conditional block: path entry, (loop of) runs, routing."""
-    ctx.record.execution_path.append(task.id)
+    ctx.run_state.execution_path.append(task.id)
     # Only a parallel block loops (II.3.7), and only when no `success=` decides (II.5.1)
     if is_loop(task) and task.kind == "parallel" and not task.has("success"):
         return run_looped(ctx, task, once)

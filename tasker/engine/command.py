@@ -1,7 +1,7 @@
 """Run one command of a task: resolve its fields, build the argv, run, judge success.
 
-Shared by every engine: a sequential task, a loop iteration, and (later) a
-block sub-task attempt all come through `execute`, which returns the stored
+Shared by every kind of task: an ordinary task, a loop iteration and a block
+sub-task attempt all come through `execute`, which returns the stored
 result and logs the Appendix A lines for it under the given label.
 """
 
@@ -157,7 +157,9 @@ def split_streams(ctx: RunContext, task: Task, label: str, stdout: Stream, stder
                   notes: List[str]) -> Tuple[Stream, Stream]:
     """Apply stdout_split / stderr_split, logging the split values.
 
-    A note on a split value that could not be kept whole is added to `notes`.
+    As TASKER does, a split value that is empty (or blank) gets no `Split STDOUT:` /
+    `Split STDERR:` line, as an empty output gets no `STDOUT:` line. A note on a split
+    value that could not be kept whole is added to `notes`.
     """
     split = []
     for name, key, stream in (("stdout", "stdout_split", stdout),
@@ -167,8 +169,9 @@ def split_streams(ctx: RunContext, task: Task, label: str, stdout: Stream, stder
             if note:
                 notes.append(note)
             text, total = log_view(stream, True)
-            ctx.log.info(f"Task {label}: Split {name.upper()}: "
-                         f"{ctx.log.shorten(text, total=total)}")
+            if text.strip():
+                ctx.log.info(f"Task {label}: Split {name.upper()}: "
+                             f"{ctx.log.shorten(text, total=total)}")
         split.append(stream)
     return split[0], split[1]
 

@@ -18,8 +18,7 @@ from tasker.engine.aggregate import (
 from tasker.engine.context import FatalRunError, RunContext
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.progress import console_progress
-from tasker.engine.routing import Goto
-from tasker.engine.sequential import Step
+from tasker.engine.step import Goto, Step
 from tasker.engine.subtask import Slot, retry_policy, run_subtask
 from tasker.engine.variables import Variables
 from tasker.results import TaskResult

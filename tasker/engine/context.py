@@ -73,7 +73,7 @@ class Outcome:
 
 @record
 class RunContext:
-    """Everything the engines use; `record` is the one mutable run state."""
+    """Everything the engines use; `run_state` is the one mutable state of the run."""
 
     taskfile: TaskFile
     options: EngineOptions
@@ -81,7 +81,7 @@ class RunContext:
     executor: object  # tasker.exec.base.Executor
     log: object  # tasker.report.logger.Log
     interrupt: Interrupt
-    record: RunRecord = field(default_factory=RunRecord)
+    run_state: RunRecord = field(default_factory=RunRecord)
     # Where streams too large to keep with a stored result are written (None: kept).
     spool_dir: Optional[Path] = None
     # Called after every finished top-level task with (task id, intended next id).
@@ -92,4 +92,4 @@ class RunContext:
 
     def results(self) -> Mapping[int, TaskResult]:
         """The stored results `@N_...@` placeholders resolve against here."""
-        return self.record.results if self.visible is None else self.visible
+        return self.run_state.results if self.visible is None else self.visible

@@ -19,7 +19,7 @@ from tasker.engine.aggregate import (
 )
 from tasker.engine.context import RunContext
 from tasker.engine.progress import console_progress
-from tasker.engine.sequential import Step, resolve_int
+from tasker.engine.step import Step, resolve_int
 from tasker.engine.subtask import Slot, retry_policy, run_subtask
 from tasker.record import replace
 from tasker.results import TaskResult
@@ -92,7 +92,7 @@ def run_parallel_once(ctx: RunContext, task: Task,
     started, t0 = time.time(), time.monotonic()
     # Sub-tasks read the results as they were when the block started, never a sibling's
     # (which one finished first would decide the outcome); each is stored when it ends.
-    sub_ctx = replace(ctx, visible=dict(ctx.record.results))
+    sub_ctx = replace(ctx, visible=dict(ctx.run_state.results))
     with console_progress(task.id, len(subs), ctx.log) as progress:
         def work(i: int) -> None:
             progress.started()

@@ -1,35 +1,15 @@
-"""Where to go after an ordinary task (SPEC II.3.4): `next`, `on_success`, `on_failure`."""
+"""Where a task leads (SPEC II.3.4): `next`, `on_success`, `on_failure`, or the failed end."""
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import evaluate, stored_current
+from tasker.engine.step import Goto, Step, Stop, resolve_int
 from tasker.engine.variables import Variables
 from tasker.results import TaskResult
 from tasker.syntax.ast import Task
-from tasker.syntax.numbers import parse_int
-
-
-class Goto(NamedTuple):
-    """Continue with task `task_id` (the run ends successfully if it is undefined)."""
-
-    task_id: int
-
-
-class Stop(NamedTuple):
-    """End the run with `outcome` (None: interrupted before the task finished, so a
-    resumed run starts with this task again)."""
-
-    outcome: Optional[Outcome]
-
-
-class Interrupted(NamedTuple):
-    """End the run as interrupted after the task's result was stored (its `sleep=` was
-    cut short): a resumed run starts at `next_task` (None: nothing is left to run)."""
-
-    next_task: Optional[int]
 
 
 def process_exit_code(code: int) -> int:
@@ -42,7 +22,7 @@ def failed_resume_point(ctx: RunContext, task_id: int) -> int:
     """Where a run that ends in failure at `task_id` resumes: the task whose failure led
     into an `on_failure` path, if one did, so the handler runs again only if that task
     fails again (I.4a); else the failed task itself."""
-    origin = ctx.record.failure_origin
+    origin = ctx.run_state.failure_origin
     return task_id if origin is None else origin
 
 
@@ -50,33 +30,8 @@ def failure_stop(ctx: RunContext, task: Task, result: TaskResult, reason: str,
                  exit_code: Optional[int] = None) -> Stop:
     """Stop the run because `task` failed: exit with its code (or 1 when that is 0)."""
     code = process_exit_code(result.exit_code) if exit_code is None else exit_code
-    ctx.record.failure = {"task_id": task.id, "exit_code": code, "error": reason}
+    ctx.run_state.failure = {"task_id": task.id, "exit_code": code, "error": reason}
     return Stop(Outcome(code, "failed", reason, task.id))
-
-
-class BadValue(Exception):
-    """A field whose placeholders resolved to a value it cannot take: the task fails (C19)."""
-
-    def __init__(self, message: str, key: str):
-        super().__init__(message)
-        self.message, self.key = message, key
-
-
-def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer",
-                lo: Optional[int] = None, hi: Optional[int] = None) -> int:
-    """An integer field, placeholders resolved at run time; BadValue when it is not one.
-
-    `lo`/`hi` bound it as the validator bounds a literal value (II.2), so a
-    placeholder cannot smuggle in a value the file could not say directly.
-    """
-    text = Variables(ctx.results()).resolve(task.get(key) or "")[0].strip()
-    n = parse_int(text)
-    if n is None:
-        raise BadValue(f"Task {task.id}: {key} must be {what}, but its value is '{text}'", key)
-    if (lo is not None and n < lo) or (hi is not None and n > hi):
-        allowed = f"{lo}-{hi}" if hi is not None else f"{lo} or more"
-        raise BadValue(f"Task {task.id}: {key}={n} is outside the allowed range {allowed}", key)
-    return n
 
 
 def target(ctx: RunContext, task: Task, key: str) -> int:
@@ -93,8 +48,8 @@ def target(ctx: RunContext, task: Task, key: str) -> int:
                             "stops here rather than loop", 20, task.id)
     # Every route taken through `on_failure` (tasks, blocks, decisions) passes here:
     # remember the first, where a failed run will resume (failed_resume_point).
-    if key == "on_failure" and ctx.record.failure_origin is None:
-        ctx.record.failure_origin = task.id
+    if key == "on_failure" and ctx.run_state.failure_origin is None:
+        ctx.run_state.failure_origin = task.id
     return tid
 
 
@@ -106,7 +61,7 @@ def jump(ctx: RunContext, task: Task, key: str, met: bool) -> Goto:
     return Goto(tid)
 
 
-def route_next(ctx: RunContext, task: Task, result: TaskResult) -> object:
+def route_next(ctx: RunContext, task: Task, result: TaskResult) -> Step:
     """Apply a `next` value (II.3.4, first rows)."""
     word = (task.get("next") or "").strip()
     low = word.lower()
@@ -132,7 +87,7 @@ def route_next(ctx: RunContext, task: Task, result: TaskResult) -> object:
     return failure_stop(ctx, task, result, f"next condition '{word}' not met")
 
 
-def route(ctx: RunContext, task: Task, result: TaskResult) -> object:
+def route(ctx: RunContext, task: Task, result: TaskResult) -> Step:
     """Decide the next step after an executed ordinary task."""
     if task.has("next"):
         return route_next(ctx, task, result)

@@ -15,15 +15,15 @@ from typing import Optional, Tuple
 
 from tasker.engine import command
 from tasker.engine.context import FatalRunError, RunContext
-from tasker.engine.sequential import (
-    BadValue, Iteration, condition_allows, record, resolve_int, sleep_after,
+from tasker.engine.step import (
+    BadValue, Iteration, condition_allows, resolve_int, sleep_after, store_result,
 )
 from tasker.engine.variables import Variables
 from tasker.exec.base import TIMEOUT_EXIT
 from tasker.exec.exectypes import ArgumentsError
-from tasker.record import record as value_record, replace
+from tasker.record import record, replace
 from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT, TaskResult
-from tasker.syntax.ast import Task
+from tasker.syntax.ast import BLOCK_TYPES, Task
 from tasker.syntax.numbers import parse_int, parse_seconds
 
 DRY_RUN_STDOUT = "DRY RUN - Command not executed"
@@ -31,7 +31,7 @@ ROUTING_KEYS = ("on_success", "on_failure", "next", "loop", "loop_break")  # as 
 COUNT_RANGE, DELAY_RANGE = (1, 1000), (0.0, 300.0)
 
 
-@value_record(frozen=True)
+@record(frozen=True)
 class RetryPolicy:
     """The block's retry settings (II.5.5); disabled means one attempt, no label suffix."""
 
@@ -51,7 +51,7 @@ class RetryPolicy:
         return f", retry_failed=true (count={self.count}, delay={self.delay:g}s)"
 
 
-@value_record(frozen=True)
+@record(frozen=True)
 class Slot:
     """Where a sub-task runs: its block, the block's loop iteration, the retry policy."""
 
@@ -122,7 +122,7 @@ def _dry_run(ctx: RunContext, task: Task, label: str) -> TaskResult:
 def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResult:
     """One attempt: skip, return value, dry run or the command; stored and traced."""
     if not ctx.options.dry_run and not condition_allows(ctx, task, label, it):
-        return ctx.record.results[task.id]  # condition_allows stored the skipped result
+        return ctx.run_state.results[task.id]  # condition_allows stored the skipped result
     if ctx.options.dry_run and task.has("return"):
         # not evaluated in a dry run: it succeeds like every sub-task there (II.7.3)
         ctx.log.info(f"Task {label}: [DRY RUN] Would return: {task.get('return')}")
@@ -135,7 +135,7 @@ def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResul
     else:
         result = command.execute(ctx, task, label, in_block=True)
     result = replace(result, attempts=it.attempt)
-    record(ctx, result, it)
+    store_result(ctx, result, it)
     if not task.has("return"):
         sleep_after(ctx, task, label)
     return result
@@ -143,7 +143,7 @@ def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResul
 
 def _check_subtask(ctx: RunContext, slot: Slot, task: Task) -> None:
     """Blocks do not nest; routing keys in a sub-task are ignored (validation rejects both)."""
-    if task.kind in ("parallel", "conditional", "decision"):
+    if task.kind in BLOCK_TYPES:
         raise FatalRunError(f"Task {slot.block_id}: sub-task {task.id} is a {task.kind} block; "
                             "blocks cannot be nested", 20, slot.block_id)
     stripped = [key for key in ROUTING_KEYS if task.has(key)]

@@ -57,7 +57,7 @@ def test_parallel_retry_and_min_success(tmp_path: Path) -> None:
     block = report["task_results"]["1"]
     assert (block["success_count"], block["failed_count"], block["total_count"]) == (2, 1, 3)
     assert block["stdout"] == "Parallel execution: 2/3 successful, 1 failed"
-    assert block["stderr"] == "Failed tasks: [12]"
+    assert block["stderr"] == "Failed tasks: [12]. "
     assert report["task_results"]["11"]["attempts"] == 2
     assert report["task_results"]["2"]["stdout"] == "2 of 3, attempt 2 succeeds"
     assert "Task 1-11.1: FAILED - will retry as Task 1-11.2 in 0s" in out

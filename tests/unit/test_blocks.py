@@ -59,7 +59,7 @@ def run(text, table=None, delay=0.0, interrupt=None, **opts):
                      exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
                      interrupt=interrupt or Interrupt())
     outcome = run_workflow(ctx)
-    return outcome, ctx.record, out.getvalue(), ex
+    return outcome, ctx.run_state, out.getvalue(), ex
 
 
 def cmd(tid, extra=""):
@@ -88,7 +88,7 @@ def test_parallel_all_succeed_stores_block_and_sub_results():
     assert outcome.exit_code == 0 and rec.execution_path == [0, 1, 2]
     res = rec.results[1]
     assert (res.exit_code, res.success, res.stdout, res.stderr) == (
-        0, True, "Parallel execution: 4/4 successful, 0 failed", "")
+        0, True, "Parallel execution: 4/4 successful", "")
     assert (res.counts.success, res.counts.failed, res.counts.total) == (4, 0, 4)
     subs = [e for e in rec.trace if e.block == 1]
     assert sorted(e.task for e in subs) == [10, 11, 12, 13]
@@ -105,8 +105,9 @@ def test_block_stderr_lists_failed_and_timeout_ids():
     text, table = parallel_file(outcomes=(0, 3, 124, 0), routing="on_failure=90")
     _, rec, log, _ = run(text, table)
     res = rec.results[1]
-    assert res.stdout == "Parallel execution: 2/4 successful, 1 timeout, 2 failed"
-    assert res.stderr == "Failed tasks: [11, 12]. Timeout tasks: [12]"
+    assert res.stdout == "Parallel execution: 2/4 successful, 1 failed, 1 timeout"
+    assert res.stderr == "Failed tasks: [11]. Timeout tasks: [12]"
+    assert (res.counts.success, res.counts.failed) == (2, 2)  # S/F: a timeout is unsuccessful
     assert res.exit_code == 1 and not res.success
     assert "Task 1-12: Completed - Success: False (timeout)" in log
     assert "Task 1: Parallel failure (2/4), jumping to Task 90" in log
@@ -356,7 +357,7 @@ def test_conditional_runs_branch_in_list_order_with_duplicates():
     outcome, rec, log, ex = run(text, table)
     assert [c[0] for c in ex.calls] == ["cmd0", "cmd12", "cmd10", "cmd12", "cmd2"]
     assert ex.calls[2] == ("cmd10", "n0")  # sees the earlier branch result
-    assert rec.results[1].stdout == "Conditional TRUE branch: 3/3 successful, 0 failed"
+    assert rec.results[1].stdout == "Conditional TRUE branch: 3/3 successful"
     assert "Task 1: Executing TRUE branch with 3 tasks (sequential)" in log
     assert rec.execution_path == [0, 1, 2]
 
@@ -503,3 +504,12 @@ def test_dry_run_return_subtask_succeeds_unevaluated():
     outcome, rec, log, _ = run(text, dry_run=True)
     assert outcome.exit_code == 0 and rec.results[10].success
     assert "Task 1-10: [DRY RUN] Would return: 3" in log
+
+
+def test_every_block_type_of_the_language_has_its_runner():
+    """The walk dispatches block kinds from one table; a type without a runner would
+    silently run as an ordinary task."""
+    from tasker.engine.sequential import RUNNERS
+    from tasker.syntax.ast import BLOCK_TYPES
+
+    assert sorted(RUNNERS) == sorted(BLOCK_TYPES)

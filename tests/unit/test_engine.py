@@ -40,7 +40,7 @@ def run(text, table=None, **opts):
                      exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
                      interrupt=Interrupt())
     outcome = run_workflow(ctx)
-    return outcome, ctx.record, out.getvalue(), ex
+    return outcome, ctx.run_state, out.getvalue(), ex
 
 
 def tasks(*specs):

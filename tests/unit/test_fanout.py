@@ -118,7 +118,7 @@ def run(text, failing=()):
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
                      interrupt=Interrupt())
-    return run_workflow(ctx), ctx.record, out.getvalue(), ex
+    return run_workflow(ctx), ctx.run_state, out.getvalue(), ex
 
 
 HOSTS = """\

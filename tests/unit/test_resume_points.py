@@ -70,7 +70,7 @@ def run(text: str, table=None, trigger: Optional[str] = None):
         outcome = run_workflow(ctx)
     except FatalRunError as exc:
         outcome = exc
-    return outcome, saves, ex.calls, console.getvalue(), ctx.record
+    return outcome, saves, ex.calls, console.getvalue(), ctx.run_state
 
 
 def task(tid: int, extra: str = "") -> str:

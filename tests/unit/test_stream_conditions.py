@@ -299,7 +299,7 @@ def run_spilled(tmp_path: Path, text: str, data: bytes, lost: int = 0,
                      log=Log(stream=out), interrupt=Interrupt(),
                      spool_dir=spool or tmp_path / "spool")
     outcome = run_workflow(ctx)
-    return outcome, ctx.record, out.getvalue(), str(path)
+    return outcome, ctx.run_state, out.getvalue(), str(path)
 
 
 BIG = b"line one\r\n" + b"x" * (3 * MEMORY_LIMIT) + b"\nMARKER,last\n"
@@ -362,8 +362,8 @@ def test_a_long_result_that_cannot_be_written_keeps_100_kib_and_says_so(tmp_path
                      exec_config=load_exec_config([]), executor=InMemory(""),
                      log=Log(stream=out), interrupt=Interrupt(), spool_dir=blocker / "spool")
     outcome = run_workflow(ctx)
-    assert outcome.exit_code == 0 and ctx.record.execution_path == [0, 1]
-    stored = ctx.record.results[0]
+    assert outcome.exit_code == 0 and ctx.run_state.execution_path == [0, 1]
+    stored = ctx.run_state.results[0]
     assert stored.stdout == "y" * 102400 and stored.stdout_file is None
     note = ("tasker: stdout: only the first 102400 characters were kept; 397600 more were "
             f"lost (cannot write a file in {blocker / 'spool'}: ")

@@ -34,7 +34,9 @@ from tasker.exec.ssh.errors import (
     ChannelError, ConnectError, Interrupted, SshConfigError, SshError,
 )
 from tasker.exec.ssh.hostkeys import KnownHosts
+from tasker.exec.ssh.probe import run_true
 from tasker.exec.ssh.settings import SshOptions
+from tasker.record import replace
 from tasker.report.logger import Log
 
 SESSIONS_PER_TRANSPORT = 8
@@ -161,9 +163,18 @@ class SshPool:
     def check(self, spec: str, timeout: float, cancel: Optional[threading.Event] = None) -> str:
         """"" when a session on the host ran `true` with exit 0, else one sentence naming the
         host and the cause. The connection stays in the pool for the run's tasks."""
-        from tasker.exec.ssh.probe import run_true
-
-        return run_true(self, spec, timeout, cancel)
+        deadline = time.monotonic() + timeout
+        try:
+            endpoint = self.endpoint(spec)
+            endpoint = replace(endpoint, connect_timeout=min(endpoint.connect_timeout, timeout))
+            lease = self.session(endpoint, cancel)
+        except SshError as exc:
+            return exc.sentence
+        try:
+            return run_true(lease.channel, f"ssh: {endpoint.describe()}", deadline, timeout,
+                            cancel)
+        finally:
+            lease.release()
 
     def close(self) -> None:
         """Close every connection (tunnelled ones first); later requests fail."""

@@ -1,11 +1,7 @@
-"""Blocks: parallel, conditional and decision (SPEC II.5 with the fixes of I.2).
+"""Decision blocks: a condition that runs nothing decides the route (SPEC II.5.6).
 
-`run_block` is what the sequential engine calls for a task with `type=`; it
-returns where to go next (`Goto`) or how the run ends (`Stop`). Parallel and
-conditional blocks live in their own modules; the decision block, which runs
-nothing, is here.
-
-Decision blocks (II.5.6 with C1-C3): `success=` (or `failure=`, inverted) is
+`run_decision` is what the walk calls for a task with `type=decision`. With the
+fixes C1-C3: `success=` (or `failure=`, inverted) is
 evaluated on placeholders and globals only. The result is stored, so
 `@N_success@` works (C2). Routing: a true decision takes `on_success`, a false
 one `on_failure`; `next=never` stops the run successfully (and never restarts
@@ -17,26 +13,13 @@ from __future__ import annotations
 
 import time
 
-from tasker.engine.conditional import run_conditional
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate
-from tasker.engine.parallel import run_parallel
-from tasker.engine.routing import Goto, Stop, failure_stop, target
-from tasker.engine.sequential import Iteration, Step, record
+from tasker.engine.routing import failure_stop, target
+from tasker.engine.step import Goto, Step, Stop, store_result
 from tasker.engine.variables import Variables
 from tasker.results import FAILED, SUCCESS, TaskResult
 from tasker.syntax.ast import Task
-
-
-def run_block(ctx: RunContext, task: Task) -> Step:
-    """Run a block task and decide where to go next (SPEC II.5)."""
-    if task.kind == "parallel":
-        return run_parallel(ctx, task)
-    if task.kind == "conditional":
-        return run_conditional(ctx, task)
-    if task.kind == "decision":
-        return run_decision(ctx, task)
-    raise FatalRunError(f"Task {task.id}: '{task.type}' is not a block type", 20, task.id)
 
 
 def decide(ctx: RunContext, task: Task) -> bool:
@@ -59,14 +42,14 @@ def decide(ctx: RunContext, task: Task) -> bool:
 def run_decision(ctx: RunContext, task: Task) -> Step:
     """Evaluate, store and route a decision block."""
     ctx.log.info(f"Task {task.id}: DECISION - Evaluating conditions")
-    ctx.record.execution_path.append(task.id)
+    ctx.run_state.execution_path.append(task.id)
     passed = decide(ctx, task)
     ctx.log.info(f"Task {task.id}: Decision PASSED" if passed else
                  f"Task {task.id}: Decision FAILED (success condition not met)")
     result = TaskResult(task.id, 0 if passed else 1, success=passed,
                         status=SUCCESS if passed else FAILED, start_time=time.time())
-    record(ctx, result, Iteration())
-    ctx.record.last_task = task.id
+    store_result(ctx, result)
+    ctx.run_state.last_task = task.id
     return route_decision(ctx, task, result)
 
 
