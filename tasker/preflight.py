@@ -20,9 +20,10 @@ def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
 
     `config` tells which exec types besides the built-in ones are configured.
 
-    Raises TaskFileError with every finding; warnings are logged at DEBUG (and shown
-    on stderr with --validate-only). Returns the dependency notes (II.8.4), which the
-    pre-flight logs later (II.7.2, step 8).
+    Raises TaskFileError with every finding. Warnings are logged at DEBUG, as the
+    original does (so its `WARN:` lines keep their count), and shown on stderr in the
+    located form in every run, real or dry: a typo must never pass in silence.
+    Returns the dependency notes (II.8.4), which the pre-flight logs later (II.7.2, step 8).
     """
     from tasker.validate.pipeline import check_task_file
     from tasker.validate.security import global_security_diagnostics
@@ -39,12 +40,19 @@ def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
                                skip_subtask_range=bool(opts.skip_subtask_range_validation),
                                configured_exec=[*config.types, *config.aliases],
                                environ=session.environ)
-    if warnings and opts.validate_only:  # the pre-flight shows every finding, like a compiler
-        print("\n".join(render_all(taskfile.path, warnings, session.masker.mask)),
-              file=sys.stderr)
+    if warnings:  # like a compiler: located, masked, repeats counted
+        show_on_stderr(render_all(taskfile.path, warnings, session.masker.mask))
     session.log.info("# Task validation passed successfully.")
     session.log.info("# Task dependency validation passed.")  # (A.1: every reference holds)
     return notes
+
+
+def show_on_stderr(lines: Sequence[str]) -> None:
+    """Print findings on stderr; a terminal that is gone must not stop the run."""
+    try:
+        print("\n".join(lines), file=sys.stderr, flush=True)
+    except OSError:  # (EIO after a hangup, a closed pipe): nothing can be said there
+        pass
 
 
 def render_graph(session: Session, fmt: str) -> str:

@@ -129,7 +129,9 @@ def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
     found, verdicts, found_notes = find_all(tf, skip_security=skip_security,
                                       skip_subtask_range=skip_subtask_range,
                                       configured_exec=configured_exec, environ=environ)
-    warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
+    # (each finding once: the loader and the validator may both find one)
+    warnings = sort_diagnostics(dict.fromkeys([*tf.warnings, *(d for d in found
+                                                              if not d.is_error)]))
     log_warnings(warnings, log)
     errors = [d for d in found if d.is_error]
     if errors:
