@@ -7,12 +7,14 @@ the session with it.
 from __future__ import annotations
 
 import sys
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from tasker.exec.exectypes import ExecConfig
 from tasker.report.logger import print_out
 from tasker.session import Session
 from tasker.syntax.diagnostics import TaskFileError, render_all
+
+EXIT_NO_TERMINAL = 2  # --show-plan cannot ask (a usage error)
 
 
 def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
@@ -62,26 +64,28 @@ def render_graph(session: Session, fmt: str) -> str:
     return render(session.taskfile, fmt)
 
 
-def plan_accepted(session: Session) -> bool:
-    """`--show-plan`: print the plan and ask; without a terminal only `-y` says yes."""
+def confirm_plan(session: Session) -> Optional[int]:
+    """`--show-plan`: print the plan and ask; None to go on, else the exit code to stop with
+    (0 when the operator declines; 2 when nobody can be asked: no terminal on stdin and
+    no `-y`, a usage error rather than a silent "no")."""
     from tasker.validate.render import render_plan
 
     print_out(render_plan(session.taskfile, session.options.start_from))
     if session.options.yes:
         print_out("Proceed with execution? [y/N]: y (--yes)")
-        return True
+        return None
     if not sys.stdin.isatty():
         session.log.error("--show-plan needs a terminal to ask for confirmation; "
                           "add -y to proceed without asking")
-        return False
+        return EXIT_NO_TERMINAL
     try:
         answer = input("Proceed with execution? [y/N]: ")
     except EOFError:
         answer = ""
     if answer.strip().lower() in ("y", "yes"):
-        return True
+        return None
     session.log.info("Execution cancelled by user.")
-    return False
+    return 0
 
 
 def validate_hosts(session: Session, config: ExecConfig) -> int:

@@ -20,6 +20,7 @@ from tasker.syntax.diagnostics import (
 )
 from tasker.validate.blocks import block_errors
 from tasker.validate.flow import flow_findings
+from tasker.validate.programs import missing_program_warnings
 from tasker.validate.rules import KNOWN_EXEC, RuleOptions, rule_diagnostics
 from tasker.validate.security import global_security_diagnostics, security_diagnostics
 from tasker.validate.structure import structural_errors
@@ -83,6 +84,7 @@ def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions,
         if not skip_security:
             syntax.extend(security_diagnostics(tf, environ))
         syntax.extend(global_security_diagnostics(tf))
+        syntax.extend(missing_program_warnings(tf, environ))
         return syntax, dependencies
 
     def by_graph() -> Tuple[List[Diagnostic], Sequence[str], List[Diagnostic]]:
