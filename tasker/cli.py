@@ -22,6 +22,7 @@ from tasker.report.logger import Log, print_out
 from tasker.report.masking import Masker, split_secret_vars
 from tasker.report.paths import default_base, run_paths
 from tasker.report.private import make_private_dirs
+from tasker.report.stdout_report import StdoutReport, wants_stdout
 from tasker.session import Session
 from tasker.signals import SignalRouter, Stopped
 from tasker.syntax import lines as L
@@ -92,6 +93,9 @@ def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause,
         lines = L.classify(raw)
         file_args = parse_file_args(header_arguments(lines))
         options = merge(cli, file_args)
+        if options.graph and wants_stdout(options.output_json):
+            raise UsageError("--graph and --output-json - both write to standard output; "
+                             "give --output-json a file name")
     except UsageError as exc:
         _say(f"{path}:{exc.line}: error: {exc.message}" if exc.line else f"ERROR: {exc.message}")
         return _finish_early(cli, path, environ, signals, exc.exit_code, exc.message)
@@ -126,12 +130,15 @@ def _session(options: Options, path: str, environ: Mapping[str, str]) -> Session
     and kept as `setup_error`: the session still writes what it can (the JSON report
     to an explicit path), and the run ends with exit 1.
     """
+    # `--output-json -` takes stdout for the report before anything is said there.
+    report_out = StdoutReport() if wants_stdout(options.output_json) else None
     # With --graph, stdout carries only the graph (so it can be piped to `dot`).
     log = Log(level=options.log_level, stream=sys.stderr if options.graph else None)
     base = default_base(options.log_dir, environ)
     started = time.time()
     paths = run_paths(base, Path(path), started, options.project)
-    session = Session(Path(path), options, log, paths, environ, started=started)
+    session = Session(Path(path), options, log, paths, environ, started=started,
+                      stdout_report=report_out)
     try:
         make_private_dirs(base)
     except OSError as exc:
@@ -245,14 +252,15 @@ def _show_recovery_info(session: Session) -> int:
 
 
 def _report_diagnostics(session: Session, exc: TaskFileError) -> None:
-    """The located errors, masked before they are cut, in the log and on stderr."""
+    """The located errors, masked before they are cut: on stderr, and as ERROR lines in
+    the log file only, so the console shows each once."""
     if exc.global_values and not session.masker:  # the file did not load: mask what it set
         _use_masker(session, exc.global_values)
     mask = session.masker.mask
     session.log.error("# Task validation FAILED.")
     errors = [d for d in exc.diagnostics if d.is_error]  # warnings are in the DEBUG log
-    for text in render_all(exc.path, errors, mask):
-        session.log.error(text.replace("\n", "\n    "))
+    for text in render_all(exc.path, errors, mask):  # (the console has them on stderr)
+        session.log.file_only("ERROR", text.replace("\n", "\n    "))
     _say(exc.render(mask))
     preflight.summarize_invalid_file(session, exc)
 
@@ -339,8 +347,12 @@ def _pipeline(session: Session, raw: str, lines: L.Lines, pause: PreflightPause)
     if opts.validate_only:
         log.info("# Validation completed successfully.")
         return session.finish(0, "success")
-    if opts.show_plan and not preflight.plan_accepted(session):
-        return session.finish(0, "success")
+    if opts.show_plan:
+        stop = preflight.confirm_plan(session)
+        if stop == 0:
+            return session.finish(0, "success")
+        if stop is not None:
+            return session.finish(stop, "failed", "--show-plan needs a terminal or -y")
     from tasker import runner  # (the engines load only for a run)
 
     return runner.execute(session, config)

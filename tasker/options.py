@@ -25,7 +25,8 @@ exit status:
   1        a failed unrouted task whose own exit code was 0; unreadable task
            file; log directory or file cannot be created; an internal error
            (a bug: the log file has the details)
-  2        command-line usage error
+  2        command-line usage error; --show-plan with no terminal on stdin
+           and no -y
   N        return=N, or the exit code of a failed unrouted task (exec=ssh: 127
            remote program missing, 255 no connection, login or host key)
   10       on_success-only task failed; block aggregate condition not met
@@ -114,14 +115,16 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
                    help="default command timeout (task timeout= wins)")
     p.add_argument("--alert-on-failure", metavar="SCRIPT", help="run SCRIPT when the run fails")
     p.add_argument("--output-json", nargs="?", const="", metavar="PATH",
-                   help="write the JSON run report (default path under <logdir>/output/)")
+                   help="write the JSON run report (default path under <logdir>/output/; "
+                   "- writes it to stdout and the console log to stderr)")
     p.add_argument("--set", dest="set", action="append", type=_assignment,
                    metavar="NAME=VALUE", help="override or add a global variable (repeatable)")
     p.add_argument("--graph", choices=("dot", "mermaid"), help="print the workflow as a graph")
     _flags(
         p,
         (("--validate-only",), "validate the file and its hosts, then exit"),
-        (("--show-plan",), "print the execution plan and ask before running"),
+        (("--show-plan",), "print the execution plan and ask before running (without a "
+         "terminal on stdin, -y is needed: else exit 2)"),
         (("--skip-task-validation",), "skip the task-file validator"),
         (("--skip-host-validation",), "skip DNS, ping and connectivity checks"),
         (("--skip-validation",), "skip all validation"),
@@ -147,7 +150,8 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--print-completion", action=_PrintCompletion, choices=COMPLETION_SHELLS,
                    help="print the completion script for SHELL (bash or zsh) and exit",
                    metavar="SHELL")
-    p.add_argument("-V", "--version", action="version", version=f"TASKER v{__version__}")
+    p.add_argument("-V", "--version", action="version",
+                   version=f"tasker {__version__} (TASKER 2.x task files)")
     return p
 
 
@@ -245,7 +249,43 @@ def _flag_names() -> frozenset:
 
 def parse_cli(argv: Sequence[str]) -> Dict[str, Any]:
     """Parse the command line; UsageError on bad input (argparse prints --help itself)."""
-    return vars(build_parser().parse_args(list(argv)))
+    try:
+        return vars(build_parser().parse_args(list(argv)))
+    except UsageError as exc:
+        return _with_task_file(list(argv), exc)
+
+
+def _with_task_file(argv: List[str], failed: UsageError) -> Dict[str, Any]:
+    """The command line again when argparse found no task file, or more than one word
+    that could be it: the words that could be the task file are those no option took,
+    and the value `--output-json` took when given as a word of its own (its value is
+    optional, so `tasker --output-json FILE` gives argparse no task file). One such word
+    is the task file (and `--output-json` writes to its default path); none or several
+    is a clear usage error. Any other mistake keeps argparse's message."""
+    parsed, rest = build_parser(with_file=False).parse_known_args(argv)
+    known = vars(parsed)
+    if any(word.startswith("-") and word not in ("-", "--") for word in rest):
+        raise failed  # an unknown option: argparse's message names it
+    words = [word for word in rest if word != "--"]
+    taken = known.get("output_json")
+    if not words and taken and _value_apart(argv, "--output-json", taken):
+        words, known["output_json"] = [taken], ""
+    if len(words) == 1:
+        known["task_file"] = words[0]
+        return known
+    if not words:
+        raise UsageError("tasker: error: no task file given (usage: tasker [options] "
+                         "TASK_FILE; see tasker --help)")
+    raise UsageError(f"tasker: error: {len(words)} words could be the task file "
+                     f"({', '.join(repr(w) for w in words)}); give one task file (an "
+                     "option's value goes right after the option)")
+
+
+def _value_apart(argv: Sequence[str], option: str, value: str) -> bool:
+    """True when `value` follows `option` (or an abbreviation argparse accepts) as the
+    next word, rather than as `--option=value`."""
+    return any(len(word) > 2 and option.startswith(word) and argv[i + 1] == value
+               for i, word in enumerate(argv[:-1]))
 
 
 def _words(text: str) -> List[str]:

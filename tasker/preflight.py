@@ -7,12 +7,14 @@ the session with it.
 from __future__ import annotations
 
 import sys
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from tasker.exec.exectypes import ExecConfig
 from tasker.report.logger import print_out
 from tasker.session import Session
 from tasker.syntax.diagnostics import TaskFileError, render_all
+
+EXIT_NO_TERMINAL = 2  # --show-plan cannot ask (a usage error)
 
 
 def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
@@ -20,9 +22,10 @@ def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
 
     `config` tells which exec types besides the built-in ones are configured.
 
-    Raises TaskFileError with every finding; warnings are logged at DEBUG (and shown
-    on stderr with --validate-only). Returns the dependency notes (II.8.4), which the
-    pre-flight logs later (II.7.2, step 8).
+    Raises TaskFileError with every finding. Warnings are logged at DEBUG, as the
+    original does (so its `WARN:` lines keep their count), and shown on stderr in the
+    located form in every run, real or dry: a typo must never pass in silence.
+    Returns the dependency notes (II.8.4), which the pre-flight logs later (II.7.2, step 8).
     """
     from tasker.validate.pipeline import check_task_file
     from tasker.validate.security import global_security_diagnostics
@@ -39,12 +42,19 @@ def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
                                skip_subtask_range=bool(opts.skip_subtask_range_validation),
                                configured_exec=[*config.types, *config.aliases],
                                environ=session.environ)
-    if warnings and opts.validate_only:  # the pre-flight shows every finding, like a compiler
-        print("\n".join(render_all(taskfile.path, warnings, session.masker.mask)),
-              file=sys.stderr)
+    if warnings:  # like a compiler: located, masked, repeats counted
+        show_on_stderr(render_all(taskfile.path, warnings, session.masker.mask))
     session.log.info("# Task validation passed successfully.")
     session.log.info("# Task dependency validation passed.")  # (A.1: every reference holds)
     return notes
+
+
+def show_on_stderr(lines: Sequence[str]) -> None:
+    """Print findings on stderr; a terminal that is gone must not stop the run."""
+    try:
+        print("\n".join(lines), file=sys.stderr, flush=True)
+    except OSError:  # (EIO after a hangup, a closed pipe): nothing can be said there
+        pass
 
 
 def render_graph(session: Session, fmt: str) -> str:
@@ -54,26 +64,28 @@ def render_graph(session: Session, fmt: str) -> str:
     return render(session.taskfile, fmt)
 
 
-def plan_accepted(session: Session) -> bool:
-    """`--show-plan`: print the plan and ask; without a terminal only `-y` says yes."""
+def confirm_plan(session: Session) -> Optional[int]:
+    """`--show-plan`: print the plan and ask; None to go on, else the exit code to stop with
+    (0 when the operator declines; 2 when nobody can be asked: no terminal on stdin and
+    no `-y`, a usage error rather than a silent "no")."""
     from tasker.validate.render import render_plan
 
     print_out(render_plan(session.taskfile, session.options.start_from))
     if session.options.yes:
         print_out("Proceed with execution? [y/N]: y (--yes)")
-        return True
+        return None
     if not sys.stdin.isatty():
         session.log.error("--show-plan needs a terminal to ask for confirmation; "
                           "add -y to proceed without asking")
-        return False
+        return EXIT_NO_TERMINAL
     try:
         answer = input("Proceed with execution? [y/N]: ")
     except EOFError:
         answer = ""
     if answer.strip().lower() in ("y", "yes"):
-        return True
+        return None
     session.log.info("Execution cancelled by user.")
-    return False
+    return 0
 
 
 def validate_hosts(session: Session, config: ExecConfig) -> int:

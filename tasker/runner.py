@@ -162,6 +162,17 @@ def _executors(session: Session, spool: Path) -> "ExecutorRouter":
                            SSH: lambda: session.ssh_executor(spool)})
 
 
+def _note_simulated_path(session: Session) -> None:
+    """A dry run that took its way on simulated results says so, and from which task."""
+    from tasker.report.simulated import dry_run_note, first_simulated_decision
+
+    # (the trace, not the execution path: a task its condition skipped decided too)
+    first = first_simulated_decision(
+        session.taskfile, (entry.task for entry in session.run_state.trace if entry.block is None))
+    if first is not None:
+        session.log.info(dry_run_note(first))
+
+
 def _run_engine(session: Session, config: ExecConfig) -> int:
     from tasker.engine.sequential import run_workflow
     from tasker.report.backup import backup_task_file
@@ -196,4 +207,6 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
         except FatalRunError as exc:
             session.log.error(f"FATAL ERROR: {exc.message}")
             outcome = Outcome(exc.exit_code, "failed", exc.message, exc.task_id)
+    if not session.real_run:
+        _note_simulated_path(session)
     return session.finish(outcome.exit_code, outcome.status, outcome.error, outcome.task_id)

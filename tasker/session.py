@@ -19,6 +19,7 @@ from tasker.record import field, record, replace
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.paths import RunPaths, state_file_name
+from tasker.report.stdout_report import StdoutReport
 from tasker.results import RunRecord
 from tasker.signals import SignalRouter, exit_code as signal_exit_code, signal_name
 from tasker.syntax.ast import TaskFile
@@ -59,6 +60,8 @@ class Session:
     keeps_state: Optional[bool] = None
     # The stop signals (SIGINT, SIGTERM, SIGHUP); the CLI installs the process's router.
     signals: SignalRouter = field(default_factory=SignalRouter, repr=False, compare=False)
+    # `--output-json -`: standard output, kept for the report (see cli._session).
+    stdout_report: Optional[StdoutReport] = field(default=None, repr=False, compare=False)
     _sha256: str = field(default="", repr=False, compare=False)
     _ssh_pool: Optional[SshPool] = field(default=None, repr=False, compare=False)
     _ssh_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
@@ -185,6 +188,8 @@ class Session:
         if exit_code == 0 and self.real_run and self.options.auto_recovery:
             self.paths.state_file.unlink(missing_ok=True)
         self.log.close()
+        if self.stdout_report is not None:
+            self.stdout_report.close()
         return exit_code
 
     def _stopped_during_alert(self, signum: int, reason: str) -> Tuple[int, str]:
@@ -206,18 +211,20 @@ class Session:
             self.run_state.failure = {"task_id": None, "exit_code": exit_code, "error": error}
             self._write_report(exit_code, "failed", time.time())
             self.log.close()
+            if self.stdout_report is not None:
+                self.stdout_report.close()
         return exit_code
 
     def report_path(self) -> Optional[Path]:
         """Where `--output-json` writes, or None without it."""
         value = self.options.output_json
-        if value is None:
+        if value is None or self.stdout_report is not None:
             return None
         return Path(value) if value else self.paths.json_file
 
     def _write_report(self, exit_code: int, status: str, ended: float) -> None:
         path = self.report_path()
-        if path is None:
+        if path is None and self.stdout_report is None:
             return
         from tasker.report import json_report  # only runs that ask for a report pay for it
 
@@ -227,8 +234,11 @@ class Session:
             dry_run=not self.options.run, exit_code=exit_code, started=self.started,
             ended=ended, log_file=self.log_name, version=__version__, total_tasks=total,
             record=self.run_state, variables=self.globals(), masker=self.masker)
+        if self.stdout_report is not None:  # (written once, when the session ends)
+            self.stdout_report.keep(report)
+            return
         try:
-            json_report.write_report(path, report)
+            json_report.write_report(path, report)  # type: ignore[arg-type]
         except OSError as exc:
             self.log.warn(f"Failed to write final summary: {exc}")
 

@@ -41,14 +41,18 @@ class Prepared(NamedTuple):
     timeout: float
     transport: str = PROCESS
 
-    @property
-    def shown(self) -> str:
-        """The command line as the log, the summary and the report show it: the vector
-        joined, or for ssh `ssh HOST` and the remote words quoted as the remote shell
-        will read them."""
-        if self.transport == SSH:
-            return f"ssh {self.hostname} {shlex.join(self.argv)}"
-        return " ".join(self.argv)
+    def shown(self, mask: Callable[[str], str]) -> str:
+        """The command line as the log, the summary and the report show it, so that an
+        operator can copy it into a shell: each word masked (before quoting, which would
+        split a secret holding a quote), then quoted where a POSIX shell needs it; for
+        ssh `ssh HOST` and the remote words, as the remote shell will read them."""
+        masked = [mask(word) for word in self.argv]
+        whole = mask(" ".join(self.argv))
+        if whole != " ".join(masked):  # a secret across words: masked whole, not quoted
+            words = whole
+        else:
+            words = " ".join(shlex.quote(word) for word in masked)
+        return f"ssh {self.hostname} {words}" if self.transport == SSH else words
 
 
 def choose_exec(ctx: RunContext, task: Task, variables: Variables) -> Tuple[str, str]:
@@ -127,12 +131,12 @@ def arguments_of(ctx: RunContext, task: Task, split: bool,
 
 def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:
     """Run (or, in a dry run, pretend to run) a prepared command, logging its start."""
-    shown = prep.shown
+    shown = prep.shown(ctx.log.mask)
     if ctx.options.dry_run:
         ctx.log.info(f"Task {label}: [DRY RUN] Would execute: {shown}")
         return CommandResult(exit_code=0, stdout=DRY_RUN_STDOUT, stderr="", duration=0.0)
     ctx.log.info(f"Task {label}: Executing [{prep.exec_shown}]: {shown}")
-    spec = CommandSpec(argv=prep.argv, timeout=prep.timeout, display=ctx.log.mask(shown),
+    spec = CommandSpec(argv=prep.argv, timeout=prep.timeout, display=shown,
                        transport=prep.transport, host=prep.hostname)
     return ctx.executor.run(spec, ctx.interrupt.event)
 
@@ -282,7 +286,7 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
     return TaskResult(
         task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
-        command=prep.shown, start_time=started, duration=result.duration,
+        command=prep.shown(ctx.log.mask), start_time=started, duration=result.duration,
         stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
         stderr_cut=stderr.cut)
 

@@ -112,7 +112,7 @@ def _dry_run(ctx: RunContext, task: Task, label: str) -> TaskResult:
     except ArgumentsError as exc:
         ctx.log.error(f"Task {label}: arguments cannot be split: {exc}")
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started)
-    shown = prep.shown
+    shown = prep.shown(ctx.log.mask)
     ctx.log.info(f"Task {label}: [DRY RUN] Would execute: {shown}")
     return TaskResult(task.id, 0, stdout=DRY_RUN_STDOUT, success=True, status=SUCCESS,
                       hostname=prep.hostname, exec_type=prep.exec_name, command=shown,

@@ -185,6 +185,11 @@ class Log:
         """Log at the named level."""
         self._emit(level_rank(level), msg)
 
+    def file_only(self, level: str, msg: str) -> None:
+        """Log at the named level to the log file only: the console shows the same
+        finding in another form (a located diagnostic on stderr)."""
+        self._emit(level_rank(level), msg, to_console=False)
+
     def plain(self, msg: str) -> None:
         """A line without timestamp or tag, on the console and in the file."""
         text = escape_controls(self._masker.mask(msg)) + "\n"
@@ -193,7 +198,7 @@ class Log:
         if self._error_untold:
             self._tell_write_error()
 
-    def _emit(self, rank: int, msg: str) -> None:
+    def _emit(self, rank: int, msg: str, to_console: bool = True) -> None:
         """Format, mask and write one line whole."""
         # Mask the message only: a short secret must not eat the timestamp. Controls are
         # escaped after masking, so a secret is found as it was written.
@@ -201,7 +206,8 @@ class Log:
         if _CONTROLS.search(text) is not None:  # (rare: a search is cheaper than a call)
             text = escape_controls(text)
         with self._lock:
-            self._write(f"[{self._timestamp()}] {_TAGS[rank]}", text + "\n", rank <= self._rank)
+            self._write(f"[{self._timestamp()}] {_TAGS[rank]}", text + "\n",
+                        to_console and rank <= self._rank)
         if self._error_untold:
             self._tell_write_error()
 

@@ -20,6 +20,7 @@ from tasker.syntax.diagnostics import (
 )
 from tasker.validate.blocks import block_errors
 from tasker.validate.flow import flow_findings
+from tasker.validate.programs import missing_program_warnings
 from tasker.validate.rules import KNOWN_EXEC, RuleOptions, rule_diagnostics
 from tasker.validate.security import global_security_diagnostics, security_diagnostics
 from tasker.validate.structure import structural_errors
@@ -83,6 +84,7 @@ def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions,
         if not skip_security:
             syntax.extend(security_diagnostics(tf, environ))
         syntax.extend(global_security_diagnostics(tf))
+        syntax.extend(missing_program_warnings(tf, environ))
         return syntax, dependencies
 
     def by_graph() -> Tuple[List[Diagnostic], Sequence[str], List[Diagnostic]]:
@@ -129,7 +131,9 @@ def check_task_file(tf: TaskFile, log: Any, *, skip_security: bool = False,
     found, verdicts, found_notes = find_all(tf, skip_security=skip_security,
                                       skip_subtask_range=skip_subtask_range,
                                       configured_exec=configured_exec, environ=environ)
-    warnings = sort_diagnostics(list(tf.warnings) + [d for d in found if not d.is_error])
+    # (each finding once: the loader and the validator may both find one)
+    warnings = sort_diagnostics(dict.fromkeys([*tf.warnings, *(d for d in found
+                                                              if not d.is_error)]))
     log_warnings(warnings, log)
     errors = [d for d in found if d.is_error]
     if errors:

@@ -187,14 +187,30 @@ def splits(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                      len(delim) + 1, severity=WARNING)
 
 
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when one insertion, deletion, substitution or swap of two neighbouring
+    characters turns `a` into `b` (Damerau-Levenshtein distance 1): the typos a hint
+    can name with confidence."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    a, b = a[start:], b[start:]  # (the common prefix cannot hold the edit)
+    if len(a) == len(b):
+        return a[1:] == b[1:] or (len(a) >= 2 and a[0] == b[1] and a[1] == b[0]
+                                  and a[2:] == b[2:])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[1:] == shorter
+
+
 def _similar_keys(key: str) -> List[str]:
-    """Task keys that `key` was probably meant to be (for the "did you mean" hint)."""
+    """Task keys that `key` was probably meant to be (for the "did you mean" hint):
+    the same key in another case, else the keys one edit away."""
     same = [k for k in TASK_FIELDS if k.lower() == key.lower()]
     if same:
         return same
-    import difflib  # only files with unknown keys pay for it
-
-    return difflib.get_close_matches(key, sorted(TASK_FIELDS), n=1, cutoff=0.6)
+    return [k for k in sorted(TASK_FIELDS) if one_edit_apart(key, k)]
 
 
 def keys_and_exec(tf: TaskFile, task: Task) -> Sequence[Diagnostic]:

@@ -120,7 +120,7 @@ def test_hostnames_fan_out(tmp_path: Path) -> None:
         [130000, 130001, 130002]
     assert report["task_results"]["130001"]["success"] is False
     assert report["task_results"]["4"]["stdout"] == "2 130002 127.0.0.1"
-    assert "Task 3-130001: Executing [local]: sh -c echo 130001; test 130001 -ne 130001" in out
+    assert "Task 3-130001: Executing [local]: sh -c 'echo 130001; test 130001 -ne 130001'" in out
 
 
 def test_dry_run_runs_nothing(tmp_path: Path) -> None:

@@ -218,7 +218,8 @@ def test_help_lists_exit_codes(tmp_path):
 
 def test_version(tmp_path):
     proc = tasker("--version", tmp=tmp_path)
-    assert proc.returncode == 0 and proc.stdout.startswith("TASKER v")
+    assert proc.returncode == 0  # (issue 17: says what it is, no longer "TASKER v...")
+    assert re.fullmatch(r"tasker \d+\.\d+\.\d+ \(TASKER 2\.x task files\)\n", proc.stdout)
 
 
 def test_auto_recovery_resumes_at_the_failed_task(tmp_path):
@@ -322,7 +323,7 @@ def test_graph_prints_dot_and_mermaid(tmp_path):
 def test_show_plan_refuses_without_a_terminal_unless_yes(tmp_path):
     declined = tasker(DATA / "hello.txt", "-r", "--show-plan", tmp=tmp_path,
                       stdin=subprocess.DEVNULL)
-    assert declined.returncode == 0
+    assert declined.returncode == 2  # (issue 17: a usage error, no longer exit 0)
     assert "needs a terminal" in declined.stdout
     assert "Task 0: Executing" not in declined.stdout
     accepted = tasker(DATA / "hello.txt", "-r", "--show-plan", "-y", tmp=tmp_path)

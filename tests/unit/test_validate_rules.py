@@ -1,6 +1,8 @@
 """Field rules of the validator: input snippet -> (line, column, message fragment)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
@@ -306,3 +308,34 @@ def test_a_decision_block_timeout_hint_does_not_mention_sub_tasks():
     text = "task=0\ntype=decision\nsuccess=true\ntimeout=10\n"
     (d,) = [d for d in _located(text) if "timeout" in d[2]]
     assert d[3] == "a decision block runs no command: remove it"
+
+
+def _reference_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance, by the textbook table (the reference)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text("abc_", max_size=7), st.text("abc_", max_size=7))
+def test_one_edit_apart_agrees_with_the_distance_table(a, b):
+    from tasker.validate.rules import one_edit_apart
+
+    assert one_edit_apart(a, b) == (_reference_distance(a, b) == 1)
+
+
+def test_hint_only_for_keys_one_edit_away():
+    hints = {d[3]: d[4] for d in found(T0 + "on_succes=4\nhostnmae=x\nsuccesss=1\nrtry=2\n")}
+    assert hints["Task 0 has unknown field 'on_succes'; it is ignored"] == \
+        "did you mean `on_success`?"
+    assert hints["Task 0 has unknown field 'hostnmae'; it is ignored"] == \
+        "did you mean `hostname`?"
+    assert hints["Task 0 has unknown field 'successs'; it is ignored"] == \
+        "did you mean `success`?"
+    assert hints["Task 0 has unknown field 'rtry'; it is ignored"] == "keys are case-sensitive"
