@@ -19,6 +19,9 @@ from typing import List
 from test_ssh import ROOT, clean, connection_of, results, run_tasker, script, ssh_task
 
 CONNECTION = "#!/bin/sh\necho \"$SSH_CONNECTION\"\n"
+# The sleep numbers of this test run: distinct from those of another run of the suite on the
+# same machine (the sleepers are counted machine-wide), and from test to test (A = N + 1 ...).
+RUN = 100_000 + 10 * (os.getpid() % 100_000)
 
 
 def sleepers(*numbers: int) -> List[int]:
@@ -70,35 +73,37 @@ def start_tasker(tmp: Path, text: str, config: Path) -> subprocess.Popen:
 
 
 def test_a_timeout_kills_the_remote_group(tmp_path: Path, sshd) -> None:
-    path = group_script(tmp_path, 7101, 7102, tmp_path / "started")
+    path = group_script(tmp_path, RUN + 1, RUN + 2, tmp_path / "started")
     proc = run_tasker(tmp_path, ssh_task(0, "127.0.0.2", str(path), extra="timeout=5"),
                       sshd=sshd)
     clean(proc)
     assert proc.returncode == 124
     assert results(tmp_path)["0"]["stderr"].endswith("Process killed after timeout of 5 seconds")
-    assert gone(7101, 7102)
+    assert gone(RUN + 1, RUN + 2)
 
 
 def test_sigterm_stops_the_remote_group_term_then_kill(tmp_path: Path, sshd) -> None:
     started = tmp_path / "started"
-    path = group_script(tmp_path, 7201, 7202, started)
+    path = group_script(tmp_path, RUN + 3, RUN + 4, started)
     proc = start_tasker(tmp_path, ssh_task(0, "127.0.0.2", str(path)), sshd.client(tmp_path))
     try:
         wait_for(started)
-        assert len(sleepers(7201, 7202)) == 2
+        assert len(sleepers(RUN + 3, RUN + 4)) == 2
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143, out + err
+        assert "Traceback" not in out + err
+        assert gone(RUN + 3, RUN + 4)
     finally:
         proc.kill()
-    assert proc.returncode == 143, out + err
-    assert "Traceback" not in out + err
-    assert gone(7201, 7202)
+        for pid in sleepers(RUN + 3, RUN + 4):  # (left behind only when the test failed)
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_killed_sshd_ends_the_task_with_255_and_a_clear_line(tmp_path: Path, sshd) -> None:
     server = sshd.spawn()
     started = tmp_path / "started"
-    path = group_script(tmp_path, 7301, 7302, started)
+    path = group_script(tmp_path, RUN + 5, RUN + 6, started)
     proc = start_tasker(tmp_path, ssh_task(0, "127.0.0.2", str(path)), server.client(tmp_path))
     try:
         wait_for(started)
@@ -109,7 +114,7 @@ def test_a_killed_sshd_ends_the_task_with_255_and_a_clear_line(tmp_path: Path, s
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-        for pid in sleepers(7301, 7302):  # (orphans of the dead server)
+        for pid in sleepers(RUN + 5, RUN + 6):  # (orphans of the dead server)
             os.kill(pid, signal.SIGKILL)
         server.stop()
     assert proc.returncode == 255, out + err
