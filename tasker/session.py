@@ -60,6 +60,7 @@ class Session:
     # The stop signals (SIGINT, SIGTERM, SIGHUP); the CLI installs the process's router.
     signals: SignalRouter = field(default_factory=SignalRouter, repr=False, compare=False)
     _sha256: str = field(default="", repr=False, compare=False)
+    _run_id: str = field(default="", repr=False, compare=False)
     _ssh_pool: Optional[SshPool] = field(default=None, repr=False, compare=False)
     _ssh_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
                                       compare=False)
@@ -74,6 +75,16 @@ class Session:
 
             self._sha256 = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
         return self._sha256
+
+    @property
+    def run_id(self) -> str:
+        """A random UUID (32 hex digits) naming this run in its report, where
+        `execution_id`, the file's hash, is the same for every run of the file."""
+        if not self._run_id:
+            import uuid  # (only runs that write a report need it)
+
+            self._run_id = uuid.uuid4().hex
+        return self._run_id
 
     @property
     def real_run(self) -> bool:
@@ -223,7 +234,8 @@ class Session:
 
         total = len(self.taskfile.tasks) if self.taskfile else 0
         report = json_report.build_report(
-            task_file=self.task_file, file_sha256=self.file_sha256, status=status,
+            task_file=self.task_file, file_sha256=self.file_sha256, run_id=self.run_id,
+            status=status,
             dry_run=not self.options.run, exit_code=exit_code, started=self.started,
             ended=ended, log_file=self.log_name, version=__version__, total_tasks=total,
             record=self.record, variables=self.globals(), masker=self.masker)

@@ -16,7 +16,7 @@ from tasker.engine.context import (
 )
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import split_stream
-from tasker.engine.streams import Stream, discard, log_view, save_text
+from tasker.engine.streams import Stream, discard, log_view, save_text, text_length
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.exec.base import (
     MEMORY_LIMIT, PROCESS, SSH, CommandResult, CommandSpec, append_line, lost_output_note,
@@ -201,6 +201,7 @@ class StoredStream(NamedTuple):
     text: str
     file: Optional[str]  # `@N_<name>_file@`: the whole stream, when `text` is not all of it
     cut: Optional[int]  # where `text` was cut from a longer whole (None: it is whole)
+    length: Optional[int] = None  # of the whole, when cut (None: unknown, a tail was lost)
 
 
 def _bounded_stream(ctx: RunContext, stream: Stream, spilled: Optional[str], lost: bool,
@@ -219,7 +220,8 @@ def _bounded_stream(ctx: RunContext, stream: Stream, spilled: Optional[str], los
     partial = stream.path is not None or lost  # `text` is only the stream's beginning
     if len(text) <= cap and not partial:  # (a split value: `spilled` has the command's all)
         return StoredStream(text, spilled, None), None
-    kept = StoredStream(text[:cap], spilled, min(len(text), cap))
+    kept = StoredStream(text[:cap], spilled, min(len(text), cap),
+                        None if lost else text_length(stream))
     if spilled is not None or lost or ctx.spool_dir is None:
         return kept, None
     try:
@@ -281,7 +283,7 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
         command=prep.shown, start_time=started, duration=result.duration,
         stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
-        stderr_cut=stderr.cut)
+        stderr_cut=stderr.cut, stdout_length=stdout.length, stderr_length=stderr.length)
 
 
 def judge_outputs(ctx: RunContext, task: Task, label: str, result: CommandResult,

@@ -27,6 +27,15 @@ def iso_time(t: Optional[float]) -> Optional[str]:
     return datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
 
 
+def stream_length(text: str, cut: Optional[int], length: Optional[int]) -> Optional[int]:
+    """Characters of a whole stream after its split (trailing newlines not counted):
+    the stored text's own when it is whole, else the one measured before the cut (None
+    when unknown: its tail was lost, or the result was restored from a state file)."""
+    if cut is None:
+        return len(text.rstrip("\n"))
+    return length
+
+
 def result_entry(result: TaskResult, masker: Masker) -> Dict[str, Any]:
     """One `task_results` entry: the stored result, outputs without trailing newlines."""
     mask = masker.mask
@@ -38,6 +47,8 @@ def result_entry(result: TaskResult, masker: Masker) -> Dict[str, Any]:
         "stderr": masker.mask_stored(result.stderr, result.stderr_cut).rstrip("\n"),
         "stdout_truncated": result.stdout_cut is not None,
         "stderr_truncated": result.stderr_cut is not None,
+        "stdout_length": stream_length(result.stdout, result.stdout_cut, result.stdout_length),
+        "stderr_length": stream_length(result.stderr, result.stderr_cut, result.stderr_length),
         "hostname": mask(result.hostname),
         "exec": result.exec_type,
         "command": mask(result.command),
@@ -100,6 +111,7 @@ def build_report(
     *,
     task_file: Path,
     file_sha256: str,
+    run_id: str,
     status: str,
     dry_run: bool,
     exit_code: int,
@@ -123,6 +135,7 @@ def build_report(
         "workflow_metadata": {
             "task_file": str(Path(task_file).absolute()),
             "execution_id": file_sha256[:8],
+            "run_id": run_id,
             "status": status,
             "dry_run": dry_run,
             "exit_code": exit_code,
