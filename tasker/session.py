@@ -260,7 +260,7 @@ class Session:
             tid, host, cmd = -1, "localhost", self.phase
         try:
             summary.append_summary(self.paths.project_file, summary.summary_line(
-                ended=ended, exit_code=exit_code,
+                started=self.started, ended=ended, exit_code=exit_code,
                 task_file=self.task_file, task_id=tid, hostname=host, command=cmd,
                 log_file=Path(self.log_name).name if self.log_name else "unknown.log",
                 masker=self.masker))
