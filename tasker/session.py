@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the state file is written by real runs only: loaded on firs
     from tasker.exec.base import CommandResult
     from tasker.exec.ssh.pool import SshPool
     from tasker.report import statefile
+    from tasker.report.kept import OutputKeeper
 
 ALERT_TIMEOUT = 30
 EXIT_RECORDS = 26  # the run's records (its log file) could not be written
@@ -53,6 +54,7 @@ class Session:
     # ran (SPEC 7.4): task_validation, host_validation, recovery, execution.
     phase: str = "task_validation"
     state_writer: Optional[statefile.StateWriter] = None
+    output_keeper: Optional[OutputKeeper] = None  # with --output-dir, once the run starts
     # Why the log directory or file could not be made (the run then ends with exit 1).
     setup_error: Optional[str] = None
     # Whether this run keeps a state file (None: not decided yet, see choose_state_file).
@@ -238,7 +240,9 @@ class Session:
             status=status,
             dry_run=not self.options.run, exit_code=exit_code, started=self.started,
             ended=ended, log_file=self.log_name, version=__version__, total_tasks=total,
-            record=self.record, variables=self.globals(), masker=self.masker)
+            record=self.record, variables=self.globals(), masker=self.masker,
+            kept_outputs=None if self.output_keeper is None
+            else self.output_keeper.report_entries())
         try:
             json_report.write_report(path, report)
         except OSError as exc:

@@ -115,7 +115,7 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
 def run_command(ctx: RunContext, task: Task, label: str,
                 it: Iteration = Iteration()) -> TaskResult:
     """Execute the command and store the result (without the task's sleep)."""
-    result = command.execute(ctx, task, label)
+    result = command.execute(ctx, task, label, it=it)
     if it.iteration is not None:
         result = replace(result, iterations=it.iteration)
     record(ctx, result, it)

@@ -36,8 +36,10 @@ def stream_length(text: str, cut: Optional[int], length: Optional[int]) -> Optio
     return length
 
 
-def result_entry(result: TaskResult, masker: Masker) -> Dict[str, Any]:
-    """One `task_results` entry: the stored result, outputs without trailing newlines."""
+def result_entry(result: TaskResult, masker: Masker,
+                 kept: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """One `task_results` entry: the stored result, outputs without trailing newlines;
+    with --output-dir, `output_files` lists the files of each of its executions."""
     mask = masker.mask
     entry: Dict[str, Any] = {
         "exit_code": result.exit_code,
@@ -61,6 +63,8 @@ def result_entry(result: TaskResult, masker: Masker) -> Dict[str, Any]:
         entry["success_count"] = result.counts.success
         entry["failed_count"] = result.counts.failed
         entry["total_count"] = result.counts.total
+    if kept is not None:
+        entry["output_files"] = kept
     return entry
 
 
@@ -123,8 +127,10 @@ def build_report(
     record: RunRecord,
     variables: Mapping[str, str],
     masker: Masker,
+    kept_outputs: Optional[Mapping[int, List[Dict[str, Any]]]] = None,
 ) -> Dict[str, Any]:
-    """The whole report as plain JSON-ready data, secrets masked."""
+    """The whole report as plain JSON-ready data, secrets masked; `kept_outputs` (task
+    ID: its files, with --output-dir) gives every result an `output_files` list."""
     if status not in STATUSES:
         raise ValueError(f"unknown report status {status!r}")
     # Copies taken in one C call each: parallel sub-tasks may still store results.
@@ -146,7 +152,9 @@ def build_report(
             "tasker_version": version,
         },
         "execution_summary": _summary(total_tasks, record, [r for _, r in results], masker),
-        "task_results": {str(tid): result_entry(result, masker) for tid, result in results},
+        "task_results": {str(tid): result_entry(
+            result, masker, None if kept_outputs is None else kept_outputs.get(tid, []))
+            for tid, result in results},
         "variables": {name: masker.mask(value) for name, value in variables.items()},
         "trace": [trace_entry(entry, masker) for entry in trace],
     }
