@@ -63,6 +63,11 @@ class TaskResult:
     # records mask a secret that the cut went through (Masker.mask_truncated).
     stdout_cut: Optional[int] = None
     stderr_cut: Optional[int] = None
+    # Characters of the whole stream after its split (trailing newlines not counted), when
+    # the stored text is not all of it; None: the stored text is whole, or the length is
+    # unknown (a lost tail, a result restored from a state file).
+    stdout_length: Optional[int] = None
+    stderr_length: Optional[int] = None
 
 
 @record(frozen=True)

@@ -18,6 +18,7 @@ from tasker.session import Session
 
 if TYPE_CHECKING:
     from tasker.exec.router import ExecutorRouter
+    from tasker.report.kept import OutputKeeper
 
 EXIT_START, EXIT_LOCK_ERROR, EXIT_LOCKED = 12, 20, 25
 
@@ -173,6 +174,18 @@ def _note_simulated_path(session: Session) -> None:
         session.log.info(dry_run_note(first))
 
 
+def _output_keeper(session: Session) -> Optional["OutputKeeper"]:
+    """With --output-dir, in a real run: what keeps every command's outputs (the session
+    lists its files in the JSON report)."""
+    if not session.options.output_dir or not session.real_run:
+        return None
+    from tasker.report.kept import OutputKeeper
+
+    session.output_keeper = OutputKeeper(Path(session.options.output_dir), session.masker,
+                                         session.log.warn)
+    return session.output_keeper
+
+
 def _run_engine(session: Session, config: ExecConfig) -> int:
     from tasker.engine.sequential import run_workflow
     from tasker.report.backup import backup_task_file
@@ -199,7 +212,8 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
                                  options=_engine_options(session, start), exec_config=config,
                                  executor=executor, log=session.log,
                                  interrupt=session.signals.interrupt, run_state=session.run_state,
-                                 on_task_finished=session.save_state, spool_dir=Path(spool))
+                                 on_task_finished=session.save_state, spool_dir=Path(spool),
+                                 output_keeper=_output_keeper(session))
                 # The engine stops at its own points (and cancels running commands) when
                 # a signal triggers the Interrupt: from here on nothing is cut short.
                 session.signals.stop_raising()

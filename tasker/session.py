@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the state file is written by real runs only: loaded on firs
     from tasker.exec.base import CommandResult
     from tasker.exec.ssh.pool import SshPool
     from tasker.report import statefile
+    from tasker.report.kept import OutputKeeper
 
 ALERT_TIMEOUT = 30
 EXIT_RECORDS = 26  # the run's records (its log file) could not be written
@@ -54,6 +55,7 @@ class Session:
     # ran (SPEC 7.4): task_validation, host_validation, recovery, execution.
     phase: str = "task_validation"
     state_writer: Optional[statefile.StateWriter] = None
+    output_keeper: Optional[OutputKeeper] = None  # with --output-dir, once the run starts
     # Why the log directory or file could not be made (the run then ends with exit 1).
     setup_error: Optional[str] = None
     # Whether this run keeps a state file (None: not decided yet, see choose_state_file).
@@ -63,6 +65,7 @@ class Session:
     # `--output-json -`: standard output, kept for the report (see cli._session).
     stdout_report: Optional[StdoutReport] = field(default=None, repr=False, compare=False)
     _sha256: str = field(default="", repr=False, compare=False)
+    _run_id: str = field(default="", repr=False, compare=False)
     _ssh_pool: Optional[SshPool] = field(default=None, repr=False, compare=False)
     _ssh_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
                                       compare=False)
@@ -77,6 +80,16 @@ class Session:
 
             self._sha256 = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
         return self._sha256
+
+    @property
+    def run_id(self) -> str:
+        """A random UUID (32 hex digits) naming this run in its report, where
+        `execution_id`, the file's hash, is the same for every run of the file."""
+        if not self._run_id:
+            import uuid  # (only runs that write a report need it)
+
+            self._run_id = uuid.uuid4().hex
+        return self._run_id
 
     @property
     def real_run(self) -> bool:
@@ -230,10 +243,13 @@ class Session:
 
         total = len(self.taskfile.tasks) if self.taskfile else 0
         report = json_report.build_report(
-            task_file=self.task_file, file_sha256=self.file_sha256, status=status,
+            task_file=self.task_file, file_sha256=self.file_sha256, run_id=self.run_id,
+            status=status,
             dry_run=not self.options.run, exit_code=exit_code, started=self.started,
             ended=ended, log_file=self.log_name, version=__version__, total_tasks=total,
-            record=self.run_state, variables=self.globals(), masker=self.masker)
+            record=self.run_state, variables=self.globals(), masker=self.masker,
+            kept_outputs=None if self.output_keeper is None
+            else self.output_keeper.report_entries())
         if self.stdout_report is not None:  # (written once, when the session ends)
             self.stdout_report.keep(report)
             return
@@ -258,7 +274,7 @@ class Session:
             tid, host, cmd = -1, "localhost", self.phase
         try:
             summary.append_summary(self.paths.project_file, summary.summary_line(
-                ended=ended, exit_code=exit_code,
+                started=self.started, ended=ended, exit_code=exit_code,
                 task_file=self.task_file, task_id=tid, hostname=host, command=cmd,
                 log_file=Path(self.log_name).name if self.log_name else "unknown.log",
                 masker=self.masker))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
 
 from tasker.engine.context import (
     DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, FatalRunError, RunContext,
 )
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import split_stream
-from tasker.engine.streams import Stream, discard, log_view, save_text
+from tasker.engine.streams import Stream, discard, log_view, save_text, text_length
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.exec.base import (
     MEMORY_LIMIT, PROCESS, SSH, CommandResult, CommandSpec, append_line, lost_output_note,
@@ -27,6 +27,10 @@ from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import parse_int, parse_seconds
 from tasker.syntax.placeholders import arguments_template
+
+if TYPE_CHECKING:
+    from tasker.engine.step import Iteration
+    from tasker.report.kept import OutputKeeper
 
 DRY_RUN_STDOUT = "DRY RUN STDOUT"
 
@@ -208,6 +212,7 @@ class StoredStream(NamedTuple):
     text: str
     file: Optional[str]  # `@N_<name>_file@`: the whole stream, when `text` is not all of it
     cut: Optional[int]  # where `text` was cut from a longer whole (None: it is whole)
+    length: Optional[int] = None  # of the whole, when cut (None: unknown, a tail was lost)
 
 
 def _bounded_stream(ctx: RunContext, stream: Stream, spilled: Optional[str], lost: bool,
@@ -226,7 +231,8 @@ def _bounded_stream(ctx: RunContext, stream: Stream, spilled: Optional[str], los
     partial = stream.path is not None or lost  # `text` is only the stream's beginning
     if len(text) <= cap and not partial:  # (a split value: `spilled` has the command's all)
         return StoredStream(text, spilled, None), None
-    kept = StoredStream(text[:cap], spilled, min(len(text), cap))
+    kept = StoredStream(text[:cap], spilled, min(len(text), cap),
+                        None if lost else text_length(stream))
     if spilled is not None or lost or ctx.spool_dir is None:
         return kept, None
     try:
@@ -259,11 +265,12 @@ def warn_lost(ctx: RunContext, label: str, result: CommandResult) -> None:
 
 
 def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
-            success_key: str = "success") -> TaskResult:
+            success_key: str = "success", it: Optional[Iteration] = None) -> TaskResult:
     """Run the task's command once and return its result (not yet stored).
 
     A block's sub-task (`in_block`) survives a missing program as a failed result
-    and logs its default success test too, as TASKER does (II.5.1, A.1).
+    and logs its default success test too, as TASKER does (II.5.1, A.1). `it` places
+    the execution (loop iteration, block, attempt) for the files of --output-dir.
     """
     variables = Variables(ctx.results())
     started = time.time()
@@ -274,6 +281,8 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started,
                           hostname=(task.get("hostname") or ""))
     result = run_prepared(ctx, label, prep)
+    if ctx.output_keeper is not None and not ctx.options.dry_run:
+        keep_outputs(ctx.output_keeper, task, label, prep.hostname, result, it)
     if result.not_found and not in_block:
         ctx.log.error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
                       f"{prep.argv[0]}")
@@ -288,7 +297,18 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
         command=prep.shown(ctx.log.mask), start_time=started, duration=result.duration,
         stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
-        stderr_cut=stderr.cut)
+        stderr_cut=stderr.cut, stdout_length=stdout.length, stderr_length=stderr.length)
+
+
+def keep_outputs(keeper: OutputKeeper, task: Task, label: str, hostname: str,
+                 result: CommandResult, it: Optional[Iteration]) -> None:
+    """Hand a finished command's whole outputs (its spill files included) to the keeper
+    of --output-dir, before they are split and cut for storing."""
+    from tasker.report.kept import Execution
+
+    execution = Execution(task.id, host=hostname) if it is None else Execution(
+        task.id, it.block, it.iteration, it.attempt, hostname)
+    keeper.keep(execution, label, result)
 
 
 def judge_outputs(ctx: RunContext, task: Task, label: str, result: CommandResult,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 from tasker.record import field, record
 from tasker.results import RunRecord, TaskResult
 from tasker.engine.errors import FatalRunError  # (re-exported: the engines import it from here)
 from tasker.syntax.ast import TaskFile
+
+if TYPE_CHECKING:
+    from tasker.report.kept import OutputKeeper
 
 DEFAULT_TIMEOUT = 300.0
 MIN_TIMEOUT, MAX_TIMEOUT = 5.0, 1000.0
@@ -89,6 +92,8 @@ class RunContext:
     # The results placeholders read, when not the live ones: the sub-tasks of a parallel
     # block see the results as they were when the block started (II.5.1 step 5).
     visible: Optional[Mapping[int, TaskResult]] = None
+    # With --output-dir: keeps every command's whole outputs, as they come (None: not kept).
+    output_keeper: Optional[OutputKeeper] = None
 
     def results(self) -> Mapping[int, TaskResult]:
         """The stored results `@N_...@` placeholders resolve against here."""

@@ -47,7 +47,7 @@ def return_only(ctx: RunContext, task: Task) -> Stop:
 def run_command(ctx: RunContext, task: Task, label: str,
                 it: Iteration = Iteration()) -> TaskResult:
     """Execute the command and store the result (without the task's sleep)."""
-    result = command.execute(ctx, task, label)
+    result = command.execute(ctx, task, label, it=it)
     if it.iteration is not None:
         result = replace(result, iterations=it.iteration)
     store_result(ctx, result, it)

@@ -107,6 +107,15 @@ def contains(stream: Stream, pattern: str, whole: bool = False) -> bool:
     return find(parts if whole else without_trailing_newlines(parts, stream.chunk_size), pattern)
 
 
+def text_length(stream: Stream) -> int:
+    """Characters of the output as conditions see it (trailing newlines not counted), for
+    the report to say how much a stored beginning left out."""
+    if stream.path is None:
+        return len(stream.text.rstrip("\n"))
+    return sum(len(part) for part in without_trailing_newlines(chunks(stream),
+                                                               stream.chunk_size))
+
+
 def is_blank(stream: Stream) -> bool:
     """The output is empty after stripping blanks."""
     return not any(part.strip() for part in chunks(stream))

@@ -133,7 +133,7 @@ def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResul
     elif ctx.options.dry_run:
         result = _dry_run(ctx, task, label)
     else:
-        result = command.execute(ctx, task, label, in_block=True)
+        result = command.execute(ctx, task, label, in_block=True, it=it)
     result = replace(result, attempts=it.attempt)
     store_result(ctx, result, it)
     if not task.has("return"):

@@ -27,8 +27,19 @@ def iso_time(t: Optional[float]) -> Optional[str]:
     return datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
 
 
-def result_entry(result: TaskResult, masker: Masker) -> Dict[str, Any]:
-    """One `task_results` entry: the stored result, outputs without trailing newlines."""
+def stream_length(text: str, cut: Optional[int], length: Optional[int]) -> Optional[int]:
+    """Characters of a whole stream after its split (trailing newlines not counted):
+    the stored text's own when it is whole, else the one measured before the cut (None
+    when unknown: its tail was lost, or the result was restored from a state file)."""
+    if cut is None:
+        return len(text.rstrip("\n"))
+    return length
+
+
+def result_entry(result: TaskResult, masker: Masker,
+                 kept: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """One `task_results` entry: the stored result, outputs without trailing newlines;
+    with --output-dir, `output_files` lists the files of each of its executions."""
     mask = masker.mask
     entry: Dict[str, Any] = {
         "exit_code": result.exit_code,
@@ -38,6 +49,8 @@ def result_entry(result: TaskResult, masker: Masker) -> Dict[str, Any]:
         "stderr": masker.mask_stored(result.stderr, result.stderr_cut).rstrip("\n"),
         "stdout_truncated": result.stdout_cut is not None,
         "stderr_truncated": result.stderr_cut is not None,
+        "stdout_length": stream_length(result.stdout, result.stdout_cut, result.stdout_length),
+        "stderr_length": stream_length(result.stderr, result.stderr_cut, result.stderr_length),
         "hostname": mask(result.hostname),
         "exec": result.exec_type,
         "command": mask(result.command),
@@ -50,6 +63,8 @@ def result_entry(result: TaskResult, masker: Masker) -> Dict[str, Any]:
         entry["success_count"] = result.counts.success
         entry["failed_count"] = result.counts.failed
         entry["total_count"] = result.counts.total
+    if kept is not None:
+        entry["output_files"] = kept
     return entry
 
 
@@ -100,6 +115,7 @@ def build_report(
     *,
     task_file: Path,
     file_sha256: str,
+    run_id: str,
     status: str,
     dry_run: bool,
     exit_code: int,
@@ -111,8 +127,10 @@ def build_report(
     record: RunRecord,
     variables: Mapping[str, str],
     masker: Masker,
+    kept_outputs: Optional[Mapping[int, List[Dict[str, Any]]]] = None,
 ) -> Dict[str, Any]:
-    """The whole report as plain JSON-ready data, secrets masked."""
+    """The whole report as plain JSON-ready data, secrets masked; `kept_outputs` (task
+    ID: its files, with --output-dir) gives every result an `output_files` list."""
     if status not in STATUSES:
         raise ValueError(f"unknown report status {status!r}")
     # Copies taken in one C call each: parallel sub-tasks may still store results.
@@ -123,6 +141,7 @@ def build_report(
         "workflow_metadata": {
             "task_file": str(Path(task_file).absolute()),
             "execution_id": file_sha256[:8],
+            "run_id": run_id,
             "status": status,
             "dry_run": dry_run,
             "exit_code": exit_code,
@@ -133,7 +152,9 @@ def build_report(
             "tasker_version": version,
         },
         "execution_summary": _summary(total_tasks, record, [r for _, r in results], masker),
-        "task_results": {str(tid): result_entry(result, masker) for tid, result in results},
+        "task_results": {str(tid): result_entry(
+            result, masker, None if kept_outputs is None else kept_outputs.get(tid, []))
+            for tid, result in results},
         "variables": {name: masker.mask(value) for name, value in variables.items()},
         "trace": [trace_entry(entry, masker) for entry in trace],
     }

@@ -10,7 +10,7 @@ masking happens only at the recorders.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Optional, Pattern, Tuple
+from typing import Any, Iterable, Iterator, Mapping, Optional, Pattern, Tuple
 
 from tasker.record import field, record
 
@@ -83,6 +83,40 @@ class Masker:
             if value in text:
                 return pattern.sub(MASK, text)
         return text
+
+    def mask_chunks(self, parts: Iterable[str]) -> Iterator[str]:
+        """A text given in pieces, masked exactly as `mask` masks it whole, a piece at a
+        time: a secret across a border between pieces is masked too.
+
+        The overlap: the last (longest secret - 1) characters of a piece wait for the
+        next, since a secret starting there may end in it; a secret starting before
+        them lies inside what has been read, so it is decided as on the whole text.
+        """
+        pattern = self._pattern
+        if pattern is None:
+            yield from parts
+            return
+        keep = len(self.values[0]) - 1  # (values are sorted longest first)
+        pending = ""
+        for part in parts:
+            window = pending + part
+            limit = len(window) - keep  # a match starting before this is whole in `window`
+            done, pos = [], 0
+            # (substring tests in C first: most pieces hold no secret at all)
+            found = any(value in window for value in self.values)
+            for match in pattern.finditer(window) if found else ():
+                if match.start() >= limit:
+                    break
+                done += [window[pos:match.start()], MASK]
+                pos = match.end()
+            end = max(pos, limit)
+            done.append(window[pos:end])
+            pending = window[end:]
+            text = "".join(done)
+            if text:
+                yield text
+        if pending:
+            yield self.mask(pending)
 
     def mask_truncated(self, text: str) -> str:
         """`text`, the beginning of a longer whole, masked: a secret that the cut went

@@ -3,6 +3,10 @@
 Several runs of the same project may end at the same moment, so every append
 happens under an exclusive `flock`, and the header is written by whichever
 run finds the file empty while holding the lock.
+
+The original's eight columns come first and keep their meaning; ours (the user,
+the duration, the UTC offset of the timestamp) follow, so readers of the first
+columns keep working. A file begun by an older version keeps its header.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from datetime import datetime
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from tasker.report.masking import Masker
 from tasker.report.private import make_private_dirs
 
-SUMMARY_HEADER = "#Timestamp\tStatus\tExit_Code\tTask_File\tTask_ID\tHostname\tCommand\tLog_File"
+ORIGINAL_HEADER = "#Timestamp\tStatus\tExit_Code\tTask_File\tTask_ID\tHostname\tCommand\tLog_File"
+SUMMARY_HEADER = ORIGINAL_HEADER + "\tUser\tDuration_Seconds\tUTC_Offset"
 
 _BLANKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
@@ -27,8 +33,29 @@ def clean_field(value: object) -> str:
     return text if text.strip() else "N/A"
 
 
+def current_user() -> str:
+    """The name of the user running tasker, from the password database ($USER can say
+    anything); the numeric uid as text when it has no entry (e.g. a container's)."""
+    import pwd  # (only runs with -p write a summary line)
+
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def utc_offset(t: float) -> str:
+    """The UTC offset of local time at `t`, as ISO 8601 writes it (`+01:00`, `-05:30`)."""
+    offset = datetime.fromtimestamp(t).astimezone().utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def summary_line(
     *,
+    started: float,
     ended: float,
     exit_code: int,
     task_file: Path,
@@ -37,8 +64,10 @@ def summary_line(
     command: str,
     log_file: str,
     masker: Masker,
+    user: Optional[str] = None,
 ) -> str:
-    """The summary line of one run (without newline), secrets masked."""
+    """The summary line of one run (without newline), secrets masked; `user` defaults to
+    `current_user()`."""
     mask = masker.mask
     # Only free-text columns are masked: a short secret like "20" must not
     # garble the timestamp or the exit code.
@@ -51,6 +80,9 @@ def summary_line(
         mask(hostname),
         mask(command),
         mask(os.path.basename(log_file)) if log_file else "",
+        current_user() if user is None else user,
+        f"{max(0.0, ended - started):.3f}",
+        utc_offset(ended),
     ]
     return "\t".join(clean_field(field) for field in fields)
 

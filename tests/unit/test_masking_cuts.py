@@ -56,3 +56,37 @@ def test_diagnostics_mask_before_they_cut(secret, before, after, column):
                      source=line).render("f.txt", masker.mask)
     for piece in pieces(secret):
         assert piece not in rendered or piece in masker.mask(line)
+
+
+def cut_into(text, cuts):
+    """`text` in pieces at the given offsets (empty pieces included)."""
+    offsets = sorted(min(c, len(text)) for c in cuts)
+    bounds = [0, *offsets, len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+@settings(max_examples=500, deadline=None)
+@given(secrets=st.lists(st.text(alphabet="ab\n", min_size=1, max_size=6), min_size=1,
+                        max_size=4),
+       text=st.text(alphabet="ab\nc", max_size=120),
+       cuts=st.lists(st.integers(0, 120), max_size=12))
+def test_masking_in_chunks_is_masking_the_whole(secrets, text, cuts):
+    """Overlapping, nested and repeated secrets in a text cut anywhere: the pieces masked
+    one by one join up to exactly the whole text masked."""
+    masker = Masker(tuple(secrets))
+    assert "".join(masker.mask_chunks(cut_into(text, cuts))) == masker.mask(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(secret=SECRETS, before=FILLER, after=FILLER, size=st.integers(1, 40))
+def test_a_secret_across_a_chunk_border_is_masked(secret, before, after, size):
+    masker = Masker((secret,))
+    text = before + secret + after
+    parts = [text[i:i + size] for i in range(0, len(text), size)]
+    masked = "".join(masker.mask_chunks(parts))
+    assert secret not in masked
+    assert masked == masker.mask(text)
+
+
+def test_no_secrets_passes_the_pieces_through():
+    assert list(Masker().mask_chunks(["a", "", "b"])) == ["a", "", "b"]

@@ -46,7 +46,8 @@ def sample_record() -> RunRecord:
 
 def build(**overrides) -> dict:
     fields = dict(
-        task_file=Path("flows/demo.txt"), file_sha256=SHA, status="failed", dry_run=False,
+        task_file=Path("flows/demo.txt"), file_sha256=SHA, run_id="9f" * 16, status="failed",
+        dry_run=False,
         exit_code=1, started=T0, ended=T0 + 7.12345, log_file="/b/log/demo_x.log",
         version="3.0.0", total_tasks=4, record=sample_record(),
         variables={"API_TOKEN": "tok123", "HOST": "localhost"},
@@ -68,9 +69,10 @@ def test_top_level_keys():
 def test_workflow_metadata():
     meta = build()["workflow_metadata"]
     assert set(meta) == {
-        "task_file", "execution_id", "status", "dry_run", "exit_code", "start_time",
-        "end_time", "duration_seconds", "log_file", "tasker_version",
+        "task_file", "execution_id", "run_id", "status", "dry_run", "exit_code",
+        "start_time", "end_time", "duration_seconds", "log_file", "tasker_version",
     }
+    assert meta["run_id"] == "9f" * 16
     assert meta["task_file"] == os.path.abspath("flows/demo.txt")
     assert meta["execution_id"] == "01234567"
     assert meta["status"] == "failed"
@@ -112,8 +114,9 @@ def test_task_results():
     assert set(first) == {
         "exit_code", "success", "status", "stdout", "stderr", "hostname", "exec", "command",
         "start_time", "duration_seconds", "attempts", "iterations", "stdout_truncated",
-        "stderr_truncated",
+        "stderr_truncated", "stdout_length", "stderr_length",
     }
+    assert (first["stdout_length"], first["stderr_length"]) == (len("token=tok123 ok"), 0)
     assert first["stdout_truncated"] is first["stderr_truncated"] is False
     assert first["stdout"] == "token=**** ok"
     assert first["command"] == "echo ****"
@@ -193,3 +196,16 @@ def test_a_secret_the_stored_cut_went_through_is_masked():
     entry = build(record=record, masker=Masker((secret,)))["task_results"]["0"]
     assert entry["stdout"] == "x" * 20 + "****" and entry["stdout_truncated"] is True
     assert entry["stderr"] == "err ****\nnote" and entry["stderr_truncated"] is False
+
+
+def test_lengths_of_cut_whole_and_unknown_streams():
+    """A cut stream reports the length measured before the cut; a whole one its own
+    (without trailing newlines); an unknown one (lost tail, restored result) null."""
+    record = RunRecord()
+    record.store(TaskResult(0, 0, stdout="x" * 10, stdout_cut=10, stdout_length=5000,
+                            stderr="e\n\n"))
+    record.store(TaskResult(1, 0, stdout="y" * 10, stdout_cut=10))
+    results = build(record=record, masker=Masker())["task_results"]
+    assert (results["0"]["stdout_length"], results["0"]["stderr_length"]) == (5000, 1)
+    assert results["0"]["stdout_truncated"] is True
+    assert results["1"]["stdout_length"] is None and results["1"]["stdout_truncated"] is True
