@@ -1,27 +1,26 @@
-"""`@record`: the part of `dataclasses` tasker uses, at a tenth of the cost to define.
+"""`@record`: the part of `dataclasses` tasker uses, at a fraction of the cost to define.
 
-Every `tasker` command imports some forty value classes before it reads its
-task file. As dataclasses they cost about a millisecond each to define on a
-jumphost-class CPU (the decorator compiles five or six generated methods per
-class, and the module imports `inspect`), which was a quarter of the start-up
-of `tasker --validate-only`. A record compiles only its `__init__` (the method
-that must be fast: a large file builds tens of thousands of AST nodes) and
-shares plain functions for equality, hashing and repr.
+Every `tasker` command defines some sixty value classes before it reads its task
+file. As dataclasses they cost about 15 ms more of a 75 ms `--validate-only`
+start-up, even with Lark imported (Lark imports `dataclasses` and `inspect`
+itself): the decorator compiles five or six methods per class, a record compiles
+only its `__init__` (the method that must be fast: a large file builds tens of
+thousands of AST nodes) and shares plain functions for equality, hashing and repr.
 
-The semantics are the dataclass's, for the features tasker uses:
-annotations in class order (inherited records' fields first), defaults,
-`field(default=, default_factory=, init=, repr=, compare=)`, `__post_init__`,
-`frozen=True` (assignment raises `FrozenInstanceError`, an AttributeError; a
-frozen record's `__init__` writes its `__dict__` directly, twice as fast as
-`object.__setattr__`), value equality over the compared fields, a hash for
-frozen records (none for mutable ones, as `eq` without `frozen`), `fields()`
-and `replace()`. Methods the class defines itself are kept.
+The semantics are the dataclass's, for the features tasker uses: annotations in
+class order, defaults, `field(default=, default_factory=, init=, repr=, compare=)`,
+`__post_init__`, `frozen=True` (assignment raises `FrozenInstanceError`, an
+AttributeError; a frozen record's `__init__` writes its `__dict__` directly),
+value equality over the compared fields, a hash for frozen records (none for
+mutable ones, as `eq` without `frozen`) and `replace()`. No inheritance between
+records, no `ClassVar` fields. Type checkers see `dataclasses` itself (the
+aliases at the end), so they check constructor calls, `replace` and frozen fields.
 """
 
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -53,32 +52,22 @@ class Field:
         self.default, self.default_factory = default, default_factory
         self.init, self.repr, self.compare = init, repr, compare
 
-    def __repr__(self) -> str:
-        return f"Field(name={self.name!r}, default={self.default!r})"
 
-
-def field(*, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True,
-          repr: bool = True, compare: bool = True) -> Any:  # noqa: A002
+def _field(*, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True,
+           repr: bool = True, compare: bool = True) -> Any:  # noqa: A002
     """A field with more than a plain default (as `dataclasses.field`)."""
     return Field(default, default_factory, init, repr, compare)
 
 
-def record(cls: Optional[type] = None, *, frozen: bool = False) -> Any:
+def _record(cls: Optional[type] = None, *,
+            frozen: bool = False) -> Union[type, Callable[[type], type]]:
     """Class decorator: `@record` or `@record(frozen=True)`, like `@dataclass`."""
     def wrap(c: type) -> type:
         return _process(c, frozen)
     return wrap if cls is None else wrap(cls)
 
 
-def fields(obj: Any) -> Tuple[Field, ...]:
-    """The fields of a record class or instance, in order."""
-    try:
-        return tuple(obj.__record_fields__)
-    except AttributeError:
-        raise TypeError(f"{obj!r} is not a record") from None
-
-
-def replace(obj: T, **changes: Any) -> T:
+def _replace(obj: T, **changes: Any) -> T:
     """A copy of record `obj` with some fields changed (`__post_init__` runs again)."""
     for f in obj.__record_fields__:  # type: ignore[attr-defined]
         if not f.init:
@@ -92,32 +81,30 @@ def replace(obj: T, **changes: Any) -> T:
 # ---- building the class ---------------------------------------------------------------------
 def _process(cls: type, frozen: bool) -> type:
     found = _collect_fields(cls)
-    cls.__record_fields__ = tuple(found)  # type: ignore[attr-defined]
+    setattr(cls, "__record_fields__", tuple(found))
     own = cls.__dict__
     if "__init__" not in own:
-        cls.__init__ = _make_init(cls, found, frozen)  # type: ignore[misc]
+        setattr(cls, "__init__", _make_init(cls, found, frozen))
     if "__repr__" not in own:
-        cls.__repr__ = _make_repr([f.name for f in found if f.repr])  # type: ignore[assignment]
+        setattr(cls, "__repr__", _make_repr([f.name for f in found if f.repr]))
     key = _key([f.name for f in found if f.compare])
     if "__eq__" not in own:
-        cls.__eq__ = _make_eq(key)  # type: ignore[assignment]
-    if "__hash__" not in own or own["__hash__"] is None:
-        cls.__hash__ = _make_hash(key) if frozen else None  # type: ignore[assignment]
+        setattr(cls, "__eq__", _make_eq(key))
+    setattr(cls, "__hash__", _make_hash(key) if frozen else None)
     if frozen:
-        cls.__setattr__ = _refuse_set  # type: ignore[assignment]
-        cls.__delattr__ = _refuse_del  # type: ignore[assignment]
+        setattr(cls, "__setattr__", _refuse_set)
+        setattr(cls, "__delattr__", _refuse_del)
     return cls
 
 
 def _collect_fields(cls: type) -> List[Field]:
-    """Inherited records' fields, then this class's annotations in order."""
-    by_name: Dict[str, Field] = {}
-    for base in reversed(cls.__mro__[1:]):
-        for f in base.__dict__.get("__record_fields__", ()):
-            by_name[f.name] = f
+    """This class's annotations in order, each with its default or `field()`."""
+    if any(hasattr(base, "__record_fields__") for base in cls.__mro__[1:]):
+        raise TypeError(f"{cls.__name__}: a record cannot inherit from a record")
+    found = []
     for name, annotation in cls.__dict__.get("__annotations__", {}).items():
-        if isinstance(annotation, str) and annotation.startswith(("ClassVar", "typing.ClassVar")):
-            continue
+        if "ClassVar" in str(annotation):
+            raise TypeError(f"{cls.__name__}.{name}: a record has no ClassVar fields")
         value = cls.__dict__.get(name, MISSING)
         f = value if isinstance(value, Field) else Field(default=value)
         f.name = name
@@ -126,8 +113,7 @@ def _collect_fields(cls: type) -> List[Field]:
                 delattr(cls, name)  # (a field() with a factory or no default)
         else:
             setattr(cls, name, f.default)  # class attribute = default, as dataclasses does
-        by_name[name] = f
-    found = list(by_name.values())
+        found.append(f)
     _check_default_order(cls, found)
     return found
 
@@ -168,19 +154,20 @@ def _make_init(cls: type, found: List[Field], frozen: bool) -> Callable[..., Non
     source = (f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"])
               + "\n")
     exec(source, namespace)  # noqa: S102  (our generated source, as dataclasses does)
-    init = namespace["__init__"]
+    init: Callable[..., None] = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
 
 
-def _key(names: List[str]) -> Callable[[Any], tuple]:
+def _key(names: List[str]) -> Callable[[Any], Tuple[Any, ...]]:
     """The values `==` and `hash` look at, as a tuple."""
     if not names:
         return lambda obj: ()
     if len(names) == 1:
         one = attrgetter(names[0])
         return lambda obj: (one(obj),)
-    return attrgetter(*names)
+    many: Callable[[Any], Tuple[Any, ...]] = attrgetter(*names)
+    return many
 
 
 def _make_repr(names: List[str]) -> Callable[[Any], str]:
@@ -190,7 +177,7 @@ def _make_repr(names: List[str]) -> Callable[[Any], str]:
     return __repr__
 
 
-def _make_eq(key: Callable[[Any], tuple]) -> Callable[[Any, Any], Any]:
+def _make_eq(key: Callable[[Any], Tuple[Any, ...]]) -> Callable[[Any, Any], Any]:
     def __eq__(self: Any, other: Any) -> Any:
         if other.__class__ is not self.__class__:
             return NotImplemented
@@ -198,7 +185,7 @@ def _make_eq(key: Callable[[Any], tuple]) -> Callable[[Any, Any], Any]:
     return __eq__
 
 
-def _make_hash(key: Callable[[Any], tuple]) -> Callable[[Any], int]:
+def _make_hash(key: Callable[[Any], Tuple[Any, ...]]) -> Callable[[Any], int]:
     def __hash__(self: Any) -> int:
         return hash(key(self))
     return __hash__
@@ -210,3 +197,11 @@ def _refuse_set(self: Any, name: str, value: Any) -> None:
 
 def _refuse_del(self: Any, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+# Type checkers read the dataclass machinery they already understand (Python 3.9 has no
+# `dataclass_transform`); at run time the names are the cheap functions above.
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record, field, replace
+else:
+    record, field, replace = _record, _field, _replace
