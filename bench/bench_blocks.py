@@ -10,7 +10,8 @@
     bytes, at max_parallel=M; by default twice: B = 1 MiB exactly (the
     executor's in-memory limit, so the executor does not spill) and B = 1 MiB + 1
     (spilled by the executor). Either way a stored result keeps only the 100 KiB
-    that substitution can use, so memory is bounded by max_parallel, not by K. Peak RSS of the tasker process comes
+    that substitution can use, so memory is bounded by max_parallel, not by K. Peak RSS of
+    the tasker process comes
     from os.wait4's resource usage of that child. Printed, not judged.
 
 It never asserts: a benchmark reports, the reader judges.

@@ -66,7 +66,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     """Command-line options of the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=300, help="number of tasks (default 300)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per side, best kept (default 5)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs per side, best kept (default 5)")
     return parser.parse_args(argv)
 
 

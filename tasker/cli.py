@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Mapping, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence
 
 from tasker import preflight
 from tasker.engine.errors import FatalRunError
@@ -26,6 +26,7 @@ from tasker.report.stdout_report import StdoutReport, wants_stdout
 from tasker.session import Session
 from tasker.signals import SignalRouter, Stopped
 from tasker.syntax import lines as L
+from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, render_all
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
 from tasker.validate.structure import tasks_missing_command_fields
@@ -79,7 +80,7 @@ def _main(argv: List[str], environ: Dict[str, str], as_program: bool,
         pause.end()
 
 
-def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause,
+def _load_and_run(cli: Dict[str, Any], environ: Mapping[str, str], pause: PreflightPause,
                   signals: SignalRouter) -> int:
     path = cli["task_file"]
     try:
@@ -107,13 +108,13 @@ def _load_and_run(cli: dict, environ: Mapping[str, str], pause: PreflightPause,
                signals=signals)
 
 
-def _early_failure(cli: dict, path: str, environ: Mapping[str, str],
+def _early_failure(cli: Dict[str, Any], path: str, environ: Mapping[str, str],
                    exc: TaskFileError, signals: SignalRouter) -> int:
     _say(exc.render())
     return _finish_early(cli, path, environ, signals, EXIT_INVALID, "task file is not valid")
 
 
-def _finish_early(cli: dict, path: str, environ: Mapping[str, str], signals: SignalRouter,
+def _finish_early(cli: Dict[str, Any], path: str, environ: Mapping[str, str], signals: SignalRouter,
                   code: int, error: str, status: str = "validation_failed",
                   warning: Optional[str] = None) -> int:
     session = _session(merge(cli, {}), path, environ)
@@ -271,7 +272,7 @@ def _use_masker(session: Session, values: Mapping[str, str]) -> None:
     session.log.set_masker(session.masker)
 
 
-def _load(session: Session, raw: str, lines: L.Lines):
+def _load(session: Session, raw: str, lines: L.Lines) -> TaskFile:
     opts = session.options
     overrides = dict(opts.set or [])
     load = LoadOptions(environ=session.environ, overrides=overrides,

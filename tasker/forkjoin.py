@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Callable, Optional, Tuple, TypeVar
+from typing import Callable, List, Optional, Tuple, TypeVar, cast
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -58,7 +58,7 @@ def both(first: Callable[[], A], second: Callable[[], B], *, fork: bool = True) 
         raise
     finally:
         os.close(read_end)
-    b = _join(pid, data)
+    b: Optional[Tuple[B]] = _join(pid, data)
     return a, (second() if b is None else b[0])
 
 
@@ -92,7 +92,7 @@ def _abandon(pid: int) -> None:
 
 def _read_all(fd: int) -> bytes:
     """Everything the child writes to `fd`, up to its end."""
-    chunks = []
+    chunks: List[bytes] = []
     while True:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
@@ -108,6 +108,6 @@ def _join(pid: int, data: bytes) -> Optional[Tuple[B]]:
     import pickle
 
     try:
-        return pickle.loads(data)
+        return cast(Tuple[B], pickle.loads(data))
     except Exception:  # noqa: BLE001
         return None

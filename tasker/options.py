@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NoReturn, Optional, Sequence, Tuple
 
 from tasker import __version__
 from tasker.record import record
@@ -68,7 +68,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so the caller picks the exit path."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: error: {message}")
 
 
@@ -232,7 +232,7 @@ class Options:
     from_file: Tuple[str, ...] = ()  # option names that came from the task file
     from_cli: Tuple[str, ...] = ()  # option names given on the command line
     ignored_from_file: Tuple[str, ...] = ()  # security-sensitive ones the file may not set
-    flags: frozenset = frozenset()  # names of on/off options (False when absent)
+    flags: FrozenSet[str] = frozenset()  # names of on/off options (False when absent)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -244,7 +244,7 @@ class Options:
 
 
 @lru_cache(maxsize=None)
-def _flag_names() -> frozenset:
+def _flag_names() -> FrozenSet[str]:
     """Destinations of the on/off options (they are OR-ed when merged)."""
     return frozenset(a.dest for a in build_parser()._actions
                      if isinstance(a, argparse._StoreTrueAction))

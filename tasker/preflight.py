@@ -30,7 +30,7 @@ def validate_task_file(session: Session, config: ExecConfig) -> List[str]:
     from tasker.validate.pipeline import check_task_file
     from tasker.validate.security import global_security_diagnostics
 
-    opts, taskfile = session.options, session.taskfile
+    opts, taskfile = session.options, session.loaded_taskfile
     if opts.skip_task_validation or opts.skip_validation:
         errors = [d for d in global_security_diagnostics(taskfile) if d.is_error]
         if errors:  # globals are checked even when validation is skipped (II.1.3)
@@ -61,7 +61,7 @@ def render_graph(session: Session, fmt: str) -> str:
     """`--graph dot|mermaid`: the workflow as a graph, secrets masked."""
     from tasker.validate.render import render_graph as render
 
-    return render(session.taskfile, fmt)
+    return render(session.loaded_taskfile, fmt)
 
 
 def confirm_plan(session: Session) -> Optional[int]:
@@ -70,7 +70,7 @@ def confirm_plan(session: Session) -> Optional[int]:
     no `-y`, a usage error rather than a silent "no")."""
     from tasker.validate.render import render_plan
 
-    print_out(render_plan(session.taskfile, session.options.start_from))
+    print_out(render_plan(session.loaded_taskfile, session.options.start_from))
     if session.options.yes:
         print_out("Proceed with execution? [y/N]: y (--yes)")
         return None
@@ -92,7 +92,7 @@ def validate_hosts(session: Session, config: ExecConfig) -> int:
     """Host pre-flight unless skipped (SPEC II.8.5), then the summary; 0 or the exit code."""
     from tasker.validate.summary import summary_lines, use_color
 
-    opts, taskfile = session.options, session.taskfile
+    opts, taskfile = session.options, session.loaded_taskfile
     hosts = None
     if opts.skip_host_validation or opts.skip_validation:
         print_out("WARNING: Skipping host validation can lead to connection failures!")
@@ -130,7 +130,7 @@ def summarize_invalid_file(session: Session, exc: TaskFileError) -> None:
 
 def _written_tasks(session: Session) -> int:
     """Tasks written in the file (sub-tasks a hostnames= block generates not counted)."""
-    return sum(task.generated_by is None for task in session.taskfile.tasks.values())
+    return sum(task.generated_by is None for task in session.loaded_taskfile.tasks.values())
 
 
 def _print_summary(session: Session, lines: Sequence[str]) -> None:

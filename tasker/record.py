@@ -22,6 +22,8 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
+__all__ = ["MISSING", "Field", "FrozenInstanceError", "field", "record", "replace"]
+
 T = TypeVar("T")
 
 
@@ -81,19 +83,20 @@ def _replace(obj: T, **changes: Any) -> T:
 # ---- building the class ---------------------------------------------------------------------
 def _process(cls: type, frozen: bool) -> type:
     found = _collect_fields(cls)
-    setattr(cls, "__record_fields__", tuple(found))
+    key = _key([f.name for f in found if f.compare])
+    methods: Dict[str, Any] = {"__record_fields__": tuple(found),
+                               "__hash__": _make_hash(key) if frozen else None}
     own = cls.__dict__
     if "__init__" not in own:
-        setattr(cls, "__init__", _make_init(cls, found, frozen))
+        methods["__init__"] = _make_init(cls, found, frozen)
     if "__repr__" not in own:
-        setattr(cls, "__repr__", _make_repr([f.name for f in found if f.repr]))
-    key = _key([f.name for f in found if f.compare])
+        methods["__repr__"] = _make_repr([f.name for f in found if f.repr])
     if "__eq__" not in own:
-        setattr(cls, "__eq__", _make_eq(key))
-    setattr(cls, "__hash__", _make_hash(key) if frozen else None)
+        methods["__eq__"] = _make_eq(key)
     if frozen:
-        setattr(cls, "__setattr__", _refuse_set)
-        setattr(cls, "__delattr__", _refuse_del)
+        methods.update(__setattr__=_refuse_set, __delattr__=_refuse_del)
+    for name, value in methods.items():
+        setattr(cls, name, value)
     return cls
 
 

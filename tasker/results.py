@@ -7,7 +7,7 @@ recorders (log, JSON report, state file, project summary).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 from tasker.record import field, record
 
@@ -94,17 +94,17 @@ class RunRecord:
     only read it.
     """
 
-    results: dict = field(default_factory=dict)  # int -> TaskResult
-    trace: list = field(default_factory=list)  # TraceEntry, in order
-    execution_path: list = field(default_factory=list)  # top-level IDs in order
+    results: Dict[int, TaskResult] = field(default_factory=dict)
+    trace: List[TraceEntry] = field(default_factory=list)  # in order
+    execution_path: List[int] = field(default_factory=list)  # top-level IDs in order
     last_task: Optional[int] = None  # last task that ran a command or block
-    failure: Optional[dict] = None  # {"task_id", "exit_code", "error"}
+    failure: Optional[Dict[str, Any]] = None  # {"task_id", "exit_code", "error"}
     # The first task of this run whose failure was routed through `on_failure`: a run
     # that later ends in failure resumes there, not inside the handler path (I.4a).
     failure_origin: Optional[int] = None
     # Task IDs in the order their results were stored, so the state writer can
     # find what changed since its last save without looking at every result.
-    stored_ids: list = field(default_factory=list)
+    stored_ids: List[int] = field(default_factory=list)
 
     def store(self, result: TaskResult) -> None:
         """Record `result` as the latest result of its task."""

@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from tasker.engine.errors import FatalRunError
 from tasker.report.paths import legacy_state_file_name, state_file_stem
 from tasker.report.statefile import (
-    StateError, in_use, load_state, read_header, results_from_state,
+    StateError,
+    in_use,
+    load_state,
+    read_header,
+    results_from_state,
 )
 from tasker.results import TaskResult
 from tasker.syntax.ast import TaskFile
 
 EXIT_STATE = 12
+State = Dict[str, Any]  # a state file's content, as read (tasker/report/statefile.py)
 
 
-def read_state(path: Path) -> Optional[dict]:
+def read_state(path: Path) -> Optional[State]:
     """The saved state, None when there is none; FatalRunError (12) when unusable."""
     try:
         return load_state(path)
@@ -63,7 +68,7 @@ def _written(path: Path) -> int:
 
 
 def latest_other_state(recovery_dir: Path, task_file: Path,
-                       own: Path) -> Optional[Tuple[Path, dict]]:
+                       own: Path) -> Optional[Tuple[Path, State]]:
     """The most recent state of the same task file under other globals that has
     something to resume and is not being written by a run in progress (for
     `--auto-recovery` when the current globals have none); FatalRunError (12) when
@@ -77,14 +82,14 @@ def latest_other_state(recovery_dir: Path, task_file: Path,
     return None
 
 
-def check_same_file(state: dict, file_sha256: str, force: bool) -> None:
+def check_same_file(state: State, file_sha256: str, force: bool) -> None:
     """Refuse a state saved for another version of the task file, unless forced."""
     if state.get("file_hash") != file_sha256 and not force:
         raise FatalRunError("the task file changed since its state was saved; "
                             "use --force to resume anyway", EXIT_STATE)
 
 
-def resume_task(state: dict, tasks: Mapping[int, object]) -> Optional[int]:
+def resume_task(state: State, tasks: Mapping[int, object]) -> Optional[int]:
     """Where an interrupted or failed run should go on: the next task its state records
     (the engine chose it: see sequential.resume_point), else last + 1.
 
@@ -107,7 +112,7 @@ def resume_task(state: dict, tasks: Mapping[int, object]) -> Optional[int]:
     return None
 
 
-def restored_results(state: dict) -> Dict[int, TaskResult]:
+def restored_results(state: State) -> Dict[int, TaskResult]:
     """Results of the saved run, FatalRunError (12) when malformed."""
     try:
         return results_from_state(state)
@@ -155,7 +160,8 @@ def backward_dependencies(taskfile: TaskFile, start: int,
     return found
 
 
-def changed_globals(state: dict, taskfile: TaskFile, mask) -> List[str]:
+def changed_globals(state: State, taskfile: TaskFile,
+                    mask: Callable[[str], str]) -> List[str]:
     """Globals whose value differs from the saved run's (taken from the environment and
     now unset, changed, added or gone): one sentence each (II.9.1, I.4a).
 
@@ -180,7 +186,7 @@ def changed_globals(state: dict, taskfile: TaskFile, mask) -> List[str]:
     return found
 
 
-def describe(state: dict, path: Path) -> str:
+def describe(state: State, path: Path) -> str:
     """`--show-recovery-info` text."""
     results = state.get("task_results", {})
     ok = sorted(int(k) for k, v in results.items() if v.get("success"))

@@ -12,18 +12,20 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
-from tasker.engine.context import EngineOptions, FatalRunError, Outcome, RunContext
+from tasker.engine.context import EngineOptions, Outcome, RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.exec.exectypes import ExecConfig
 from tasker.session import Session
 
 if TYPE_CHECKING:
     from tasker.exec.router import ExecutorRouter
+    from tasker.instance import InstanceLock
     from tasker.report.kept import OutputKeeper
 
 EXIT_START, EXIT_LOCK_ERROR, EXIT_LOCKED = 12, 20, 25
 
 
-def _lock_instance(session: Session):
+def _lock_instance(session: Session) -> Optional[InstanceLock]:
     """With --instance-check, hold the workflow's lock; None when not asked for."""
     from tasker.instance import InstanceLock, instance_key
 
@@ -46,33 +48,33 @@ def _restore_state(session: Session) -> Optional[int]:
     task to start at (or None)."""
     from tasker import resume
 
-    opts, tasks = session.options, session.taskfile.tasks
+    opts, taskfile = session.options, session.loaded_taskfile
+    start: Optional[int] = opts.start_from
     session.choose_state_file()
     if not session.keeps_state:
         _say_no_state(session)
-        return opts.start_from
-    if opts.start_from is None and not opts.auto_recovery:
+        return start
+    if start is None and not opts.auto_recovery:
         return None
     path, state = session.paths.state_file, resume.read_state(session.paths.state_file)
-    adopted = state is None and opts.start_from is None  # --start-from: same globals only
+    adopted = state is None and start is None  # --start-from: same globals only
     if adopted:
         path, state = resume.latest_other_state(session.paths.recovery_dir,
                                                 session.task_file, path) or (path, None)
     if state is None:
-        return opts.start_from
+        return start
     resume.check_same_file(state, session.file_sha256, bool(opts.force))
-    start = opts.start_from
     if start is None:
-        start = resume.resume_task(state, tasks)
+        start = resume.resume_task(state, taskfile.tasks)
         if start is None:
             return None
         session.log.info(f"Auto-recovery: resuming workflow at task {start}")
     saved = resume.restored_results(state)
-    kept = resume.before_start(saved, session.taskfile, start)
+    kept = resume.before_start(saved, taskfile, start)
     if opts.start_from is None:  # auto-recovery chose the point: it must be safe (II.9.1)
         _confirm_environment(session, resume.changed_globals(
-            state, session.taskfile, session.masker.mask), path if adopted else None)
-        needs = resume.backward_dependencies(session.taskfile, start, kept)
+            state, taskfile, session.masker.mask), path if adopted else None)
+        needs = resume.backward_dependencies(taskfile, start, kept)
         if needs:
             raise FatalRunError(f"cannot resume at task {start}: it needs results of tasks "
                                 f"that never ran ({'; '.join(needs[:5])}); run the workflow "
@@ -208,7 +210,7 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
             start = _restore_state(session) if session.real_run else session.options.start_from
             session.phase = "execution"
             with _executors(session, Path(spool)) as executor:
-                ctx = RunContext(taskfile=session.taskfile,
+                ctx = RunContext(taskfile=session.loaded_taskfile,
                                  options=_engine_options(session, start), exec_config=config,
                                  executor=executor, log=session.log,
                                  interrupt=session.signals.interrupt, run_state=session.run_state,

@@ -12,7 +12,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple
 
 from tasker import __version__
 from tasker.record import field, record, replace
@@ -26,7 +26,9 @@ from tasker.syntax.ast import TaskFile
 
 if TYPE_CHECKING:  # the state file is written by real runs only: loaded on first save
     from tasker.exec.base import CommandResult
+    from tasker.exec.ssh.executor import SshExecutor
     from tasker.exec.ssh.pool import SshPool
+    from tasker.options import Options
     from tasker.report import statefile
     from tasker.report.kept import OutputKeeper
 
@@ -40,7 +42,7 @@ class Session:
     """The state of one invocation that the recorders need at the end."""
 
     task_file: Path
-    options: object  # tasker.options.Options
+    options: Options
     log: Log
     paths: RunPaths
     environ: Mapping[str, str]
@@ -92,6 +94,13 @@ class Session:
         return self._run_id
 
     @property
+    def loaded_taskfile(self) -> TaskFile:
+        """The task file, for the steps that only run once it is loaded (checks, the run)."""
+        if self.taskfile is None:
+            raise RuntimeError("the task file is used before it was loaded")
+        return self.taskfile
+
+    @property
     def real_run(self) -> bool:
         """True with -r (state, log file and backups are only written then)."""
         return bool(self.options.run) and not self.options.validate_only
@@ -101,7 +110,7 @@ class Session:
         """The log file's path, when one is written."""
         return str(self.log.path) if self.log.path else None
 
-    def globals(self) -> dict:
+    def globals(self) -> Dict[str, str]:
         """Global values for the report and the state file."""
         return self.taskfile.global_values if self.taskfile else {}
 
@@ -150,7 +159,7 @@ class Session:
                 self._ssh_pool = SshPool(ssh_options(self.options, self.environ), self.log)
             return self._ssh_pool
 
-    def ssh_executor(self, spool_dir: Path) -> Any:
+    def ssh_executor(self, spool_dir: Path) -> SshExecutor:
         """The executor of `exec=ssh` commands (made on first use by the run's router)."""
         from tasker.exec.ssh.executor import SshExecutor
 
@@ -265,7 +274,7 @@ class Session:
 
         tid = self.ending_task
         result = self.run_state.results.get(tid) if tid is not None else None
-        if result is not None:
+        if tid is not None and result is not None:
             task = self.taskfile.tasks.get(tid) if self.taskfile else None
             # A block has no host: the column names its type, as in the original.
             host = result.hostname or result.exec_type or (task.type if task else "")

@@ -13,6 +13,9 @@ from tasker.syntax.ast import TaskFile
 
 if TYPE_CHECKING:
     from tasker.report.kept import OutputKeeper
+    from tasker.exec.base import Executor
+    from tasker.exec.exectypes import ExecConfig
+    from tasker.report.logger import Log
 
 DEFAULT_TIMEOUT = 300.0
 MIN_TIMEOUT, MAX_TIMEOUT = 5.0, 1000.0
@@ -80,9 +83,9 @@ class RunContext:
 
     taskfile: TaskFile
     options: EngineOptions
-    exec_config: object  # tasker.exec.exectypes.ExecConfig
-    executor: object  # tasker.exec.base.Executor
-    log: object  # tasker.report.logger.Log
+    exec_config: ExecConfig
+    executor: Executor
+    log: Log
     interrupt: Interrupt
     run_state: RunRecord = field(default_factory=RunRecord)
     # Where streams too large to keep with a stored result are written (None: kept).

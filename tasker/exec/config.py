@@ -106,7 +106,8 @@ def _parse_yaml(text: str, path: object) -> Any:
     try:
         import yaml  # imported here: start-up time matters and most runs never need it
     except ImportError:
-        raise ExecConfigError(path, "PyYAML is needed to read this file but is not installed")
+        raise ExecConfigError(
+            path, "PyYAML is needed to read this file but is not installed") from None
 
     class Loader(yaml.SafeLoader):
         pass
@@ -150,7 +151,7 @@ class _Reader:
         platforms = data["platforms"]
         sections = {}
         for name, section in platforms.items():
-            if section is not None and not isinstance(section, dict):
+            if section is not None and not isinstance(section, _LinedDict):
                 raise self.error(platforms, name, f"platforms.{name} must be a mapping")
             sections[str(name).strip().lower()] = section or _LinedDict()
         chosen = None
@@ -296,4 +297,4 @@ class _Reader:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(raw, key, f"{where}.{key} must be an integer, not {value!r}")
-        return value
+        return int(value)

@@ -14,9 +14,10 @@ import sys
 from types import MappingProxyType
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-# (ArgumentsError and split_arguments live in words.py; the validator finds them here too)
-from tasker.exec.words import ArgumentsError, split_arguments  # noqa: F401
 from tasker.exec.base import PROCESS, SSH
+
+# (ArgumentsError and split_arguments live in words.py; the validator finds them here too)
+from tasker.exec.words import ArgumentsError as ArgumentsError, split_arguments as split_arguments
 from tasker.record import record
 
 SPLIT_ELEMENT = "{arguments_split}"  # a template element that becomes 0..n elements

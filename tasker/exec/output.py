@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import IO, Optional
 
 from tasker.exec.base import (
-    MEMORY_LIMIT, TIMEOUT_EXIT, CommandResult, append_line, lost_output_note, timeout_message,
+    MEMORY_LIMIT,
+    TIMEOUT_EXIT,
+    CommandResult,
+    append_line,
+    lost_output_note,
+    timeout_message,
 )
 
 
@@ -51,7 +56,8 @@ class OutputBuffer:
 
     def _start_spill(self, rest: bytes) -> None:
         try:
-            self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore
+            # (called only with a spool directory, see write)
+            self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore[union-attr]
             fd, self.path = tempfile.mkstemp(prefix=f"tasker_{self.name}_", dir=self.spool_dir)
             self.file = os.fdopen(fd, "wb")
         except OSError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ")
                          if hasattr(signal, name))
@@ -51,7 +51,8 @@ class Child:
             raise ValueError("empty command")
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        actions = [(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+        actions: List[Tuple[Union[int, str], ...]] = [(os.POSIX_SPAWN_DUP2, out_w, 1),
+                                                     (os.POSIX_SPAWN_DUP2, err_w, 2)]
         if stdin is not None:
             actions.append((os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0))
         try:

@@ -19,7 +19,7 @@ values (`fill_words`); only the template can be unbalanced, never the data.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, List, Sequence, Tuple, cast
 
 ValueOf = Callable[[Any], str]  # a slot -> the data to insert
 Plan = Tuple[object, ...]  # str (literal text), _BREAK, _MARK or (slot, quoted)
@@ -72,7 +72,7 @@ def fill_words(plan: Plan, value_of: ValueOf) -> List[str]:
         elif op is _MARK:
             started = True
         else:
-            slot, quoted = op  # type: ignore[misc]
+            slot, quoted = cast(Tuple[object, bool], op)
             value = value_of(slot)
             if quoted:
                 parts.append(value)
@@ -113,7 +113,7 @@ class _Compiler:
     def literal(self, text: str) -> None:
         if text:
             if self.ops and type(self.ops[-1]) is str:
-                self.ops[-1] += text  # type: ignore[operator]
+                self.ops[-1] += text
             else:
                 self.ops.append(text)
 
@@ -210,7 +210,7 @@ def _joined(pieces: Sequence[object]) -> List[object]:
     out: List[object] = []
     for piece in pieces:
         if isinstance(piece, str) and out and isinstance(out[-1], str):
-            out[-1] += piece  # type: ignore[operator]
+            out[-1] += piece
         elif not (isinstance(piece, str) and not piece):
             out.append(piece)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator, Union
+from typing import IO, Any, Iterator, Tuple, Union
 
 from tasker.report.private import make_private_dirs
 
@@ -18,17 +18,17 @@ from tasker.report.private import make_private_dirs
 DEFAULT_MODE = 0o600
 
 
-def _mkstemp(path: Path) -> tuple:
+def _mkstemp(path: Path) -> Tuple[int, str]:
     """Create the temp file beside `path`, creating parent directories on demand."""
     import tempfile  # (imported when a file is written: --validate-only writes none)
 
-    kwargs = {"dir": str(path.parent), "prefix": f".{path.name}.", "suffix": ".tmp"}
+    where, prefix = str(path.parent), f".{path.name}."
     try:
-        return tempfile.mkstemp(**kwargs)
+        return tempfile.mkstemp(dir=where, prefix=prefix, suffix=".tmp")
     except FileNotFoundError:
         # Only pay for mkdir when the directory is missing: this runs after every task.
         make_private_dirs(path.parent)
-        return tempfile.mkstemp(**kwargs)
+        return tempfile.mkstemp(dir=where, prefix=prefix, suffix=".tmp")
 
 
 def fsync_dir(directory: Path) -> None:
@@ -48,14 +48,14 @@ def fsync_dir(directory: Path) -> None:
 @contextmanager
 def atomic_open(
     path: Path, *, binary: bool = False, fsync: bool = False, mode: int = DEFAULT_MODE
-) -> Iterator[IO]:
+) -> Iterator[IO[Any]]:
     """Yield a file whose content replaces `path` only if the block finishes without error."""
     path = Path(path)
     fd, tmp = _mkstemp(path)
     try:
         os.fchmod(fd, mode)  # (mkstemp's 0600 is subject to the umask)
         if binary:
-            handle: IO = os.fdopen(fd, "wb")
+            handle: IO[Any] = os.fdopen(fd, "wb")
         else:
             handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
     except BaseException:

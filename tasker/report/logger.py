@@ -269,6 +269,8 @@ class Log:
     def _console(self, line: str) -> None:
         """Write to the console; a closed pipe (`| head`) silences it instead of failing the run."""
         stream = self._stream
+        if stream is None:
+            return
         if self._status is not None:
             self._status.clear_for_log()
         try:

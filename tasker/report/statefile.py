@@ -156,13 +156,15 @@ class StateWriter:
 
     def _append(self, data: bytes) -> None:
         """Append one line; on failure cut the file back to its last complete line."""
+        fd = self._fd
+        assert fd is not None  # (opened by _write_whole; closing it makes the next save one)
         try:
-            _write_all(self._fd, data)
+            _write_all(fd, data)
             if self.fsync:
-                os.fsync(self._fd)
+                os.fsync(fd)
         except OSError:
             try:  # the file is the last complete journal again: the next save appends
-                os.ftruncate(self._fd, self._size)
+                os.ftruncate(fd, self._size)
             except OSError:  # a torn last line is ignored by readers, as long as
                 self._whole = True  # nothing is appended after it: start over
                 self._close_fd()

@@ -12,8 +12,9 @@ from typing import Iterator
 
 from tasker.syntax.ast import Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
+from tasker.syntax.numbers import parse_int
 from tasker.validate.condition_rules import AGGREGATE_FORMS, aggregates
-from tasker.validate.fields import at, block_list, dynamic, parse_int
+from tasker.validate.fields import at, block_list, dynamic
 
 RETRY_FIELDS = ("retry_failed", "retry_count", "retry_delay")
 

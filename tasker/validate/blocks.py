@@ -37,7 +37,8 @@ _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
                    r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\Z")
 
 
-def _at(tf: TaskFile, f: Field, message: str, offset: int = 0, hint=None) -> Diagnostic:
+def _at(tf: TaskFile, f: Field, message: str, offset: int = 0,
+        hint: Optional[str] = None) -> Diagnostic:
     return error(message, f.line, f.column + offset, hint, tf.source_line(f.line))
 
 

@@ -13,13 +13,25 @@ from typing import Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
+from tasker.syntax.numbers import parse_int
 from tasker.syntax.placeholders import RESULT_FIELDS, TASK_REF
-from tasker.validate.fields import LIST_FIELDS, at, block_list, parse_int
+from tasker.validate.dominators import Dominators, path_avoiding
+from tasker.validate.fields import LIST_FIELDS, at, block_list
 from tasker.validate.graph import (
-    DYNAMIC, END_FAIL, END_OK, FLOW, LOOP, SUB, Edge, Graph, Reach, closure, routing_graph, sccs,
+    DYNAMIC,
+    END_FAIL,
+    END_OK,
+    FLOW,
+    LOOP,
+    SUB,
+    Edge,
+    Graph,
+    Reach,
+    closure,
+    routing_graph,
+    sccs,
     seq_reached,
 )
-from tasker.validate.dominators import Dominators, path_avoiding
 
 # The graph's names stay importable from here, where callers found them before graph.py.
 __all__ = [
@@ -127,11 +139,13 @@ def endless_loops(tf: TaskFile, g: Graph, seen: Set[int]) -> Iterator[Diagnostic
     if g.forward:
         return  # no cycles; and every task has a step, so every path reaches an end
     succ = g.succ
-    pred: Dict[Optional[int], List[int]] = {}  # None stands for "the run ends"
+    pred: Dict[Optional[int], List[Optional[int]]] = {}  # None stands for "the run ends"
     for e in g.edges:
         if e.kind == FLOW:
             pred.setdefault(e.dst, []).append(e.src)
-    trapped = seen - closure([None], pred)
+    ends: List[Optional[int]] = [None]
+    reach_an_end: Set[Optional[int]] = closure(ends, pred)
+    trapped = seen - reach_an_end
     inner = {n: [m for m in succ[n] if m in trapped] for n in trapped}
     for comp in sccs(sorted(trapped), inner):
         members = set(comp)
@@ -167,15 +181,16 @@ def into_subtasks(tf: TaskFile, g: Graph, seen: Set[int]) -> Iterator[Diagnostic
     owners = g.owners
     if not owners:
         return  # no blocks, no sub-tasks to walk into
-    if g.start in owners:  # the run begins with a sub-task
-        b = owners[g.start][0]
-        yield at(tf, tf.tasks[g.start].fields["task"], f"Task {g.start}: the run starts with "
+    start = g.start
+    if start is not None and start in owners:  # the run begins with a sub-task
+        b = owners[start][0]
+        yield at(tf, tf.tasks[start].fields["task"], f"Task {start}: the run starts with "
                  f"this task, a sub-task of block {b}, which then runs outside its block as "
                  "well", severity=WARNING, hint="give the first step of the workflow the "
                  "lowest ID, and the sub-tasks IDs of their own")
     for n in sorted(seen):
         for e in g.out[n]:
-            if e.kind == FLOW and e.dst in owners and e.dst != n:
+            if e.kind == FLOW and e.dst is not None and e.dst in owners and e.dst != n:
                 b = owners[e.dst][0]
                 yield at(tf, _where(tf.tasks[n], e.key), f"Task {n}: the flow continues "
                          f"to task {e.dst} ({e.label}), a sub-task of block {b}, which then "
@@ -235,7 +250,8 @@ def _only_predecessors(g: Graph, seen: Set[int]) -> Dict[int, int]:
         for b in g.succ[a]:
             if preds.setdefault(b, a) != a:
                 preds[b] = None  # (two predecessors or more)
-    preds.pop(g.start, None)  # a path of no steps reaches the start
+    if g.start is not None:
+        preds.pop(g.start, None)  # a path of no steps reaches the start
     return {b: a for b, a in preds.items() if a is not None}
 
 
@@ -279,7 +295,7 @@ def _ran_before(g: Graph, dom: Dominators, at_n: List[int], p: int, n: int, r: i
 
 def _branches(g: Graph, block: int) -> List[List[int]]:
     """The sub-task lists of a conditional block's branches (none for a parallel block)."""
-    return [[e.dst for e in g.out[block] if e.kind == SUB and e.key == key]
+    return [[e.dst for e in g.out[block] if e.kind == SUB and e.key == key and e.dst is not None]
             for key in ("if_true_tasks", "if_false_tasks")]
 
 
@@ -324,7 +340,7 @@ def _early(tf: TaskFile, g: Graph, f: Field, r: int, n: int, name: str,
         why = f"task {n} cannot have run before task {r} on any path from the start"
     else:
         shown = " -> ".join(map(str, path)) if len(path) <= 8 else \
-            " -> ".join(map(str, path[:3] + ["..."] + path[-3:]))
+            " -> ".join([*map(str, path[:3]), "...", *map(str, path[-3:])])
         why = f"task {n} may not have run before task {r}: the path {shown} does not pass it"
         hint = f"guard the read, or make every path to task {r} pass task {n}"
     return at(tf, f, f"Task {r}: {f.key} reads @{n}_{name}@, but {why}; the placeholder then "

@@ -9,11 +9,24 @@ their sub-tasks ("sub" edges) and routing on their aggregate. The flow analysis
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Set, Tuple
+from typing import (
+    Dict,
+    Hashable,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Set,
+    Tuple,
+    TypeVar,
+)
 
 from tasker.record import field, record
 from tasker.syntax.ast import Task, TaskFile
-from tasker.validate.fields import LIST_FIELDS, block_list, parse_int
+from tasker.syntax.numbers import parse_int
+from tasker.validate.fields import LIST_FIELDS, block_list
 
 END_OK, END_FAIL, DYNAMIC = "ok", "fail", "dynamic"
 FLOW, SUB, LOOP = "flow", "sub", "loop"
@@ -45,6 +58,9 @@ class Graph:
     owners: Mapping[int, Tuple[int, ...]] = field(default_factory=dict, compare=False)
     succ: Mapping[int, Tuple[int, ...]] = field(default_factory=dict, compare=False)
     forward: bool = False  # every routing step goes to a higher ID: no cycles at all
+
+
+Node = TypeVar("Node", bound=Hashable)  # a task ID, or None for the end of the run (closure)
 
 
 # ---- building the graph -------------------------------------------------------------------
@@ -130,9 +146,9 @@ def _block(tf: TaskFile, t: Task) -> List[Edge]:
                         _goto(tf, t, t.id + 1, "ID+1")]
     if not t.has("success") and low == "never":
         return edges + [_stop(t, "next=never", "next", True)]
-    key = "success" if t.has("success") else ("next" if low else None)
-    cond = (t.get(key) or "").strip() if key else "all_success"
-    return edges + _branches(tf, t, cond, key, key == "next" and low == "always",
+    route = "success" if t.has("success") else ("next" if low else None)
+    cond = (t.get(route) or "").strip() if route else "all_success"
+    return edges + _branches(tf, t, cond, route, route == "next" and low == "always",
                              f"not {cond} (exit 10)")
 
 
@@ -201,10 +217,11 @@ def routing_graph(tf: TaskFile) -> Graph:
         succ[tid] = steps = tuple(e.dst for e in found if e.kind == FLOW and e.dst is not None)
         forward = forward and all(m > tid for m in steps)
         for e in found:
-            if e.kind == SUB and e.src not in owners.get(e.dst, ()):
+            if e.kind == SUB and e.dst is not None and e.src not in owners.get(e.dst, ()):
                 owners.setdefault(e.dst, []).append(e.src)
         if t.kind in ("parallel", "conditional"):
-            blocks[tid] = tuple(dict.fromkeys(e.dst for e in found if e.kind == SUB))
+            blocks[tid] = tuple(dict.fromkeys(e.dst for e in found
+                                              if e.kind == SUB and e.dst is not None))
     user = [tid for tid, t in tf.tasks.items() if t.generated_by is None]
     start = (0 if 0 in tf.tasks else min(user)) if user else None
     return Graph(start, tuple(tf.tasks), tuple(edges), blocks, out,
@@ -212,9 +229,9 @@ def routing_graph(tf: TaskFile) -> Graph:
 
 
 # ---- graph algorithms ---------------------------------------------------------------------
-def closure(roots: List[Optional[int]], succ: Mapping) -> Set[Optional[int]]:
+def closure(roots: Iterable[Node], succ: Mapping[Node, Iterable[Node]]) -> Set[Node]:
     """Every node reachable from `roots` (roots included)."""
-    seen: Set[int] = set()
+    seen: Set[Node] = set()
     todo = list(roots)
     while todo:
         n = todo.pop()
@@ -262,7 +279,7 @@ def sccs(nodes: List[int], succ: Mapping[int, List[int]]) -> List[List[int]]:
                 if work:
                     low[work[-1][0]] = min(low[work[-1][0]], low[v])
                 if low[v] == index[v]:
-                    comp = []
+                    comp: List[int] = []
                     while not comp or comp[-1] != v:
                         comp.append(stack.pop())
                         on.discard(comp[-1])

@@ -17,15 +17,21 @@ from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from tasker.exec.base import SSH
 from tasker.exec.exectypes import ExecConfig
+from tasker.exec.ssh.errors import SshError
 from tasker.record import field, record, replace
 from tasker.report.logger import Log
 from tasker.syntax.ast import BLOCK_TYPES, Task, TaskFile
 from tasker.syntax.placeholders import GLOBAL_REF, TASK_REF
-from tasker.exec.base import SSH
-from tasker.exec.ssh.errors import SshError
 from tasker.validate.probes import (
-    HOSTS_FILE, ask_mc_isac, connectivity, ping, read_hosts_file, resolve, search_path,
+    HOSTS_FILE,
+    ask_mc_isac,
+    connectivity,
+    ping,
+    read_hosts_file,
+    resolve,
+    search_path,
     validation_timeout,
 )
 

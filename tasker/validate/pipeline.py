@@ -16,7 +16,12 @@ from tasker.forkjoin import both
 from tasker.gcpause import gc_paused
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import (
-    Diagnostic, TaskFileError, cut_middle, limit_repeats, more_line, sort_diagnostics,
+    Diagnostic,
+    TaskFileError,
+    cut_middle,
+    limit_repeats,
+    more_line,
+    sort_diagnostics,
 )
 from tasker.validate.blocks import block_errors
 from tasker.validate.flow import flow_findings
@@ -24,7 +29,6 @@ from tasker.validate.programs import missing_program_warnings
 from tasker.validate.rules import KNOWN_EXEC, RuleOptions, rule_diagnostics
 from tasker.validate.security import global_security_diagnostics, security_diagnostics
 from tasker.validate.structure import structural_errors
-
 
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
 

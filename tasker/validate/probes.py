@@ -16,8 +16,7 @@ import shutil
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.exec.base import CommandResult
@@ -84,7 +83,7 @@ def resolve(name: str, hosts: Mapping[str, Tuple[str, Tuple[str, ...]]],
     if name.lower().rstrip(".").rsplit(".", 1)[-1] == "invalid":
         # RFC 6761 6.4: resolution APIs should answer "no" for .invalid without asking DNS.
         return None, "the name is in the reserved .invalid domain"
-    lookup: Future = resolver.submit(socket.getaddrinfo, name, None, 0, 0, 0,
+    lookup: Future[Any] = resolver.submit(socket.getaddrinfo, name, None, 0, 0, 0,
                                      socket.AI_CANONNAME)
     try:
         infos = _answer(lookup, DNS_TIMEOUT, cancel)
@@ -111,7 +110,7 @@ class _Cancelled(Exception):
     """The wait for an answer was cut short by `cancel`."""
 
 
-def _answer(lookup: Future, limit: float, cancel: Optional[threading.Event]) -> Any:
+def _answer(lookup: Future[Any], limit: float, cancel: Optional[threading.Event]) -> Any:
     """The lookup's result within `limit` seconds; raises FutureTimeout, or _Cancelled
     as soon as `cancel` is set (the lookup itself cannot be stopped, only not waited for)."""
     if cancel is None:

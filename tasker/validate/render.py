@@ -14,8 +14,16 @@ from typing import Dict, List, Optional
 
 from tasker.report.masking import Masker, split_secret_vars
 from tasker.syntax.ast import Task, TaskFile
-from tasker.validate.graph import DYNAMIC, END_OK, FLOW, SUB, Edge, Graph, routing_graph, \
-    seq_reached
+from tasker.validate.graph import (
+    DYNAMIC,
+    END_OK,
+    FLOW,
+    SUB,
+    Edge,
+    Graph,
+    routing_graph,
+    seq_reached,
+)
 
 MAX_LABEL = 40
 
@@ -35,7 +43,7 @@ def _short(text: str, limit: int = MAX_LABEL) -> str:
 def task_summary(t: Task) -> str:
     """What a task does, in a few words: its command, block kind or return value."""
     if t.kind in ("parallel", "conditional", "decision"):
-        what = t.kind
+        what: str = t.kind
         if t.kind == "decision":
             what += f" {t.get('success') or '!(' + (t.get('failure') or '') + ')'}"
         elif t.kind == "conditional":

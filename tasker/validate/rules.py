@@ -14,20 +14,41 @@ Every finding is a located Diagnostic.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import (
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 from tasker.exec.exectypes import ArgumentsError, split_arguments
 from tasker.record import record
 from tasker.syntax.ast import CONDITION_FIELDS, TASK_FIELDS, Field, Task, TaskFile
 from tasker.syntax.diagnostics import WARNING, Diagnostic
 from tasker.syntax.lines import (
-    comment_marks, inline_comment, inline_comment_message, owners_of_matches,
+    comment_marks,
+    inline_comment,
+    inline_comment_message,
+    owners_of_matches,
 )
-from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_seconds
+from tasker.syntax.numbers import MAX_LOOP, MAX_SLEEP, parse_int, parse_seconds
 from tasker.validate.block_rules import RETRY_FIELDS, block_fields
 from tasker.validate.condition_rules import AGGREGATE_FORMS, conditions
 from tasker.validate.fields import (
-    LIST_FIELDS, at, block_list, diag, dynamic, int_field, is_loop_next, list_entries, parse_int,
+    LIST_FIELDS,
+    at,
+    block_list,
+    diag,
+    dynamic,
+    int_field,
+    is_loop_next,
+    list_entries,
 )
 from tasker.validate.security import MAX_ARGUMENTS, globals_rules, is_shell
 
@@ -124,10 +145,10 @@ def _timeout(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                  else "set timeout= on the sub-tasks instead")
     elif dynamic(f):
         return
-    elif parse_int(f.value) is None:
+    elif (seconds := parse_int(f.value)) is None:
         yield at(tf, f, f"Task {task.id}: timeout must be a whole number of seconds, not "
                  f"'{f.value}'")
-    elif not 5 <= parse_int(f.value) <= 1000:
+    elif not 5 <= seconds <= 1000:
         yield at(tf, f, f"Task {task.id}: timeout={f.value} is outside 5-1000 and will be "
                  "clamped", severity=WARNING)
 
@@ -161,7 +182,7 @@ def flow_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
     for key in ("on_success", "on_failure"):
         f = task.fields.get(key)
         target = None if f is None or dynamic(f) else parse_int(f.value)
-        if target is not None and target <= task.id:
+        if f is not None and target is not None and target <= task.id:
             how = "points to the task itself" if target == task.id else "jumps backwards"
             yield at(tf, f, f"Task {task.id}: {key}={target} {how}; routing targets must be "
                      "greater than the task's own ID (forward-only rule)",
@@ -179,10 +200,11 @@ def splits(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
         if f is None:
             continue
         delim, comma, index = f.value.partition(",")
-        if f.value.count(",") != 1 or not delim.strip() or parse_int(index) is None:
+        position = parse_int(index)
+        if f.value.count(",") != 1 or not delim.strip() or position is None:
             yield at(tf, f, f"Task {task.id}: {key} must be DELIMITER,INDEX (one comma, a "
                      f"whole-number index), not '{f.value}'", hint="e.g. space,2 or comma,0")
-        elif parse_int(index) < 0:
+        elif position < 0:
             yield at(tf, f, f"Task {task.id}: negative {key} index has no effect",
                      len(delim) + 1, severity=WARNING)
 
@@ -321,10 +343,11 @@ def subtask_ranges(tf: TaskFile) -> Iterator[Diagnostic]:
                              "silences this")
 
 
-Plans = Dict[Tuple[str, ...], Tuple[Callable[[TaskFile, Task], Iterable[Diagnostic]], ...]]
+Rule = Callable[[TaskFile, Task], Iterable[Diagnostic]]
+Plans = Dict[Tuple[str, ...], Tuple[Rule, ...]]
 
 
-def _rules_for(keys: Tuple[str, ...], plans: Plans):
+def _rules_for(keys: Tuple[str, ...], plans: Plans) -> Tuple[Rule, ...]:
     """The rules of TASK_RULES that tasks with these keys need, chosen once per key set:
     the tasks of a file come in a few shapes."""
     plan = plans.get(keys)

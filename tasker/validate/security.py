@@ -25,7 +25,11 @@ from tasker.report.masking import MASK, is_secret_name, split_secret_vars
 from tasker.syntax.ast import Field, GlobalVar, Task, TaskFile
 from tasker.syntax.diagnostics import ERROR, WARNING, Diagnostic
 from tasker.syntax.placeholders import (
-    RESULT_FIELDS, TASK_REF, arguments_template, global_refs, substitute_globals,
+    RESULT_FIELDS,
+    TASK_REF,
+    arguments_template,
+    global_refs,
+    substitute_globals,
 )
 from tasker.validate.structure import is_explicitly_local
 

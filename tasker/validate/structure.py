@@ -7,7 +7,7 @@ references). The full validator of II.8 builds on it.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Mapping, Tuple
+from typing import Iterator, List, Mapping, Optional, Tuple
 
 from tasker.syntax.ast import Field, Task, TaskFile
 from tasker.syntax.diagnostics import Diagnostic, error
@@ -18,7 +18,8 @@ ID_LIST_FIELDS = ("tasks", "if_true_tasks", "if_false_tasks")
 TARGET_FIELDS = ("on_success", "on_failure")
 
 
-def _at(tf: TaskFile, f: Field, message: str, offset: int = 0, hint=None) -> Diagnostic:
+def _at(tf: TaskFile, f: Field, message: str, offset: int = 0,
+        hint: Optional[str] = None) -> Diagnostic:
     return error(message, f.line, f.column + offset, hint, tf.source_line(f.line))
 
 
@@ -34,9 +35,9 @@ def required_fields(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
                       hint="type is parallel, conditional or decision")
             return
         for key in missing_command_fields(task):
-            f = task.fields.get(key)
-            if f is not None:  # written, but empty: reported at its value (II.8.1)
-                yield _at(tf, f, f"Task {task.id}: {key} is empty",
+            empty = task.fields.get(key)
+            if empty is not None:  # written, but empty: reported at its value (II.8.1)
+                yield _at(tf, empty, f"Task {task.id}: {key} is empty",
                           hint="hostname=localhost with exec=local for this machine"
                           if key == "hostname" else "name the program to run")
                 continue

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Tuple
 
-
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 

@@ -195,7 +195,8 @@ def test_sigterm_stops_the_run_and_writes_the_report(tmp_path):
 
 def test_file_defined_arguments(tmp_path):
     proc = tasker(DATA / "file_args.txt", "-r", tmp=tmp_path)
-    assert "--fire-and-forget in the task file is ignored" in proc.stderr  # a warning: stdout may be piped
+    # a warning: stdout may be piped
+    assert "--fire-and-forget in the task file is ignored" in proc.stderr
     assert proc.returncode == 1  # fire-and-forget from the file is refused
     assert "DEBUG:" in proc.stdout  # --log-level=DEBUG from the file applies
 

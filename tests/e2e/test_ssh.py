@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from test_ssh import clean, log_text, report, results, run_tasker, ssh_task
-
 from conftest import Sshd
+from test_ssh import clean, log_text, report, results, run_tasker, ssh_task
 
 _free_port, _keypair = Sshd.free_port, Sshd.keypair
 

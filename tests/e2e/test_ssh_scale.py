@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Set, Tuple
 
 import pytest
-from test_ssh import ROOT, clean, results, run_tasker, script
-
 from conftest import Sshd
+from test_ssh import ROOT, clean, results, run_tasker, script
 
 # Distinct loopback addresses, apart from those the other SSH tests use.
 FAN_OUT = [f"127.0.{3 + n // 250}.{1 + n % 250}" for n in range(200)]

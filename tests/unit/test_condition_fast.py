@@ -1,16 +1,15 @@
 """The fast path agrees with the grammar wherever it answers, columns included."""
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasker.syntax.condition import _template, parse_condition
-from tasker.syntax.condition_lark import _parser
 from tasker.syntax.condition_ast import walk
 from tasker.syntax.condition_fast import quick_parse
+from tasker.syntax.condition_lark import _parser
 
-PIECES = ["exit_0", "&", "|", "&&", "exit_12", "EXIT_-3", "exit_not_0", "success", "True", "false", "stdout",
-          "StdErr", "exit", "exit_code", "@3_exit@", "@12_STDOUT@", "@0_success@", "~", "!~",
-          "=", "!=", "<=", ">=", "<", ">", "==", "ok", "a b", "x=y", "@1_stdout@", "(", ")",
+PIECES = ["exit_0", "&", "|", "&&", "exit_12", "EXIT_-3", "exit_not_0", "success", "True", "false",
+          "stdout", "StdErr", "exit", "exit_code", "@3_exit@", "@12_STDOUT@", "@0_success@", "~",
+          "!~", "=", "!=", "<=", ">=", "<", ">", "==", "ok", "a b", "x=y", "@1_stdout@", "(", ")",
           "&", "|", '"', "'", " ", "  ", "\t", "!", "42", "-1", "1.5", "stdout_count", "\xa0",
           "#", ",", "min_success", "production", "web-1.example", "/opt", "exitx", "stdoutx",
           "contains:", "not_contains:", "stdout:", "max_failed", "all_success", "truex", "@ENV@",
@@ -32,7 +31,7 @@ def test_fast_path_matches_the_grammar(pieces):
         return
     try:
         slow = _parser().parse(text)
-    except Exception as exc:  # the grammar rejects it: the fast path must not accept it
+    except Exception as exc:  # noqa: BLE001 - the grammar rejects it: the fast path must not accept it
         raise AssertionError(f"fast path accepted {text!r}, grammar said {exc}") from None
     assert same(quick, slow), (text, quick, slow)
 

@@ -5,9 +5,30 @@ from __future__ import annotations
 import pytest
 
 from tasker.syntax.condition import (
-    And, BareOperand, BoolLiteral, Comparison, ConditionError, Contains, ExitCode, ExitNotZero,
-    ExitTest, LineCount, MultiTask, Not, Or, OutputMatch, Ref, StreamField, StreamValue, Success,
-    Template, format_condition, parse_block_condition, parse_condition, placeholders, walk,
+    And,
+    BareOperand,
+    BoolLiteral,
+    Comparison,
+    ConditionError,
+    Contains,
+    ExitCode,
+    ExitNotZero,
+    ExitTest,
+    LineCount,
+    MultiTask,
+    Not,
+    Or,
+    OutputMatch,
+    Ref,
+    StreamField,
+    StreamValue,
+    Success,
+    Template,
+    format_condition,
+    parse_block_condition,
+    parse_condition,
+    placeholders,
+    walk,
 )
 
 

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple, Union
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasker.engine.evaluate import Current, evaluate
 from tasker.syntax.condition import (
-    And, BareOperand, BoolLiteral, Comparison, ConditionError, Contains, ExitCode, ExitNotZero,
-    ExitTest, LineCount, MultiTask, Not, Or, OutputMatch, Ref, StreamField, StreamValue, Success,
-    Template, format_condition, parse_block_condition, parse_condition,
+    And,
+    BareOperand,
+    BoolLiteral,
+    Comparison,
+    ConditionError,
+    Contains,
+    ExitCode,
+    ExitNotZero,
+    ExitTest,
+    LineCount,
+    MultiTask,
+    Not,
+    Or,
+    OutputMatch,
+    Ref,
+    StreamField,
+    StreamValue,
+    Success,
+    Template,
+    format_condition,
+    parse_block_condition,
+    parse_condition,
 )
 from tasker.syntax.placeholders import RESULT_FIELDS
 

@@ -4,7 +4,14 @@ import pytest
 
 from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import (
-    MAX_MESSAGE, MAX_OF_A_KIND, MAX_SHOWN, TaskFileError, error, limit_repeats, render_all, warning,
+    MAX_MESSAGE,
+    MAX_OF_A_KIND,
+    MAX_SHOWN,
+    TaskFileError,
+    error,
+    limit_repeats,
+    render_all,
+    warning,
 )
 from tasker.syntax.taskfile import LoadOptions, build_task_file, global_cycles
 

@@ -53,7 +53,7 @@ def test_ids_follow_the_original_convention():
 
 def test_subtasks_are_generated_with_copied_fields():
     tf = load(FANOUT)
-    assert [t for t in tf.tasks] == [2, 3, 90, 120000, 120001, 120002]
+    assert list(tf.tasks) == [2, 3, 90, 120000, 120001, 120002]
     sub = tf.tasks[120001]
     assert sub.generated_by == 2 and sub.kind == "normal"
     assert sub.get("hostname") == "web2"
@@ -205,7 +205,8 @@ def test_routing_keys_in_subtasks_are_errors_once_each():
 
 @pytest.mark.parametrize("change, expected", [
     (lambda t: t.replace("web1, web2 ,,web3", "web1"), "needs 2 to 1000 hosts, found 1"),
-    (lambda t: t.replace("web2 ", "bad_host!"), "'bad_host!' is not a valid host: the host 'bad_host!' is not a host name"),
+    (lambda t: t.replace("web2 ", "bad_host!"),
+     "'bad_host!' is not a valid host: the host 'bad_host!' is not a host name"),
     (lambda t: t.replace("command=check.sh\n", ""), "a hostnames= block needs a command"),
     (lambda t: t.replace("max_parallel=3", "tasks=3"), "tasks= and hostnames= cannot be used"),
     (lambda t: t.replace("type=parallel", "type=conditional\ncondition=true"),

@@ -12,8 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tasker.cli import main
 from tasker.syntax.ast import TASK_FIELDS

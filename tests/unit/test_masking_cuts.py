@@ -6,8 +6,7 @@ The cuts: a log line's 200 characters (Log.shorten), a stored result's beginning
 
 import io
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasker.report.logger import Log
 from tasker.report.masking import Masker

@@ -10,8 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasker.exec.ssh.remote import GroupReport, remote_command_line
 

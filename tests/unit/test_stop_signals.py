@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_process import wait_for_pid
 
 from tasker import session as session_module
 from tasker.engine.context import Interrupt
@@ -19,7 +20,6 @@ from tasker.report.logger import Log
 from tasker.report.paths import run_paths
 from tasker.session import Session
 from tasker.signals import STOP_SIGNALS, SignalRouter, Stopped, exit_code, signal_name
-from test_process import wait_for_pid
 
 
 def send_to_self(signum: int) -> None:

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tasker.engine.context import EngineOptions, Interrupt, RunContext
 from tasker.engine.evaluate import Current, evaluate
@@ -27,7 +26,13 @@ from tasker.report.logger import Log, shorten
 from tasker.syntax import lines as L
 from tasker.syntax.condition import parse_condition
 from tasker.syntax.condition_ast import (
-    Comparison, Contains, LineCount, OutputMatch, StreamField, StreamValue, Template,
+    Comparison,
+    Contains,
+    LineCount,
+    OutputMatch,
+    StreamField,
+    StreamValue,
+    Template,
 )
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 

@@ -1,8 +1,7 @@
 """Properties of the loader: any text gives a TaskFile or a located TaskFileError."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import TaskFileError
@@ -79,7 +78,7 @@ def test_pairs_split_a_block_at_a_time_are_the_whole_text_split(lines, first, bl
     scanned.FIRST_BLOCK_CHARS, scanned.BLOCK_CHARS = first, block
     streamed = list(scanned.stream_pairs())
     assert streamed == L._CLEAN_PAIR.findall(text)
-    assert [ln for ln in scanned] == [L.classify_line(raw, n) for n, raw in
+    assert list(scanned) == [L.classify_line(raw, n) for n, raw in
                                       enumerate(text.split("\n"), 1)
                                       if L.classify_line(raw, n) is not None]
 
@@ -96,7 +95,10 @@ def test_global_substitution_shortcut_misses_no_task(lines):
     import tasker.syntax.taskfile as T
 
     text = "\n".join(lines)
-    everything = (lambda text, raw: {tid for tid, *_ in raw})
+
+    def everything(text, raw):
+        return {tid for tid, *_ in raw}
+
     results = []
     for scan in (T._tasks_naming_globals, everything):
         original = T._tasks_naming_globals

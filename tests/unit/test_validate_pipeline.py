@@ -29,8 +29,7 @@ def test_forked_and_serial_validation_agree(monkeypatch):
     assert any(not d.is_error for d in serial.diagnostics)
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from tasker.syntax.diagnostics import TaskFileError  # noqa: E402
 from tasker.validate import structure  # noqa: E402

@@ -1,13 +1,15 @@
 """Security rules (SPEC II.8.3): snippet -> (line, column, severity, message fragment)."""
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.security import (
-    CHECKED_FIELDS as CHECKED, exec_type, global_security_diagnostics, security_diagnostics,
+    CHECKED_FIELDS as CHECKED,
+    exec_type,
+    global_security_diagnostics,
+    security_diagnostics,
 )
 
 

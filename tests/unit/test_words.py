@@ -6,8 +6,7 @@ import shlex
 import threading
 
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from tasker.engine.context import EngineOptions, Interrupt, RunContext
 from tasker.engine.sequential import run_workflow

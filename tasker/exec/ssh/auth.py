@@ -94,7 +94,8 @@ def _agent(environ: Mapping[str, str]) -> Optional[Any]:
     agent = AgentSSH()
     try:
         conn.connect(path)
-        agent._connect(conn)  # (paramiko's Agent reads os.environ: this is the run's agent)
+        # (paramiko's Agent reads os.environ: this is the run's agent; _connect is not typed)
+        agent._connect(conn)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a stale socket is as good as no agent
         conn.close()
         return None
@@ -126,7 +127,7 @@ def _accepted(transport: Any, endpoint: Endpoint, key: Any, wait: Wait) -> bool:
     if left:  # (the server wants a second factor as well)
         raise AuthError(f"ssh: {endpoint.describe()}: the key was accepted, but the server "
                         f"also asks for {', '.join(left)}; tasker logs in with keys only")
-    return transport.is_authenticated()
+    return bool(transport.is_authenticated())
 
 
 def failure_message(endpoint: Endpoint, tried: List[str], problems: List[Tuple[str, str]],

@@ -21,12 +21,28 @@ import pwd
 import re
 import threading
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    cast,
+)
 
 from tasker.exec.ssh.errors import SshConfigError, SshError
 from tasker.exec.ssh.settings import SshOptions
 from tasker.exec.ssh.spec import HostSpec, parse_host_spec
 from tasker.record import record, replace
+
+if TYPE_CHECKING:
+    import paramiko
+
+Number = TypeVar("Number", int, float)
 
 DEFAULT_PORT = 22
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -82,7 +98,7 @@ class SshConfig:
         self._warn = warn
         self._system_dir = system_dir
         self._lock = threading.Lock()
-        self._parsed: Optional[object] = None  # paramiko.SSHConfig, made on first use
+        self._parsed: Optional[paramiko.SSHConfig] = None  # made on first use
         self._parse_error: Optional[SshConfigError] = None
         self._cache: Dict[str, Union[Endpoint, SshError]] = {}
         self._warned_no = False
@@ -118,12 +134,12 @@ class SshConfig:
     def _resolve(self, spec: HostSpec) -> Endpoint:
         """(Called under the lock.) The Endpoint of a parsed host spec."""
         found = self._lookup(spec.host)
-        if (found.get("proxycommand") or "none").lower() != "none":
+        if str(found.get("proxycommand") or "none").lower() != "none":
             raise SshConfigError(f"ssh: {spec}: ssh_config sets a ProxyCommand, which tasker "
                                  "does not run; use ProxyJump instead")
         return Endpoint(
             alias=spec.host, user=self._user(spec, found),
-            hostname=found.get("hostname") or spec.host,
+            hostname=str(found.get("hostname") or spec.host),
             port=spec.port or self._number(spec, found, "port", DEFAULT_PORT, int),
             identity_files=self._identities(found),
             connect_timeout=self.options.connect_timeout or self._number(
@@ -135,7 +151,7 @@ class SshConfig:
                 str(self._system_dir / "ssh_known_hosts"),
                 str(self._system_dir / "ssh_known_hosts2"))),
             strict_host_key_checking=self._strictness(found.get("stricthostkeychecking")),
-            hash_known_hosts=(found.get("hashknownhosts") or "no").lower() == "yes")
+            hash_known_hosts=str(found.get("hashknownhosts") or "no").lower() == "yes")
 
     def _lookup(self, alias: str) -> Mapping[str, object]:
         """ssh_config's values for `alias` (lower-case keywords)."""
@@ -148,12 +164,12 @@ class SshConfig:
                 self._parse_error = exc  # (every host would fail the same way)
                 raise
         try:
-            return self._parsed.lookup(alias)  # type: ignore[attr-defined]
+            return self._parsed.lookup(alias)
         except Exception as exc:  # noqa: BLE001 - e.g. `Match exec`, a bad canonical name
             raise SshConfigError(f"ssh: ssh_config cannot be applied to host {alias}: "
                                  f"{exc}") from None
 
-    def _parse(self) -> object:
+    def _parse(self) -> paramiko.SSHConfig:
         """paramiko's SSHConfig over the files of this run, in OpenSSH's order."""
         import paramiko  # (only a run with an ssh task pays for it)
 
@@ -185,7 +201,7 @@ class SshConfig:
                 or _local_user(self.options.environ))
 
     def _number(self, spec: HostSpec, found: Mapping[str, object], key: str,
-                default: Union[int, float], kind: type) -> Union[int, float]:
+                default: Number, kind: Callable[[str], Number]) -> Number:
         value = found.get(key)
         if value is None:
             return default
@@ -199,8 +215,8 @@ class SshConfig:
         return number
 
     def _identities(self, found: Mapping[str, object]) -> Tuple[str, ...]:
-        written = found.get("identityfile") or []
-        paths = [self._expand(str(p)) for p in written]  # type: ignore[union-attr]
+        written = cast(List[object], found.get("identityfile") or [])  # (paramiko: a list)
+        paths = [self._expand(str(p)) for p in written]
         if paths:
             return tuple(p for p in paths if p.lower() != "none")
         return tuple(os.path.join(self.home, ".ssh", name) for name in DEFAULT_IDENTITIES)

@@ -14,7 +14,7 @@ import select
 import socket
 import threading
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from tasker.exec.base import format_seconds
 from tasker.exec.ssh.auth import KeyFiles, authenticate
@@ -137,7 +137,7 @@ def handshake(sock: Any, endpoint: Endpoint, known_hosts: KnownHosts, keys: KeyF
         raise
 
 
-def _prefer_known_key_types(transport: Any, preferred: list) -> None:
+def _prefer_known_key_types(transport: Any, preferred: Sequence[str]) -> None:
     """Ask for the host key types known_hosts holds first, so a known host shows a known key."""
     if not preferred:
         return

@@ -17,7 +17,11 @@ import time
 from pathlib import Path
 
 from tasker.exec.base import (
-    TIMEOUT_EXIT, CommandResult, CommandSpec, append_line, timeout_message,
+    TIMEOUT_EXIT,
+    CommandResult,
+    CommandSpec,
+    append_line,
+    timeout_message,
 )
 from tasker.exec.ssh.errors import SshError
 from tasker.exec.ssh.pool import SshPool

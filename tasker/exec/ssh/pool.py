@@ -31,7 +31,11 @@ from tasker.exec.ssh.auth import KeyFiles
 from tasker.exec.ssh.config import SYSTEM_DIR, Endpoint, SshConfig
 from tasker.exec.ssh.connect import SLICE, Deadline, connection_lost, handshake, open_socket
 from tasker.exec.ssh.errors import (
-    ChannelError, ConnectError, Interrupted, SshConfigError, SshError,
+    ChannelError,
+    ConnectError,
+    Interrupted,
+    SshConfigError,
+    SshError,
 )
 from tasker.exec.ssh.hostkeys import KnownHosts
 from tasker.exec.ssh.probe import run_true

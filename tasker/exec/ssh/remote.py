@@ -156,7 +156,7 @@ class RemoteCommand:
 
     def wait_exit(self, seconds: Optional[float]) -> bool:
         """Whether the exit status came (or the channel closed), waiting up to `seconds`."""
-        return self.channel.status_event.wait(seconds)
+        return bool(self.channel.status_event.wait(seconds))
 
     def exit_code(self) -> int:
         """The remote exit status; 128+N after our signal N, 255 (with `problem`) without."""
