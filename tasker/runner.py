@@ -170,8 +170,8 @@ def _note_simulated_path(session: Session) -> None:
     from tasker.report.simulated import dry_run_note, first_simulated_decision
 
     # (the trace, not the execution path: a task its condition skipped decided too)
-    first = first_simulated_decision(
-        session.taskfile, (entry.task for entry in session.run_state.trace if entry.block is None))
+    decided = (entry.task for entry in session.run_state.trace if entry.block is None)
+    first = first_simulated_decision(session.loaded_taskfile, decided)
     if first is not None:
         session.log.info(dry_run_note(first))
 

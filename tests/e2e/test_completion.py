@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from test_cli import ROOT, no_traceback, tasker
 
 from tasker.options import build_parser
-from test_cli import ROOT, no_traceback, tasker
 
 # Loads the script, then calls the function `complete -p tasker` names, as bash would on TAB
 # with the cursor at the end of the words given after the script's path.

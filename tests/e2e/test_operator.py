@@ -8,13 +8,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any, List
+from typing import List
 
 import pytest
 
-from tests.e2e.test_cli import ROOT, tasker
+from tests.e2e.test_cli import tasker
 
 TYPO = """\
 task=1

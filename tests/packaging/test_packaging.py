@@ -157,7 +157,8 @@ def test_offline_bundle_installs_and_runs_in_a_fresh_venv(tmp_path: Path) -> Non
 
     where = subprocess.run([python, "-c", "import tasker; print(tasker.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
-    assert Path(where.stdout.strip()).resolve().is_relative_to(venv.resolve())  # not the checkout's copy
+    # not the checkout's copy
+    assert Path(where.stdout.strip()).resolve().is_relative_to(venv.resolve())
     version = installed("--version")
     assert version.returncode == 0 and __version__ in version.stdout
     (tmp_path / "work.txt").write_text(SAMPLE)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import List
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from tasker.engine.command import Prepared
 from tasker.exec.base import SSH

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tasker.exec.base import CommandResult
 from tasker.report.kept import (
-    HOST_NAME_LIMIT, Execution, OutputKeeper, base_name, host_part,
+    HOST_NAME_LIMIT,
+    Execution,
+    OutputKeeper,
+    base_name,
+    host_part,
 )
 from tasker.report.masking import Masker
 

@@ -16,7 +16,12 @@ import pytest
 from tasker.report import summary
 from tasker.report.masking import Masker
 from tasker.report.summary import (
-    ORIGINAL_HEADER, SUMMARY_HEADER, append_summary, clean_field, current_user, summary_line,
+    ORIGINAL_HEADER,
+    SUMMARY_HEADER,
+    append_summary,
+    clean_field,
+    current_user,
+    summary_line,
     utc_offset,
 )
 

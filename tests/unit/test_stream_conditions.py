@@ -18,7 +18,14 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.sequential import run_workflow
 from tasker.engine.split import apply_split, split_stream
 from tasker.engine.streams import (
-    Stream, chunks, contains, is_blank, line_count, log_view, stripped_prefix, text_length,
+    Stream,
+    chunks,
+    contains,
+    is_blank,
+    line_count,
+    log_view,
+    stripped_prefix,
+    text_length,
 )
 from tasker.exec.base import MEMORY_LIMIT, CommandResult
 from tasker.exec.config import load_exec_config
@@ -376,7 +383,8 @@ def test_a_long_result_that_cannot_be_written_keeps_100_kib_and_says_so(tmp_path
     assert "WARN" in out.getvalue() and note in out.getvalue()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=outputs, size=chunk_sizes)
 def test_text_length_of_a_spilled_stream_is_that_of_the_whole_text(tmp_path, data, size):
     """The report's `stdout_length`: the whole text without trailing newlines, read in chunks."""

@@ -1,8 +1,7 @@
 """Field rules of the validator: input snippet -> (line, column, message fragment)."""
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
