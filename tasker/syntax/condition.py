@@ -18,8 +18,9 @@ from typing import List, Optional, Tuple, Type
 from tasker.syntax.condition_ast import (  # noqa: F401  re-exported for callers
     MAX_DEPTH, And, BareOperand, BoolLiteral, Comparison, ConditionError, Contains, ExitCode,
     ExitNotZero, ExitTest, Expr, LineCount, MultiTask, Node, Not, Operand, Or, OutputMatch, Ref,
-    StreamField, StreamValue, Success, Template, placeholders, walk,
+    StreamField, StreamValue, Success, Template, placeholders, template, walk,
 )
+from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
 
 def parse_condition(text: str) -> Expr:
@@ -40,11 +41,39 @@ def parsed(text: str, allow_block: bool) -> Expr:
     """The memoised parse both entry points share: grammar, then the checks it cannot express."""
     if not text.strip():
         raise ConditionError("empty condition", 1, "write a condition such as exit_0")
+    quick = result_comparison(text)
+    if quick is not None:
+        return quick
     from tasker.syntax.condition_lark import parse_text  # Lark loads with the first condition
 
     expr = parse_text(text)
     _check(expr, allow_block)
     return expr
+
+
+# The one hand-written fast path. A large file compares one task result per task
+# (`@41_exit@=0`, `@3_stdout@~ready`): every text differs, so memoising does not help,
+# and Lark takes 30-50 microseconds for each (bench/bench_validate.py: 10,000 of them
+# cost more than the rest of the validation). This regex reads that one atom when it is
+# plain ASCII: blanks are spaces and tabs, the value has no quotes, & | ( ) and no
+# blanks at its ends. Anything else goes to the grammar; a property test
+# (tests/unit/test_condition_properties.py) checks that both build the same tree.
+_PLAIN = r"!#-%*-{}~"  # printable ASCII but blanks, quotes, & | ( )
+_RESULT_COMPARISON = re.compile(
+    rf"[ \t]*(?P<ref>@[0-9]{{1,9}}_(?i:{RESULT_FIELD_PATTERN})@)[ \t]*"
+    rf"(?P<op>!=|<=|>=|=|<|>|!~|~)[ \t]*(?P<value>[{_PLAIN}](?:[ \t{_PLAIN}]*[{_PLAIN}])?)?"
+    rf"[ \t]*")
+
+
+def result_comparison(text: str) -> Optional[Comparison]:
+    """The tree of `@N_field@ OP value` as the grammar builds it, or None for other texts."""
+    m = _RESULT_COMPARISON.fullmatch(text)
+    if m is None:
+        return None
+    column = m.start("ref") + 1
+    value = m.group("value")
+    right = template(value, m.start("value") + 1) if value else Template(())
+    return Comparison(template(m.group("ref"), column), m.group("op"), right, column)
 
 
 def _check(expr: Expr, allow_block: bool) -> None:
