@@ -10,9 +10,12 @@ are bound at run time.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from tasker.record import field, record
+
+if TYPE_CHECKING:  # (a type only: the AST module stays a leaf)
+    from tasker.syntax.condition_ast import Expr
 
 
 # Keys that are fields of a task (SPEC II.2). Before the first `task=` line a
@@ -60,7 +63,7 @@ class GlobalVar:
     value: str  # after environment expansion and --set
     line: int  # 0 for --set
     column: int
-    unset_env: tuple = ()  # names of `$VAR`s that were not set
+    unset_env: Tuple[str, ...] = ()  # names of `$VAR`s that were not set
 
 
 @record(frozen=True)
@@ -82,8 +85,8 @@ class Task:
     id: int
     line: int
     fields: Mapping[str, Field]
-    unknown: tuple = ()  # Field values with keys that are not task fields
-    conditions: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # field name -> parsed expression
+    unknown: Tuple[Field, ...] = ()  # Field values with keys that are not task fields
+    conditions: Mapping[str, Expr] = field(default_factory=lambda: EMPTY)  # key -> parsed tree
     generated_by: Optional[int] = None  # block ID for `hostnames=` sub-tasks
     type: str = field(default="", init=False, compare=False)  # block type in lower case, or ""
     kind: str = field(default="normal", init=False, compare=False)  # see _kind
@@ -116,11 +119,11 @@ class TaskFile:
 
     path: str
     lines: Sequence[str]  # source lines, for diagnostics (lines.SourceLines when loaded)
-    cli_args: tuple = ()
+    cli_args: Tuple[CliArgLine, ...] = ()
     globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
     tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
-    warnings: tuple = ()  # Diagnostic values found while loading
-    shadowed_globals: tuple = ()  # GlobalVar definitions replaced by a later line or --set
+    warnings: Tuple[Any, ...] = ()  # Diagnostic values found while loading
+    shadowed_globals: Tuple[GlobalVar, ...] = ()  # GlobalVar definitions replaced by a later line or --set
 
     @property
     def text(self) -> str:
@@ -133,6 +136,6 @@ class TaskFile:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else None
 
     @property
-    def global_values(self) -> dict:
+    def global_values(self) -> Dict[str, str]:
         """Name -> value of every global."""
         return {name: g.value for name, g in self.globals.items()}

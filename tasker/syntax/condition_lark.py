@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import List, Optional, Set
+from typing import Any, List, Optional, Set, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput, UnexpectedToken
@@ -25,7 +25,7 @@ from tasker.syntax.condition_ast import (
 def parse_text(text: str) -> Expr:
     """Parse with the grammar; ConditionError with a column on failure."""
     try:
-        return _parser().parse(text)
+        return cast(Expr, _parser().parse(text))  # (the callbacks build the tree)
     except UnexpectedInput as e:
         raise _located(text, e) from None
 
@@ -84,6 +84,12 @@ def word_operator(left: str) -> Optional[int]:
     return next((w.start() for w in words if w.group().lower() in _WORD_OPERATORS), None)
 
 
+def _comma_error(comma: Token) -> ConditionError:
+    """The error for a comma the grammar read between two tests (`exit_0,stdout~x`)."""
+    return ConditionError("',' is not an operator", comma.column,
+                          "use '&' (AND) or '|' (OR) instead of ','")
+
+
 def _unrecognised(tok: Token) -> ConditionError:
     """The located error for a word that is no condition (`foo`, `exit_abc`, `a,b`)."""
     low = tok.lower()
@@ -104,7 +110,7 @@ def _unrecognised(tok: Token) -> ConditionError:
     return ConditionError(f"unrecognised condition '{text}'", tok.column, hint)
 
 
-class _Build(Transformer):
+class _Build(Transformer[Token, Expr]):
     """Lark callbacks: each grammar rule becomes one AST node.
 
     Callbacks take the children list as is: v_args(inline=True) would add two
@@ -117,7 +123,7 @@ class _Build(Transformer):
     def and_expr(self, items: List[Expr]) -> And:
         return And(tuple(items), items[0].column)
 
-    def negation(self, ch: list) -> Not:
+    def negation(self, ch: List[Any]) -> Not:
         bang, operand = ch
         return Not(operand, bang.column)
 
@@ -162,11 +168,8 @@ class _Build(Transformer):
     def unrecognised(self, ch: List[Token]) -> Expr:
         raise _unrecognised(ch[0])
 
-    def misplaced_comma(self, ch: List[object]) -> Expr:
-        comma = ch[1]
-        assert isinstance(comma, Token)
-        raise ConditionError("',' is not an operator", comma.column,
-                             "use '&' (AND) or '|' (OR) instead of ','")
+    def misplaced_comma(self, ch: List[Any]) -> Expr:
+        raise _comma_error(ch[1])
 
     def multi_task(self, ch: List[Token]) -> MultiTask:
         word, *rest = ch
@@ -244,8 +247,19 @@ def _at_end(text: str, e: UnexpectedInput) -> ConditionError:
                           "an operator and a value are missing, e.g. stdout~TEXT or exit!=0")
 
 
+def _after_comma(e: UnexpectedInput) -> Optional[Token]:
+    """The COMMA the parser read last, when the error comes right after one (`(a),`)."""
+    parser = getattr(e, "interactive_parser", None)
+    stack = parser.parser_state.value_stack if parser is not None else ()
+    last = stack[-1] if stack else None
+    return last if isinstance(last, Token) and last.type == "COMMA" else None
+
+
 def _located(text: str, e: UnexpectedInput) -> ConditionError:
     """Turn a Lark exception into a ConditionError with a column and a hint."""
+    comma = _after_comma(e)
+    if comma is not None:
+        return _comma_error(comma)
     if isinstance(e, UnexpectedToken) and e.token.type == "$END":
         return _at_end(text, e)
     pos = e.pos_in_stream if e.pos_in_stream is not None else len(text)

@@ -172,6 +172,7 @@ INVALID = [
     ("(exit_0),exit_code!=0", 9, "',' is not an operator"),
     ("exit_0&exit_1,stdout~x|exit_2", 14, "',' is not an operator"),
     ("exit_0,max_failed=1", 7, "',' is not an operator"),
+    ("(exit_0),", 9, "',' is not an operator"),
     ("exit_0|a,b", 8, "instead of ','"),
     ("foo", 1, "unrecognised condition 'foo'"),
     ("stdout", 7, "incomplete condition"),
