@@ -92,9 +92,10 @@ class Task:
     kind: str = field(default="normal", init=False, compare=False)  # see _kind
 
     def __post_init__(self) -> None:
-        block_type = (self.get("type") or "").strip().lower()
-        object.__setattr__(self, "type", block_type)  # (frozen: the one write, while made)
-        object.__setattr__(self, "kind", _kind(block_type, self.has("return")))
+        f = self.fields.get("type")
+        block_type = f.value.strip().lower() if f is not None else ""
+        own = self.__dict__  # (frozen: written once, while the task is made)
+        own["type"], own["kind"] = block_type, _kind(block_type, "return" in self.fields)
 
     def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
         """The (globals-substituted) value of `key`, or `default`."""

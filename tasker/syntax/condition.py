@@ -60,7 +60,7 @@ def parsed(text: str, allow_block: bool) -> Expr:
 # (tests/unit/test_condition_properties.py) checks that both build the same tree.
 _PLAIN = r"!#-%*-{}~"  # printable ASCII but blanks, quotes, & | ( )
 _RESULT_COMPARISON = re.compile(
-    rf"[ \t]*(?P<ref>@[0-9]{{1,9}}_(?i:{RESULT_FIELD_PATTERN})@)[ \t]*"
+    rf"[ \t]*(?P<ref>@(?P<id>[0-9]{{1,9}})_(?P<field>(?i:{RESULT_FIELD_PATTERN}))@)[ \t]*"
     rf"(?P<op>!=|<=|>=|=|<|>|!~|~)[ \t]*(?P<value>[{_PLAIN}](?:[ \t{_PLAIN}]*[{_PLAIN}])?)?"
     rf"[ \t]*")
 
@@ -71,9 +71,10 @@ def result_comparison(text: str) -> Optional[Comparison]:
     if m is None:
         return None
     column = m.start("ref") + 1
+    ref = Ref(int(m.group("id")), m.group("field").lower(), column)
     value = m.group("value")
     right = template(value, m.start("value") + 1) if value else Template(())
-    return Comparison(template(m.group("ref"), column), m.group("op"), right, column)
+    return Comparison(Template((ref,), column), m.group("op"), right, column)
 
 
 def _check(expr: Expr, allow_block: bool) -> None:
