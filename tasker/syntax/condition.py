@@ -1,8 +1,10 @@
 """Condition expressions: text -> frozen AST, and the AST back to text.
 
 The grammar is `grammars/condition.lark` and Lark parses every condition
-(tasker.syntax.condition_lark, imported when the first condition is parsed).
-Parses are memoised by text: a large file repeats the same few conditions.
+(tasker.syntax.condition_lark, imported when the first condition needs it) but
+one shape, a task result compared with a plain value, which `result_comparison`
+reads to the same tree. Parses are memoised by text: a large file repeats the
+same few conditions.
 Globals were substituted into the text before it gets here; task results
 (`@N_field@`) stay in the AST as `Ref` parts of a `Template` and are bound only
 at evaluation (tasker.engine.evaluate), so an output holding `&` or `|` can
