@@ -110,8 +110,7 @@ def in_process(path: Path, repeat: int) -> List[tuple]:
     from tasker.syntax import condition
 
     def load():
-        for fn in (condition.parse_condition, condition.parse_block_condition):
-            fn.cache_clear()
+        condition.parsed.cache_clear()
         return load_task_file(str(path), options)
 
     tf = load()

@@ -10,9 +10,12 @@ are bound at run time.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from tasker.record import field, record
+
+if TYPE_CHECKING:  # (a type only: the AST module stays a leaf)
+    from tasker.syntax.condition_ast import Expr
 
 
 # Keys that are fields of a task (SPEC II.2). Before the first `task=` line a
@@ -33,76 +36,6 @@ NEXT_WORDS = frozenset({"never", "always", "loop"})
 BLOCK_TYPES = ("parallel", "conditional", "decision")
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-class Conditions(Mapping[str, Any]):
-    """A task's parsed condition fields, each tree built when it is first read.
-
-    The loader has already checked every condition: those that could fail were
-    parsed (and their errors reported) while loading; the others are valid by
-    recognition and wait here as (parser, text). `--validate-only` of a large
-    file thus never builds trees it does not look at; a run builds each one
-    when the task first evaluates it. Read-only, like the rest of the AST.
-    """
-
-    __slots__ = ("_entries",)
-
-    def __init__(self, entries: Mapping[str, Any]):
-        """`entries`: field name -> tree, or `Conditions.later(parser, text)`."""
-        self._entries: Dict[str, Any] = dict(entries)
-
-    @classmethod
-    def owning(cls, entries: Dict[str, Any]) -> "Conditions":
-        """Conditions over `entries` itself, not a copy: the loader hands over a new dict."""
-        self = cls.__new__(cls)
-        self._entries = entries
-        return self
-
-    @staticmethod
-    def later(parser: Any, text: str) -> Any:
-        """The entry of a condition whose tree `parser(text)` builds when first read."""
-        return tuple.__new__(_Pending, (parser, text))  # (NamedTuple's own __new__ is slower)
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._entries[key]
-        if type(value) is _Pending:
-            value = self._entries[key] = value.parser(value.text)  # (a race builds it twice)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"Conditions({ {k: self[k] for k in self._entries} !r})"
-
-
-class _Pending(NamedTuple):
-    parser: Any
-    text: str
-
-
-class _memo:
-    """A lazily computed attribute, stored in the instance's `__dict__` on first use.
-
-    `functools.cached_property` does the same but, before Python 3.12, takes a
-    lock on every first access, which doubles the cost for 10,000 tasks. After
-    the first access the stored value shadows this (non-data) descriptor, so
-    later reads are plain attribute reads.
-    """
-
-    def __init__(self, compute):
-        self.compute = compute
-        self.name = compute.__name__
-        self.__doc__ = compute.__doc__
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.compute(obj)
-        return value
 
 
 class Field(NamedTuple):
@@ -130,7 +63,7 @@ class GlobalVar:
     value: str  # after environment expansion and --set
     line: int  # 0 for --set
     column: int
-    unset_env: tuple = ()  # names of `$VAR`s that were not set
+    unset_env: Tuple[str, ...] = ()  # names of `$VAR`s that were not set
 
 
 @record(frozen=True)
@@ -143,14 +76,26 @@ class CliArgLine:
 
 @record(frozen=True)
 class Task:
-    """One numbered task or block, with its fields and parsed conditions."""
+    """One numbered task or block, with its fields and parsed conditions.
+
+    `type` and `kind` are worked out when the task is made (the validator asks every
+    task for its kind several times); they are not arguments.
+    """
 
     id: int
     line: int
     fields: Mapping[str, Field]
-    unknown: tuple = ()  # Field values with keys that are not task fields
-    conditions: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # field name -> parsed expression
+    unknown: Tuple[Field, ...] = ()  # Field values with keys that are not task fields
+    conditions: Mapping[str, Expr] = field(default_factory=lambda: EMPTY)  # key -> parsed tree
     generated_by: Optional[int] = None  # block ID for `hostnames=` sub-tasks
+    type: str = field(default="", init=False, compare=False)  # block type in lower case, or ""
+    kind: str = field(default="normal", init=False, compare=False)  # see _kind
+
+    def __post_init__(self) -> None:
+        f = self.fields.get("type")
+        block_type = f.value.strip().lower() if f is not None else ""
+        own = self.__dict__  # (frozen: written once, while the task is made)
+        own["type"], own["kind"] = block_type, _kind(block_type, "return" in self.fields)
 
     def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
         """The (globals-substituted) value of `key`, or `default`."""
@@ -161,19 +106,12 @@ class Task:
         """True when the task sets `key` (even to an empty value)."""
         return key in self.fields
 
-    # Computed once: the validator asks every task for its kind several times. A
-    # frozen record keeps a __dict__, which is where _memo stores the value.
-    @_memo
-    def type(self) -> str:
-        """Block type in lower case, or "" for an ordinary task."""
-        return (self.get("type") or "").strip().lower()
 
-    @_memo
-    def kind(self) -> str:
-        """`return`, `parallel`, `conditional`, `decision` or `normal` (SPEC II.2.3)."""
-        if self.has("return") and not self.type:
-            return "return"
-        return self.type if self.type in BLOCK_TYPES else "normal"
+def _kind(block_type: str, has_return: bool) -> str:
+    """`return`, `parallel`, `conditional`, `decision` or `normal` (SPEC II.2.3)."""
+    if has_return and not block_type:
+        return "return"
+    return block_type if block_type in BLOCK_TYPES else "normal"
 
 
 @record(frozen=True)
@@ -182,11 +120,11 @@ class TaskFile:
 
     path: str
     lines: Sequence[str]  # source lines, for diagnostics (lines.SourceLines when loaded)
-    cli_args: tuple = ()
+    cli_args: Tuple[CliArgLine, ...] = ()
     globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
     tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
-    warnings: tuple = ()  # Diagnostic values found while loading
-    shadowed_globals: tuple = ()  # GlobalVar definitions replaced by a later line or --set
+    warnings: Tuple[Any, ...] = ()  # Diagnostic values found while loading
+    shadowed_globals: Tuple[GlobalVar, ...] = ()  # GlobalVar definitions replaced by a later line or --set
 
     @property
     def text(self) -> str:
@@ -199,6 +137,6 @@ class TaskFile:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else None
 
     @property
-    def global_values(self) -> dict:
+    def global_values(self) -> Dict[str, str]:
         """Name -> value of every global."""
         return {name: g.value for name, g in self.globals.items()}

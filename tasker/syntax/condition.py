@@ -1,66 +1,82 @@
 """Condition expressions: text -> frozen AST, and the AST back to text.
 
-The grammar is `grammars/condition.lark`. Globals were substituted into the
-text before it gets here; task results (`@N_field@`) stay in the AST as `Ref`
-parts of a `Template` and are bound only at evaluation (tasker.engine.evaluate),
-so an output holding `&` or `|` can never change an expression's structure.
-Simple conditions take the fast path (condition_fast); the rest go to the
-Lark parser in condition_lark, imported only then, so start-up stays cheap.
+The grammar is `grammars/condition.lark` and Lark parses every condition
+(tasker.syntax.condition_lark, imported when the first condition needs it) but
+one shape, a task result compared with a plain value, which `result_comparison`
+reads to the same tree. Parses are memoised by text: a large file repeats the
+same few conditions.
+Globals were substituted into the text before it gets here; task results
+(`@N_field@`) stay in the AST as `Ref` parts of a `Template` and are bound only
+at evaluation (tasker.engine.evaluate), so an output holding `&` or `|` can
+never change an expression's structure.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import List, Optional, Tuple, Union
-
+from typing import List, Optional, Tuple, Type
 
 from tasker.syntax.condition_ast import (  # noqa: F401  re-exported for callers
-    MAX_DEPTH, And, BareOperand, BoolLiteral, Comparison, Contains, ExitCode, ExitNotZero,
-    ExitTest, LineCount, MultiTask, Node, Not, Operand, Or, OutputMatch, Expr, Ref,
-    StreamField, StreamValue, Success, Template, placeholders, walk,
+    MAX_DEPTH, And, BareOperand, BoolLiteral, Comparison, ConditionError, Contains, ExitCode,
+    ExitNotZero, ExitTest, Expr, LineCount, MultiTask, Node, Not, Operand, Or, OutputMatch, Ref,
+    StreamField, StreamValue, Success, Template, placeholders, template, walk,
 )
-from tasker.syntax.condition_fast import MAX_QUICK, quick_parse
-from tasker.syntax.placeholders import RESULT_FIELD_PATTERN, RESULT_FIELDS
+from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
 
-class ConditionError(Exception):
-    """A condition that does not parse; `column` is 1-based inside the condition text."""
-
-    def __init__(self, message: str, column: int, hint: Optional[str] = None):
-        super().__init__(message, column, hint)
-        self.message = message
-        self.column = column
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"column {self.column}: {self.message}" + (f" ({self.hint})" if self.hint else "")
+def parse_condition(text: str) -> Expr:
+    """Parse a task condition (`success=`, `condition=`, `next=`, ...); raise ConditionError."""
+    return parsed(text, False)
 
 
-_FIELDS = RESULT_FIELD_PATTERN
-_REF = re.compile(rf"@([0-9]{{1,9}})_({_FIELDS})@", re.IGNORECASE)
-_PLACEHOLDER_ONLY = re.compile(r"(?:@[A-Za-z0-9_]+@)+")  # task refs or unresolved globals
-_FIELD_TOKEN = re.compile(r"(stdout|stderr):(.+?),(-?[0-9]+)", re.IGNORECASE | re.DOTALL)
+def parse_block_condition(text: str) -> Expr:
+    """Parse a block's `success=`/`next=`: conditions plus the multi-task forms of II.5.3."""
+    return parsed(text, True)
 
 
-def _template(raw: str, column: int, quote: str = "", unclosed: bool = False) -> Template:
-    """Split text into literal parts and `Ref`s; `\\<quote>` inside quotes is the quote."""
-    if "@" not in raw and not quote:  # the common case, kept cheap
-        return Template((raw,) if raw else (), column, unclosed)
-    whole = _REF.fullmatch(raw)
-    if whole is not None:  # one reference and nothing else (`@41_exit@`), the next commonest
-        return Template((Ref(int(whole.group(1)), whole.group(2).lower(), column),), column,
-                        unclosed)
-    parts: List[Union[str, Ref]] = []
-    pos = 0
-    for m in _REF.finditer(raw):
-        parts.append(raw[pos:m.start()])
-        parts.append(Ref(int(m.group(1)), m.group(2).lower(), column + m.start()))
-        pos = m.end()
-    parts.append(raw[pos:])
-    if quote:
-        parts = [p.replace("\\" + quote, quote) if isinstance(p, str) else p for p in parts]
-    return Template(tuple(p for p in parts if p != ""), column, unclosed)
+# Unbounded: only a task file's own condition texts are parsed, and its tasks keep the
+# trees anyway. An error is not memoised (lru_cache stores results only): it is raised
+# again from a new parse, which only a file with that mistake pays for.
+@lru_cache(maxsize=None)
+def parsed(text: str, allow_block: bool) -> Expr:
+    """The memoised parse both entry points share: grammar, then the checks it cannot express."""
+    if not text.strip():
+        raise ConditionError("empty condition", 1, "write a condition such as exit_0")
+    quick = result_comparison(text)
+    if quick is not None:
+        return quick
+    from tasker.syntax.condition_lark import parse_text  # Lark loads with the first condition
+
+    expr = parse_text(text)
+    _check(expr, allow_block)
+    return expr
+
+
+# The one hand-written fast path. A large file compares one task result per task
+# (`@41_exit@=0`, `@3_stdout@~ready`): every text differs, so memoising does not help,
+# and Lark takes 30-50 microseconds for each (bench/bench_validate.py: 10,000 of them
+# cost more than the rest of the validation). This regex reads that one atom when it is
+# plain ASCII: blanks are spaces and tabs, the value has no quotes, & | ( ) and no
+# blanks at its ends. Anything else goes to the grammar; a property test
+# (tests/unit/test_condition_properties.py) checks that both build the same tree.
+_PLAIN = r"!#-%*-{}~"  # printable ASCII but blanks, quotes, & | ( )
+_RESULT_COMPARISON = re.compile(
+    rf"[ \t]*(?P<ref>@(?P<id>[0-9]{{1,9}})_(?P<field>(?i:{RESULT_FIELD_PATTERN}))@)[ \t]*"
+    rf"(?P<op>!=|<=|>=|=|<|>|!~|~)[ \t]*(?P<value>[{_PLAIN}](?:[ \t{_PLAIN}]*[{_PLAIN}])?)?"
+    rf"[ \t]*")
+
+
+def result_comparison(text: str) -> Optional[Comparison]:
+    """The tree of `@N_field@ OP value` as the grammar builds it, or None for other texts."""
+    m = _RESULT_COMPARISON.fullmatch(text)
+    if m is None:
+        return None
+    column = m.start("ref") + 1
+    ref = Ref(int(m.group("id")), m.group("field").lower(), column)
+    value = m.group("value")
+    right = template(value, m.start("value") + 1) if value else Template(())
+    return Comparison(Template((ref,), column), m.group("op"), right, column)
 
 
 def _check(expr: Expr, allow_block: bool) -> None:
@@ -81,60 +97,13 @@ def _check(expr: Expr, allow_block: bool) -> None:
                                  "block")
 
 
-def _parse(text: str, allow_block: bool) -> Expr:
-    """Parse, locate errors, then apply the checks the grammar cannot express."""
-    if not text.strip():
-        raise ConditionError("empty condition", 1, "write a condition such as exit_0")
-    quick = quick_parse(text, _template)
-    if quick is not None:
-        return quick
-    from tasker.syntax.condition_lark import lark_parse  # Lark loads only when needed
-
-    expr = lark_parse(text)
-    _check(expr, allow_block)
-    return expr
-
-
-# The commonest condition of large files, one task result compared (`@41_exit@=0`,
-# `@3_stdout@~ok`), in one regular expression. It accepts part of what the fast path
-# reads (ASCII only, blanks only spaces and tabs, any value without & | ( ) or quotes);
-# anything else takes the general path. The field names most used come first.
-_COMMON_FIELDS = ("exit", "stdout", "stderr", "success")
-_COMMON_REF_ATOM = re.compile(
-    r"[ \t]*@[0-9]{1,9}_(?i:%s)@[ \t]*(?:!=|<=|>=|=|<|>|!~|~)[ \t]*"
-    r"(?:[!#-%%*-{}~][\t !#-%%*-{}~]*)?"
-    % "|".join(_COMMON_FIELDS + tuple(sorted(RESULT_FIELDS - set(_COMMON_FIELDS)))))
-
-
-def recognizes(text: str) -> bool:
-    """True when `text` is a condition the fast path reads (so it parses, in either kind
-    of field, to the same tree): its tree may then be built later, when first needed."""
-    if len(text) <= MAX_QUICK and _COMMON_REF_ATOM.fullmatch(text) is not None:
-        return True  # (a fifth of the time of the general path below)
-    return bool(text.strip()) and quick_parse(text, _template, build=False) is not None
-
-
-# Unbounded caches: only a task file's own condition texts are parsed, once each while
-# it loads, and its tasks keep the trees anyway.
-@lru_cache(maxsize=None)
-def parse_condition(text: str) -> Expr:
-    """Parse a task condition (`success=`, `condition=`, `next=`, ...); raise ConditionError."""
-    return _parse(text, allow_block=False)
-
-
-@lru_cache(maxsize=None)
-def parse_block_condition(text: str) -> Expr:
-    """Parse a block's `success=`/`next=`: conditions plus the multi-task forms of II.5.3."""
-    return _parse(text, allow_block=True)
-
-
 # ---- printer -----------------------------------------------------------------------------
 @lru_cache(maxsize=None)
 def _value_pattern() -> "re.Pattern[str]":
     """The grammar's own VALUE regex, so the printer quotes exactly when the lexer needs it."""
-    from tasker.syntax.condition_lark import _parser
+    from tasker.syntax.condition_lark import terminal_regex
 
-    return re.compile(_parser().get_terminal("VALUE").pattern.to_regexp())
+    return terminal_regex("VALUE")
 
 
 def _format_value(t: Optional[Template]) -> str:
@@ -159,7 +128,7 @@ def _format_operand(op: Operand) -> str:
     return op.text()
 
 
-def _grouped(expr: Expr, wrap: tuple) -> str:
+def _grouped(expr: Expr, wrap: Tuple[Type[object], ...]) -> str:
     """Format a sub-expression, in parentheses when it binds looser than its parent."""
     text = format_condition(expr)
     return f"({text})" if isinstance(expr, wrap) else text
@@ -198,7 +167,7 @@ def format_condition(expr: Expr) -> str:
 
 
 __all__ = [
-    "ConditionError", "parse_condition", "parse_block_condition", "format_condition",
+    "ConditionError", "parse_condition", "parse_block_condition", "parsed", "format_condition",
     "placeholders", "walk", "Node", "Expr", "Operand", "MAX_DEPTH", "And", "Or", "Not",
     "BareOperand", "BoolLiteral", "Comparison", "Contains", "ExitCode", "ExitNotZero",
     "ExitTest", "LineCount", "MultiTask", "OutputMatch", "Ref", "StreamField", "StreamValue",

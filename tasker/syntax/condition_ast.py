@@ -2,14 +2,31 @@
 
 Parsed by `tasker.syntax.condition`, evaluated by `tasker.engine.evaluate`,
 read by the validator (placeholders, flow analysis). Columns are metadata:
-two conditions that differ only in spacing compare equal.
+two conditions that differ only in spacing compare equal. This module is the
+bottom of the condition modules: the error type and the text -> `Template`
+helper live here, so the parser and the printer both build on it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, FrozenSet, Iterator, List, Optional, Tuple, Union
 
 from tasker.record import field, record
+from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
+
+
+class ConditionError(Exception):
+    """A condition that does not parse; `column` is 1-based inside the condition text."""
+
+    def __init__(self, message: str, column: int, hint: Optional[str] = None) -> None:
+        super().__init__(message, column, hint)
+        self.message = message
+        self.column = column
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"column {self.column}: {self.message}" + (f" ({self.hint})" if self.hint else "")
 
 
 def _col() -> Any:
@@ -208,3 +225,23 @@ def _children(node: Node) -> Iterator[Node]:
 def placeholders(expr: Expr) -> FrozenSet[Tuple[int, str]]:
     """The task-result references (task_id, field) an expression reads."""
     return frozenset((n.task_id, n.field) for n in walk(expr) if isinstance(n, Ref))
+
+
+# ---- text -> Template ---------------------------------------------------------------------
+_REF = re.compile(rf"@([0-9]{{1,9}})_({RESULT_FIELD_PATTERN})@", re.IGNORECASE)
+
+
+def template(raw: str, column: int, quote: str = "", unclosed: bool = False) -> Template:
+    """Split text into literal parts and `Ref`s; `\\<quote>` inside quotes is the quote."""
+    if "@" not in raw and not quote:  # the common case, kept cheap
+        return Template((raw,) if raw else (), column, unclosed)
+    parts: List[Union[str, Ref]] = []
+    pos = 0
+    for m in _REF.finditer(raw):
+        parts.append(raw[pos:m.start()])
+        parts.append(Ref(int(m.group(1)), m.group(2).lower(), column + m.start()))
+        pos = m.end()
+    parts.append(raw[pos:])
+    if quote:
+        parts = [p.replace("\\" + quote, quote) if isinstance(p, str) else p for p in parts]
+    return Template(tuple(p for p in parts if p != ""), column, unclosed)

@@ -1,37 +1,38 @@
 """The Lark side of the condition parser: grammar callbacks and error locations.
 
-Imported only when a condition is not handled by the fast path. This module
-is the one place where Lark exceptions become `ConditionError`.
+The grammar is `grammars/condition.lark`; the parser is built once per process,
+when the first condition is parsed. This module is the one place where Lark
+exceptions become `ConditionError`.
 """
 
 from __future__ import annotations
 
 import re
-
 from functools import lru_cache
-from typing import List, Optional
+from typing import Any, List, Optional, Set, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 from tasker.grammar_loader import load_grammar
-from tasker.syntax.condition import (
-    _FIELD_TOKEN, _PLACEHOLDER_ONLY, ConditionError, _template,
-)
-from tasker.syntax.condition_fast import word_operator
 from tasker.syntax.condition_ast import (
-    And, BareOperand, BoolLiteral, Comparison, Contains, ExitCode, ExitNotZero, ExitTest, Expr,
-    LineCount, MultiTask, Not, Operand, Or, OutputMatch, StreamField, StreamValue, Success,
-    Template,
+    And, BareOperand, BoolLiteral, Comparison, ConditionError, Contains, ExitCode, ExitNotZero,
+    ExitTest, Expr, LineCount, MultiTask, Not, Operand, Or, OutputMatch, StreamField,
+    StreamValue, Success, Template, template,
 )
 
 
-def lark_parse(text: str) -> Expr:
+def parse_text(text: str) -> Expr:
     """Parse with the grammar; ConditionError with a column on failure."""
     try:
-        return _parser().parse(text)
+        return cast(Expr, _parser().parse(text))  # (the callbacks build the tree)
     except UnexpectedInput as e:
         raise _located(text, e) from None
+
+
+def terminal_regex(name: str) -> "re.Pattern[str]":
+    """The compiled regular expression of one of the grammar's terminals (for the printer)."""
+    return re.compile(_parser().get_terminal(name).pattern.to_regexp())
 
 
 def _value(present: List[Token]) -> Template:
@@ -40,14 +41,14 @@ def _value(present: List[Token]) -> Template:
         return Template(())
     tok = present[0]
     if tok.type == "QUOTED":
-        return _template(tok[1:-1], tok.column + 1, tok[0])
+        return template(tok[1:-1], tok.column + 1, tok[0])
     if tok.type == "QUOTED_RUN":  # `"a":"b"`: outer quotes off when it ends in the same one
         if tok[-1] == tok[0]:
-            return _template(tok[1:-1], tok.column + 1)
-        return _template(str(tok), tok.column)
+            return template(tok[1:-1], tok.column + 1)
+        return template(str(tok), tok.column)
     if tok.type == "UNCLOSED_QUOTED":
-        return _template(tok[1:].rstrip(), tok.column + 1, tok[0], unclosed=True)
-    return _template(str(tok), tok.column)
+        return template(tok[1:].rstrip(), tok.column + 1, tok[0], unclosed=True)
+    return template(str(tok), tok.column)
 
 
 def _operand(tok: Token) -> Operand:
@@ -56,16 +57,37 @@ def _operand(tok: Token) -> Operand:
         return ExitCode(tok.column)
     if tok.type == "STREAM":
         return StreamValue(tok.lower(), tok.column)
-    if tok.type == "STREAM_FIELD":
-        m = _FIELD_TOKEN.fullmatch(tok)
-        assert m is not None  # the lexer matched the same shape
-        return StreamField(m.group(1).lower(), m.group(2), int(m.group(3)), tok.column)
+    if tok.type == "STREAM_FIELD":  # `stdout:DELIM,IDX`; IDX holds no comma, DELIM may
+        delimiter, index = tok[7:].rsplit(",", 1)
+        return StreamField(tok[:6].lower(), delimiter, int(index), tok.column)
     offset = word_operator(tok)
     if offset is not None:
         word = tok[offset:].split()[0]
         raise ConditionError(f"'{word}' is not an operator", tok.column + offset,
                              "use '&' for AND, '|' for OR and '!' for NOT")
-    return _template(str(tok), tok.column)
+    return template(str(tok), tok.column)
+
+
+_WORD_OPERATORS = frozenset({"and", "or", "not"})
+_BLANK_WORD = re.compile(r"\S+")
+
+
+def word_operator(left: str) -> Optional[int]:
+    """0-based offset of AND, OR or NOT written as a word in a several-word left operand.
+
+    2.1 removed the word operators; `exit_0 AND stdout~ok` would otherwise read as
+    the literal text "exit_0 AND stdout" compared with "ok", silently false.
+    """
+    words = list(_BLANK_WORD.finditer(left))
+    if len(words) < 2:
+        return None
+    return next((w.start() for w in words if w.group().lower() in _WORD_OPERATORS), None)
+
+
+def _comma_error(comma: Token) -> ConditionError:
+    """The error for a comma the grammar read between two tests (`exit_0,stdout~x`)."""
+    return ConditionError("',' is not an operator", comma.column,
+                          "use '&' (AND) or '|' (OR) instead of ','")
 
 
 def _unrecognised(tok: Token) -> ConditionError:
@@ -88,7 +110,7 @@ def _unrecognised(tok: Token) -> ConditionError:
     return ConditionError(f"unrecognised condition '{text}'", tok.column, hint)
 
 
-class _Build(Transformer):
+class _Build(Transformer[Token, Expr]):
     """Lark callbacks: each grammar rule becomes one AST node.
 
     Callbacks take the children list as is: v_args(inline=True) would add two
@@ -101,7 +123,7 @@ class _Build(Transformer):
     def and_expr(self, items: List[Expr]) -> And:
         return And(tuple(items), items[0].column)
 
-    def negation(self, ch: list) -> Not:
+    def negation(self, ch: List[Any]) -> Not:
         bang, operand = ch
         return Not(operand, bang.column)
 
@@ -141,9 +163,13 @@ class _Build(Transformer):
 
     def bare_operand(self, ch: List[Token]) -> BareOperand:
         tok = ch[0]
-        if not _PLACEHOLDER_ONLY.fullmatch(tok):
-            raise _unrecognised(tok)
-        return BareOperand(_template(str(tok), tok.column), tok.column)
+        return BareOperand(template(str(tok), tok.column), tok.column)
+
+    def unrecognised(self, ch: List[Token]) -> Expr:
+        raise _unrecognised(ch[0])
+
+    def misplaced_comma(self, ch: List[Any]) -> Expr:
+        raise _comma_error(ch[1])
 
     def multi_task(self, ch: List[Token]) -> MultiTask:
         word, *rest = ch
@@ -155,10 +181,10 @@ class _Build(Transformer):
 
 @lru_cache(maxsize=None)
 def _parser() -> Lark:
-    """The condition parser, built on first use (start-up stays cheap)."""
+    """The condition parser, built on first use: a file without conditions never pays for it."""
     # Columns come from the tokens: the inline transformer returns dataclasses, not Trees,
     # so propagate_positions would only add a wrapper call to every reduction (~15%).
-    return Lark(load_grammar("condition"), parser="lalr", transformer=_Build(), cache=True)
+    return Lark(load_grammar("condition"), parser="lalr", transformer=_Build())
 
 
 # ---- errors ------------------------------------------------------------------------------
@@ -178,7 +204,7 @@ def _unclosed_paren(text: str) -> Optional[int]:
     return stack[0] + 1 if stack else None
 
 
-def _expected(e: UnexpectedInput) -> set:
+def _expected(e: UnexpectedInput) -> Set[str]:
     """Names of the terminals the parser (or the lexer) would have accepted."""
     return set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
 
@@ -221,8 +247,19 @@ def _at_end(text: str, e: UnexpectedInput) -> ConditionError:
                           "an operator and a value are missing, e.g. stdout~TEXT or exit!=0")
 
 
+def _after_comma(e: UnexpectedInput) -> Optional[Token]:
+    """The COMMA the parser read last, when the error comes right after one (`(a),`)."""
+    parser = getattr(e, "interactive_parser", None)
+    stack = parser.parser_state.value_stack if parser is not None else ()
+    last = stack[-1] if stack else None
+    return last if isinstance(last, Token) and last.type == "COMMA" else None
+
+
 def _located(text: str, e: UnexpectedInput) -> ConditionError:
     """Turn a Lark exception into a ConditionError with a column and a hint."""
+    comma = _after_comma(e)
+    if comma is not None:
+        return _comma_error(comma)
     if isinstance(e, UnexpectedToken) and e.token.type == "$END":
         return _at_end(text, e)
     pos = e.pos_in_stream if e.pos_in_stream is not None else len(text)
@@ -262,5 +299,3 @@ def _located(text: str, e: UnexpectedInput) -> ConditionError:
     return ConditionError(f"unexpected '{shown}'", col,
                           "quote the value if it holds special characters: stdout~\"...\"")
 
-
-# ---- public API --------------------------------------------------------------------------

@@ -8,27 +8,24 @@ are parsed once, here, after the globals are substituted into them.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from types import MappingProxyType
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from tasker.gcpause import gc_paused
 from tasker.record import field, record
 from tasker.syntax import lines as L
 from tasker.syntax.ast import (
-    CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Conditions, Field,
-    GlobalVar,
-    Task, TaskFile,
+    CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Field,
+    GlobalVar, Task, TaskFile,
 )
+from tasker.syntax.condition import parse_block_condition, parse_condition
+from tasker.syntax.condition_ast import ConditionError, Expr
 from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
 from tasker.syntax.fanout import expand_hostnames
 from tasker.syntax.numbers import parse_int
 from tasker.syntax.placeholders import (
     ENV_REF, GLOBAL_NAME, GLOBAL_REF, expand_env_names, substitute_globals,
 )
-
-if TYPE_CHECKING:  # a type only: the condition parser loads when a file has conditions
-    from tasker.syntax.condition import ConditionError
 
 MAX_GLOBAL_NAME = 64
 MAX_GLOBAL_VALUE = 1024
@@ -267,84 +264,60 @@ def _with_globals(fields: Dict[str, Field], values: Mapping[str, str]) -> Dict[s
     return out
 
 
-def _direct_jump(text: str):
+def _direct_jump(text: str) -> Expr:
     """The "parser" of `next=N`: a bare number is a jump, which `next` does not do (II.8.1)."""
-    from tasker.syntax.condition import ConditionError
-
     n = int(text)
     raise ConditionError(f"Direct task jumping is not supported ({text} is a task ID, not a "
                          "condition)", 1, f"use on_success={n} or on_failure={n} to jump to "
                          f"task {n}")
 
 
-def _condition_parser(key: str, text: str, block: bool, condition: ModuleType):
+def _condition_parser(key: str, text: str, block: bool
+                      ) -> Optional[Tuple[Callable[[str], Expr], str, int]]:
     """(parser, text to parse, column offset) for one condition field; None for next=WORD."""
     if key == "next":
         low = text.lower()
         if low in NEXT_WORDS:
             return None
         if low.startswith("loop&"):  # `next=loop&COND`: keep looping while COND holds
-            return condition.parse_condition, text[5:], 5
+            return parse_condition, text[5:], 5
         if parse_int(text) is not None:  # `next=5`: reported as a located error
             return _direct_jump, text, 0
     if block and key in BLOCK_CONDITION_FIELDS:
-        return condition.parse_block_condition, text, 0
-    return condition.parse_condition, text, 0
-
-
-_CONDITION_KEYS = frozenset(CONDITION_FIELDS)
-_ONLY_CONDITION = frozenset({"condition"})
+        return parse_block_condition, text, 0
+    return parse_condition, text, 0
 
 
 def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
-                      block: bool) -> Mapping:
-    """Check the condition fields of task `tid`; syntax errors become diagnostics.
+                      block: bool) -> Mapping[str, Expr]:
+    """Parse the condition fields of task `tid`; syntax errors become diagnostics.
 
-    A text the fast path recognizes is valid and waits unparsed (see Conditions);
-    any other is parsed now, so that its errors are reported while loading.
+    Every tree is built here, so the engines never parse a condition at run time.
     """
     present = _CONDITION_KEYS.intersection(fields)
     if not present:
         return EMPTY
-    condition = _condition_module()
-    if present == _ONLY_CONDITION:  # the commonest case, without the loop below (speed)
-        text = fields["condition"].value.strip()
-        if condition.recognizes(text):
-            return Conditions.owning(
-                {"condition": Conditions.later(condition.parse_condition, text)})
-    entries = {}
-    # (in the order of CONDITION_FIELDS, so errors come out alike every time)
-    for key in present if len(present) == 1 else CONDITION_FIELDS:
+    entries: Dict[str, Expr] = {}
+    for key in CONDITION_FIELDS:  # (in this order, so errors come out alike every time)
         if key not in present:
             continue
         f = fields[key]
-        if key == "condition" or not (key == "next" or block):
-            parser, text, skip = condition.parse_condition, f.value.strip(), 0  # the commonest
-        else:
-            how = _condition_parser(key, f.value.strip(), block, condition)
-            if how is None:
-                continue
-            parser, text, skip = how
-        if parser is not _direct_jump and condition.recognizes(text):
-            entries[key] = Conditions.later(parser, text)
+        how = _condition_parser(key, f.value.strip(), block)
+        if how is None:
             continue
+        parser, text, skip = how
         try:
             entries[key] = parser(text)
-        except condition.ConditionError as exc:
+        except ConditionError as exc:
             _condition_error(b, tid, f, skip, exc)
-    return Conditions.owning(entries) if entries else EMPTY
+    return MappingProxyType(entries) if entries else EMPTY
 
 
-@lru_cache(maxsize=None)  # (an import statement costs more than the parse of `exit_0`)
-def _condition_module() -> ModuleType:
-    """The condition parser, imported when a file first has a condition (start-up stays cheap)."""
-    from tasker.syntax import condition
-
-    return condition
+_CONDITION_KEYS = frozenset(CONDITION_FIELDS)
 
 
 def _condition_error(b: _Builder, tid: int, f: Field, skip: int,
-                     exc: "ConditionError") -> None:
+                     exc: ConditionError) -> None:
     """Report a condition that does not parse, at its column when the text is as written.
 
     When the value holds an inline comment, the comment is the mistake to report:

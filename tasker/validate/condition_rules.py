@@ -70,7 +70,7 @@ def conditions(tf: TaskFile, task: Task) -> Sequence[Diagnostic]:
     """Lone leading quotes in patterns and `exit_N` above 255 (warnings).
 
     Most conditions have neither a quote nor an exit test: those are passed over
-    without building their tree (see ast.Conditions), and without a generator.
+    without walking their tree, and without a generator.
     """
     found: List[Diagnostic] = []
     for key in task.conditions:

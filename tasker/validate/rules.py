@@ -252,11 +252,11 @@ def keys_and_exec(tf: TaskFile, task: Task) -> Sequence[Diagnostic]:
 
 
 def _keys_and_exec(tf: TaskFile, task: Task) -> Iterator[Diagnostic]:
-    for f in task.unknown:
-        close = _similar_keys(f.key)
+    for unknown in task.unknown:
+        close = _similar_keys(unknown.key)
         hint = f"did you mean `{close[0]}`?" if close else "keys are case-sensitive"
-        yield diag(tf, WARNING, f"Task {task.id} has unknown field '{f.key}'; it is ignored",
-                   f.line, _key_column(tf, f), hint)
+        yield diag(tf, WARNING, f"Task {task.id} has unknown field '{unknown.key}'; it is "
+                   "ignored", unknown.line, _key_column(tf, unknown), hint)
     f = task.fields.get("arguments")
     if f is not None and ('"' in f.value or "'" in f.value or "\\" in f.value) \
             and not is_shell(task):

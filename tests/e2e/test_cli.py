@@ -31,6 +31,23 @@ def no_traceback(proc):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+def test_a_comma_between_condition_tests_is_a_located_validation_error(tmp_path):
+    """`exit_0,stdout~ok` used to be a silently false comparison; commas in values stay text."""
+    path = tmp_path / "comma.txt"
+    path.write_text("task=0\nhostname=localhost\ncommand=echo\narguments=Hello, world\n"
+                    "exec=local\nsuccess=stdout=Hello, world\n"
+                    "task=1\nhostname=localhost\ncommand=echo\nexec=local\n"
+                    "success=exit_0,stdout~ok\n")
+    proc = tasker(path, "-r", tmp=tmp_path)
+    assert proc.returncode == 20
+    no_traceback(proc)
+    assert "comma.txt:11:15:" in proc.stderr
+    assert "',' is not an operator" in proc.stderr and "'|' (OR)" in proc.stderr
+    assert "comma.txt:6" not in proc.stderr  # the comma inside the value is fine
+    path.write_text(path.read_text().replace("exit_0,stdout~ok", "exit_0&stdout~ok"))
+    assert tasker(path, "-r", tmp=tmp_path).returncode == 1  # runs: task 1 prints no "ok"
+
+
 def test_hello_runs_and_writes_every_record(tmp_path):
     proc = tasker(DATA / "hello.txt", "-r", "--output-json", tmp_path / "r.json", "-p", "REL_1.2",
                   tmp=tmp_path)

@@ -142,6 +142,13 @@ VALID = [
     ("10>5", cmp(T("10"), ">", "5")),  # a global that resolved to a number (C13)
     ("stdout< =5", cmp(STDOUT, "<", "=5")),
     ("my env=prod", cmp(T("my env"), "=", "prod")),
+    # commas inside values (and after text that is no test) are text (issue 16)
+    ("stdout=Hello, world", cmp(STDOUT, "=", "Hello, world")),
+    ("stdout~a,b", out(["a,b"])),
+    ("@1_exit@=0,exit_1", cmp(T(R(1, "exit")), "=", "0,exit_1")),
+    ("exit=,exit_1", cmp(ExitCode(), "=", ",exit_1")),
+    ("stdout:comma,1=a,stdout", cmp(StreamField("stdout", "comma", 1), "=", "a,stdout")),
+    ("exit_0,foo=1", cmp(T("exit_0,foo"), "=", "1")),
     # bare placeholders
     ("@0_success@", BareOperand(T(R(0, "success")))),
     ("@OK_COND@", BareOperand(T("@OK_COND@"))),  # unresolved global
@@ -175,6 +182,18 @@ INVALID = [
     ("exit_1.5", 1, "exit codes are integers"),
     ("exit_0&exit_x", 8, "exit codes are integers"),
     ("banana,apple", 1, "instead of ','"),
+    # a comma between tests is not an operator (issue 16): reported at the comma
+    ("exit_0,stdout~test", 7, "',' is not an operator"),
+    ("exit_1,exit_2", 7, "use '&' (AND) or '|' (OR) instead of ','"),
+    ("success , failure", 9, "',' is not an operator"),
+    ("exit_0,STDERR!~", 7, "',' is not an operator"),
+    ("true,stdout_count>2", 5, "',' is not an operator"),
+    ("@1_success@,exit_0", 12, "',' is not an operator"),
+    ("exit_not_0,@2_exit@=1", 11, "',' is not an operator"),
+    ("(exit_0),exit_code!=0", 9, "',' is not an operator"),
+    ("exit_0&exit_1,stdout~x|exit_2", 14, "',' is not an operator"),
+    ("exit_0,max_failed=1", 7, "',' is not an operator"),
+    ("(exit_0),", 9, "',' is not an operator"),
     ("exit_0|a,b", 8, "instead of ','"),
     ("foo", 1, "unrecognised condition 'foo'"),
     ("stdout", 7, "incomplete condition"),
@@ -276,6 +295,12 @@ def test_block_conditions(text: str, expected) -> None:
     expr = parse_block_condition(text)
     assert expr == expected
     assert parse_block_condition(format_condition(expr)) == expr
+
+
+def test_a_comma_after_a_block_count_is_not_an_operator() -> None:
+    with pytest.raises(ConditionError) as info:
+        parse_block_condition("min_success=2,exit_0")
+    assert info.value.column == 14 and "instead of ','" in info.value.hint
 
 
 def test_block_condition_needs_equals() -> None:

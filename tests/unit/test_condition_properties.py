@@ -30,7 +30,10 @@ from tasker.syntax.condition import (
     format_condition,
     parse_block_condition,
     parse_condition,
+    result_comparison,
+    walk,
 )
+from tasker.syntax.condition_lark import parse_text, terminal_regex
 from tasker.syntax.placeholders import RESULT_FIELDS
 
 # ---- random ASTs ------------------------------------------------------------------------
@@ -143,6 +146,102 @@ def test_random_text_only_raises_condition_error(text: str) -> None:
 @given(st.one_of(st.text(max_size=20), condition_chars))
 def test_random_text_block_parser(text: str) -> None:
     check_text(text, parse_block_condition)
+
+
+# ---- conditions built from the grammar's own pieces -------------------------------------
+# Each piece is drawn from the regular expression of one of the grammar's terminals, read
+# from the parser itself, and the pieces are put together along the grammar's rules, so the
+# texts follow the grammar as it is, not a list written beside it.
+
+# Printable ASCII, tab and a non-ASCII letter, without parentheses: the nested PAREN
+# alternatives of VALUE make generation slow, so groups in values come from `grouped`.
+ALPHABET = st.sampled_from([chr(c) for c in range(32, 127) if chr(c) not in "()"] + ["\t", "é"])
+
+
+def piece(name: str) -> st.SearchStrategy[str]:
+    """Text matched by the grammar's terminal `name` (cut short: a few may grow long)."""
+    return st.from_regex(terminal_regex(name), fullmatch=True, alphabet=ALPHABET).map(
+        lambda text: text[:24])
+
+
+blank = st.one_of(st.just(""), piece("WS"))
+result_ref = st.builds(lambda n, f: f"@{n}_{f}@", st.integers(0, 999),
+                       st.sampled_from(sorted(RESULT_FIELDS)).map(
+                           lambda f: f.upper() if len(f) % 2 else f))
+plain_value = st.one_of(piece("VALUE"), result_ref)
+grouped = st.tuples(plain_value, plain_value, plain_value).map(lambda p: f"{p[0]}({p[1]}){p[2]}")
+value_piece = st.one_of(plain_value, grouped, piece("QUOTED"), piece("QUOTED_RUN"),
+                        piece("UNCLOSED_QUOTED"))
+operand_piece = st.one_of(piece("EXIT_OPERAND"), piece("STREAM_FIELD"), piece("TEXT"),
+                          result_ref)
+compare_op, match_op = piece("COMPARE_OP"), piece("MATCH_OP")
+
+
+def tokens(*parts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """The parts in order, with blanks (the grammar's ignored WS) around each."""
+    spaced = []
+    for part in parts:
+        spaced.extend([blank, part])
+    return st.tuples(*spaced, blank).map("".join)
+
+
+optional_value = st.one_of(st.just(""), value_piece)
+grammar_atoms = st.one_of(
+    tokens(piece("EXIT_TEST")), tokens(piece("SUCCESS")), tokens(piece("BOOLEAN")),
+    tokens(piece("STREAM"), match_op, optional_value),                       # output_match
+    tokens(piece("STREAM_COUNT"), compare_op, piece("COUNT")),               # line_count
+    tokens(piece("STREAM_COUNT"), st.one_of(compare_op, match_op), value_piece),
+    tokens(piece("CONTAINS"), optional_value),                               # legacy_contains
+    tokens(st.one_of(piece("STREAM"), operand_piece), compare_op, optional_value),
+    tokens(operand_piece, match_op, optional_value),                         # comparison
+    tokens(st.one_of(piece("PLACEHOLDERS"), result_ref)),                    # bare_operand
+    tokens(piece("MULTI_WORD")), tokens(piece("MULTI_COUNT"), compare_op, piece("COUNT")),
+    tokens(piece("TEXT")),                                                   # unrecognised
+)
+joiner = st.sampled_from(["&", "|", ","])  # "," is the grammar's COMMA, an error between tests
+grammar_conditions = st.recursive(grammar_atoms, lambda kids: st.one_of(
+    st.tuples(kids, joiner, kids).map("".join),
+    kids.map(lambda text: f"({text})"),
+    kids.map(lambda text: f"!{text}"),
+), max_leaves=6)
+
+
+@settings(max_examples=300)
+@given(grammar_conditions)
+def test_conditions_from_grammar_pieces_parse_back_or_fail_located(text: str) -> None:
+    check_text(text, parse_condition)
+    check_text(text, parse_block_condition)
+
+
+def same(a: object, b: object) -> bool:
+    """Equal trees with equal columns on every node (columns do not take part in ==)."""
+    return a == b and [getattr(n, "column", None) for n in walk(a)] == \
+        [getattr(n, "column", None) for n in walk(b)]
+
+
+@settings(max_examples=500)
+@given(tokens(st.one_of(result_ref, result_ref, operand_piece), st.one_of(compare_op, match_op),
+              optional_value))
+def test_the_fast_path_builds_what_the_grammar_builds(text: str) -> None:
+    """Wherever the one hand-written fast path answers, Lark gives the same tree."""
+    fast = result_comparison(text)
+    if fast is None:
+        return
+    try:
+        slow = parse_text(text)
+    except ConditionError as err:  # the grammar rejects it: the fast path must not accept it
+        raise AssertionError(f"fast path accepted {text!r}; the grammar says {err}") from None
+    assert same(fast, slow), (text, fast, slow)
+
+
+def test_the_fast_path_takes_the_usual_result_comparisons() -> None:
+    for text in ("@41_exit@=0", " @3_stdout@ ~ ready now ", "@2_EXIT_CODE@!=3", "@1_exit@=",
+                 "@0_success@=true", "@7_stderr@!~error: x=1"):
+        assert result_comparison(text) is not None, text
+        assert same(result_comparison(text), parse_text(text))
+    for text in ("@1_exit@=a|b", "@1_exit@=(x)", "@1_exit@='q'", "@1_exitx@=0", "@1_exit@=é",
+                 "exit_0", "@1_exit@=0&exit_0"):
+        assert result_comparison(text) is None, text
 
 
 # ---- evaluator against a plain reference ------------------------------------------------
