@@ -60,12 +60,11 @@ def test_recognition_says_exactly_when_the_fast_path_builds(pieces):
 
 
 def test_trees_of_recognized_conditions_are_built_when_first_read():
-    from tasker.syntax import lines as L
     from tasker.syntax.taskfile import LoadOptions, build_task_file
 
     text = "task=0\nhostname=h\ncommand=c\ncondition=@9_exit@=0\nsuccess=exit_0|(stdout~x)\n" \
            "task=9\nreturn=0\n"
-    task = build_task_file("t.txt", text, L.classify(text), LoadOptions()).tasks[0]
+    task = build_task_file("t.txt", text, LoadOptions()).tasks[0]
     entries = task.conditions._entries
     assert type(entries["condition"]).__name__ == "_Pending"  # recognized: not built yet
     assert type(entries["success"]).__name__ != "_Pending"  # parsed while loading

@@ -4,7 +4,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.security import (
     CHECKED_FIELDS as CHECKED, exec_type, global_security_diagnostics, security_diagnostics,
@@ -12,7 +11,7 @@ from tasker.validate.security import (
 
 
 def load(text, **kw):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions(**kw))
+    return build_task_file("t.txt", text, LoadOptions(**kw))
 
 
 def task(hostname="localhost", command="echo", arguments=None, exec_=None):
