@@ -1,9 +1,10 @@
 """Read a task file and lex it into lines with the Lark grammar `grammars/taskfile.lark`.
 
 The grammar's lexer yields one token per non-blank line, in file order: its kind
-(COMMENT, CLI_ARG, PAIR or STRAY), its text from the first to the last non-blank
-character, and the line and column where that text starts. Giving the lines
-their meaning (header arguments, globals, task blocks) is `taskfile.py`'s job.
+(COMMENT, CLI_ARG, PAIR or STRAY), the line's text, and the line and column where
+that text starts. Giving the lines their meaning (header arguments, globals, task
+blocks) is `taskfile.py`'s job. Also here: reading the file as text, and the
+inline-comment check and the one-scan shortcuts the loader and validator share.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ COMMENT, CLI_ARG, PAIR, STRAY = "COMMENT", "CLI_ARG", "PAIR", "STRAY"
 
 @lru_cache(maxsize=None)
 def _lark() -> "Lark":
-    """The task-file grammar, built once per process, when the first file is lexed."""
+    """The task-file grammar, built once per process, when the first file is lexed.
+
+    Only its lexer runs: the grammar is one token per line, and a parse with a
+    tree would cost several times the whole of loading a large file.
+    """
     from lark import Lark
 
     from tasker.grammar_loader import load_grammar
