@@ -26,16 +26,18 @@ COMMENT, CLI_ARG, PAIR, STRAY = "COMMENT", "CLI_ARG", "PAIR", "STRAY"
 
 @lru_cache(maxsize=None)
 def _lark() -> "Lark":
-    """The task-file grammar, built once per process, when the first file is lexed.
+    """The task-file grammar's lexer, built once per process, when the first file is lexed.
 
-    Only its lexer runs: the grammar is one token per line, and a parse with a
-    tree would cost several times the whole of loading a large file.
+    Only the lexer is built and run (`parser=None`): the grammar is one token per
+    line, and a parse with a tree would cost several times the whole of loading a
+    large file. Lark still reads and checks the whole grammar, and a test parses
+    files with its `start` rule too.
     """
     from lark import Lark
 
     from tasker.grammar_loader import load_grammar
 
-    return Lark(load_grammar("taskfile"), parser="lalr", lexer="basic")
+    return Lark(load_grammar("taskfile"), parser=None, lexer="basic")
 
 
 def tokens(text: str) -> Iterator["Token"]:

@@ -1,5 +1,7 @@
 """Properties of the loader: any text gives a TaskFile or a located TaskFileError."""
 
+from functools import lru_cache
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -104,3 +106,23 @@ def test_global_substitution_shortcut_misses_no_task(lines):
         finally:
             T._tasks_naming_globals = original
     assert results[0] == results[1]
+
+
+@lru_cache(maxsize=None)
+def _whole_grammar():
+    from lark import Lark
+
+    from tasker.grammar_loader import load_grammar
+
+    return Lark(load_grammar("taskfile"), parser="lalr")
+
+
+@settings(max_examples=200)
+@given(st.lists(PAIRISH, max_size=8))
+def test_the_grammars_start_rule_parses_what_the_lexer_reads(lines):
+    """The whole grammar is a definition of a file: its `start` rule, parsed with LALR,
+    accepts any text, and its lines are the lexer's tokens in order."""
+    text = "\n".join(lines)
+    tree = _whole_grammar().parse(text)
+    assert [(line.data.upper(), line.children[0]) for line in tree.children] == \
+        [(tok.type, str(tok)) for tok in L.tokens(text)]
