@@ -8,8 +8,9 @@ included on both sides):
   (a) reference: `python3 -c` with a loop that runs `true` N times with subprocess.run;
   (b) tasker:    `python3 tasker.py FILE -r --skip-host-validation --no-task-backup -l DIR`.
 
-It prints both times and the ratio b/a; the target is a ratio of at most 1.5. It never
-asserts: a benchmark reports, the reader judges.
+It prints both times and the ratio b/a; the target is a ratio of at most 1.7 (1.5 until
+every run imported Lark and built the task-file grammar, about 0.05 s, issue 16). It
+never asserts: a benchmark reports, the reader judges.
 
     python bench/bench_sequential.py [--tasks N] [--repeat R]
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import List, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.7
 
 REFERENCE_LOOP = (
     "import subprocess\n"

@@ -1,6 +1,6 @@
 """Command-line entry: turn argv and environment into options and drive the pipeline.
 
-text -> lines -> options -> TaskFile -> validation -> engine -> records. Library
+text -> header lines -> options -> TaskFile -> validation -> engine -> records. Library
 code raises typed exceptions; this module is the one place that maps them to
 messages and exit codes (SPEC I.9). Every path after the file was read ends in
 `Session.finish`, so the log, the state file and the JSON report agree.
@@ -12,11 +12,21 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from tasker import preflight
 from tasker.engine.errors import FatalRunError
-from tasker.gcpause import PreflightPause
+from tasker.gcpause import gc_paused
 from tasker.options import Options, UsageError, effective_args, merge, parse_cli, parse_file_args
 from tasker.report.logger import Log, print_out
 from tasker.report.masking import Masker, split_secret_vars
@@ -31,6 +41,9 @@ from tasker.syntax.diagnostics import TaskFileError, TaskFileUnreadable, render_
 from tasker.syntax.taskfile import LoadOptions, build_task_file, header_arguments
 from tasker.validate.structure import tasks_missing_command_fields
 
+if TYPE_CHECKING:  # (the exec config loads when a file is validated)
+    from tasker.exec.exectypes import ExecConfig
+
 EXIT_USAGE, EXIT_INVALID, EXIT_NO_TASKS, EXIT_START = 2, 20, 24, 12
 
 
@@ -43,29 +56,42 @@ def _say(msg: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None,
          environ: Optional[Mapping[str, str]] = None) -> int:
-    """Run tasker with `argv`; return the process exit code.
+    """Run tasker with `argv`; return the process exit code (`sys.exit(main())`).
 
-    Called as the program (`argv` None), tasker loads one file in this process: what
-    it loads is frozen for the collector, and once every record of the session is
-    written the process ends at once with the exit code (see run) instead of returning.
+    Every resource the run opened (log, records, SSH connections, child processes) is
+    closed by the time it returns; the standard streams are flushed here, so that a
+    reader gone from them cannot change the exit code at the interpreter's exit.
     SIGINT, SIGTERM and SIGHUP stop tasker the same way from here on (tasker/signals.py).
     """
-    as_program = argv is None
     signals = SignalRouter().install()
     try:
         return _main(list(sys.argv[1:] if argv is None else argv),
-                     dict(os.environ if environ is None else environ), as_program, signals)
+                     dict(os.environ if environ is None else environ), signals)
     except Stopped as stop:  # before any record exists: there is nothing to write yet
         _say(f"Received {stop.name}, stopping")
-        if as_program:
-            _exit_now(stop.exit_code)  # (no final flush to a terminal that may be gone)
         return stop.exit_code
     finally:
         signals.uninstall()
+        _flush_standard_streams()
 
 
-def _main(argv: List[str], environ: Dict[str, str], as_program: bool,
-          signals: SignalRouter) -> int:
+def _flush_standard_streams() -> None:
+    """Flush stdout and stderr; one whose reader is gone (a closed pipe, a hung-up
+    terminal) is pointed at /dev/null, or the interpreter's own last flush would fail
+    and end the process with exit code 120 instead of tasker's."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, stream.fileno())
+                os.close(null)
+            except (OSError, ValueError):  # (no descriptor: nothing is left to flush)
+                pass
+
+
+def _main(argv: List[str], environ: Dict[str, str], signals: SignalRouter) -> int:
     try:
         cli = parse_cli(argv)
     except UsageError as exc:
@@ -73,15 +99,10 @@ def _main(argv: List[str], environ: Dict[str, str], as_program: bool,
         return exc.exit_code
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
-    pause = PreflightPause(freeze=as_program)
-    try:
-        return _load_and_run(cli, environ, pause, signals)
-    finally:
-        pause.end()
+    return _load_and_run(cli, environ, signals)
 
 
-def _load_and_run(cli: Dict[str, Any], environ: Mapping[str, str], pause: PreflightPause,
-                  signals: SignalRouter) -> int:
+def _load_and_run(cli: Dict[str, Any], environ: Mapping[str, str], signals: SignalRouter) -> int:
     path = cli["task_file"]
     try:
         raw = L.read_text(path)
@@ -91,8 +112,7 @@ def _load_and_run(cli: Dict[str, Any], environ: Mapping[str, str], pause: Prefli
     except TaskFileError as exc:
         return _early_failure(cli, path, environ, exc, signals)
     try:
-        lines = L.classify(raw)
-        file_args = parse_file_args(header_arguments(lines))
+        file_args = parse_file_args(header_arguments(raw))
         options = merge(cli, file_args)
         if options.graph and wants_stdout(options.output_json):
             raise UsageError("--graph and --output-json - both write to standard output; "
@@ -104,8 +124,7 @@ def _load_and_run(cli: Dict[str, Any], environ: Mapping[str, str], pause: Prefli
         return _finish_early(cli, path, environ, signals, stop.exit_code,
                              f"interrupted by {stop.name}", "interrupted",
                              warning=f"Received {stop.name}, stopping")
-    return run(options, path, raw, lines, environ, pause, exit_process=pause.freezes,
-               signals=signals)
+    return run(options, path, raw, environ, signals)
 
 
 def _early_failure(cli: Dict[str, Any], path: str, environ: Mapping[str, str],
@@ -155,18 +174,15 @@ def _session(options: Options, path: str, environ: Mapping[str, str]) -> Session
     return session
 
 
-def run(options: Options, path: str, raw: str, lines: L.Lines,
-        environ: Mapping[str, str], pause: Optional[PreflightPause] = None,
-        exit_process: bool = False, signals: Optional[SignalRouter] = None) -> int:
+def run(options: Options, path: str, raw: str, environ: Mapping[str, str],
+        signals: Optional[SignalRouter] = None) -> int:
     """Everything after the options are known; returns the exit code.
 
-    `pause` (the collector's pause since loading began) ends once the task file is
-    validated. With `exit_process`, a session that has written and closed all its
-    records ends the process at once (see _exit_now). `signals` is the process's
-    router of the stop signals (none: the session's own, which sees no signal).
+    `signals` is the process's router of the stop signals (none: the session's
+    own, which sees no signal).
     """
     if options.show_effective_args:
-        print_out(effective_args(options, _secrets(options, path, raw, lines, environ).mask))
+        print_out(effective_args(options, _secrets(options, path, raw, environ).mask))
         return 0
     session = _session(options, path, environ)
     if signals is not None:
@@ -179,46 +195,26 @@ def run(options: Options, path: str, raw: str, lines: L.Lines,
         _say(f"WARNING: Security-sensitive flag --{name.replace('_', '-')} in the task "
              "file is ignored; give it on the command line.")
     try:
-        code = _run_session(session, raw, lines, pause or PreflightPause())
+        return _run_session(session, raw)
     finally:
-        session.close_ssh()  # (every way out, before the process may end at once)
-    if exit_process and session.finished:
-        _exit_now(code)
-    return code
+        session.close_ssh()  # (every way out)
 
 
-def _secrets(options: Options, path: str, raw: str, lines: L.Lines,
-             environ: Mapping[str, str]) -> Masker:
+def _secrets(options: Options, path: str, raw: str, environ: Mapping[str, str]) -> Masker:
     """The masker of the file's secrets (its globals and `--set`), loaded just for that."""
     load = LoadOptions(environ=environ, overrides=dict(options.set or []))
     try:
-        values = build_task_file(path, raw, lines, load).global_values
+        values = build_task_file(path, raw, load).global_values
     except TaskFileError as exc:
         values = exc.global_values or dict(options.set or [])
     return Masker.from_globals(values, split_secret_vars(values.get("SECRET_VARS", "")))
 
 
-def _exit_now(code: int) -> NoReturn:
-    """End the process without taking its objects apart one by one.
-
-    Every record of the session is written and closed by now; what is left is
-    the loaded task file, tens of megabytes of small objects for a large one,
-    which the interpreter would otherwise free one at a time on the way out.
-    Only the standard streams still need flushing.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
-            pass
-    os._exit(code)
-
-
-def _run_session(session: Session, raw: str, lines: L.Lines, pause: PreflightPause) -> int:
+def _run_session(session: Session, raw: str) -> int:
     """The pipeline, with every way out of it ending the session."""
     try:
         try:
-            return _pipeline(session, raw, lines, pause)
+            return _pipeline(session, raw)
         except TaskFileError as exc:
             _report_diagnostics(session, exc)
             return session.finish(EXIT_INVALID, "validation_failed", "task file is not valid")
@@ -232,8 +228,6 @@ def _run_session(session: Session, raw: str, lines: L.Lines, pause: PreflightPau
     except Stopped as stop:  # a signal before the engine ran (the engine ends by itself)
         session.log.warn(f"Received {stop.name}, stopping")
         return session.finish(stop.exit_code, "interrupted", f"interrupted by {stop.name}")
-    finally:
-        pause.end()
 
 
 def _show_recovery_info(session: Session) -> int:
@@ -272,13 +266,13 @@ def _use_masker(session: Session, values: Mapping[str, str]) -> None:
     session.log.set_masker(session.masker)
 
 
-def _load(session: Session, raw: str, lines: L.Lines) -> TaskFile:
+def _load(session: Session, raw: str) -> TaskFile:
     opts = session.options
     overrides = dict(opts.set or [])
     load = LoadOptions(environ=session.environ, overrides=overrides,
                        strict_env=bool(opts.strict_env_validation))
     session.source_text = raw
-    taskfile = build_task_file(str(session.task_file), raw, lines, load)
+    taskfile = build_task_file(str(session.task_file), raw, load)
     session.taskfile = taskfile
     for task, key in tasks_missing_command_fields(taskfile):  # TASKER's parse-time note
         session.log.warn(f"Task {task.id} is missing required '{key}' field.")  # (A.2)
@@ -308,31 +302,17 @@ def _warn_resume_skips(session: Session) -> None:
             session.log.warn(line)
 
 
-def _pipeline(session: Session, raw: str, lines: L.Lines, pause: PreflightPause) -> int:
+def _pipeline(session: Session, raw: str) -> int:
     """Load, validate, pre-flight, then run (or stop where an option says so)."""
-    from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
-
     opts, log = session.options, session.log
     if opts.start_from is not None:
         _warn_resume_skips(session)
     log.info(f"# Validating task file: {session.task_file}")
-    taskfile = _load(session, raw, lines)
-    if not taskfile.tasks:
-        log.warn("No valid tasks found. Exiting.")  # (TASKER's parse-time line, A.2)
-        return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
-    try:
-        config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))
-    except ExecConfigError as exc:
-        log.error(str(exc))
-        return session.finish(EXIT_INVALID, "validation_failed", str(exc))
-    if opts.type and config.canonical(opts.type) is None:
-        # argparse's `choices` in the original; the choices are known only from the config
-        message = (f"argument -t/--type: invalid choice: '{opts.type}' (choose from "
-                   f"{', '.join(sorted(config.types))})")
-        log.error(message)
-        return session.finish(EXIT_USAGE, "validation_failed", message)
-    notes = preflight.validate_task_file(session, config)
-    pause.end()  # (the task file is loaded and checked: the collector is needed again)
+    with gc_paused():  # (the one pause of the collector: see tasker/gcpause.py)
+        checked = _load_and_validate(session, raw)
+    if isinstance(checked, int):
+        return checked
+    taskfile, config, notes = checked
     if opts.graph:
         print_out(preflight.render_graph(session, opts.graph))
         return session.finish(0, "success")
@@ -357,3 +337,28 @@ def _pipeline(session: Session, raw: str, lines: L.Lines, pause: PreflightPause)
     from tasker import runner  # (the engines load only for a run)
 
     return runner.execute(session, config)
+
+
+def _load_and_validate(session: Session, raw: str
+                       ) -> Union[int, Tuple[TaskFile, "ExecConfig", List[str]]]:
+    """The loaded and validated file, its exec config and dependency notes, or the exit
+    code of a file that stops here (an invalid one raises TaskFileError)."""
+    from tasker.exec.config import ExecConfigError, default_search_dirs, load_exec_config
+
+    opts, log = session.options, session.log
+    taskfile = _load(session, raw)
+    if not taskfile.tasks:
+        log.warn("No valid tasks found. Exiting.")  # (TASKER's parse-time line, A.2)
+        return session.finish(EXIT_NO_TASKS, "validation_failed", "no tasks found")
+    try:
+        config = load_exec_config(default_search_dirs(Path(__file__).resolve().parent.parent))
+    except ExecConfigError as exc:
+        log.error(str(exc))
+        return session.finish(EXIT_INVALID, "validation_failed", str(exc))
+    if opts.type and config.canonical(opts.type) is None:
+        # argparse's `choices` in the original; the choices are known only from the config
+        message = (f"argument -t/--type: invalid choice: '{opts.type}' (choose from "
+                   f"{', '.join(sorted(config.types))})")
+        log.error(message)
+        return session.finish(EXIT_USAGE, "validation_failed", message)
+    return taskfile, config, preflight.validate_task_file(session, config)

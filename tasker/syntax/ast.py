@@ -119,7 +119,7 @@ class TaskFile:
     """A loaded task file: header arguments, globals and tasks by ID."""
 
     path: str
-    lines: Sequence[str]  # source lines, for diagnostics (lines.SourceLines when loaded)
+    lines: Sequence[str]  # source lines, for diagnostics
     cli_args: Tuple[CliArgLine, ...] = ()
     globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
     tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
@@ -128,9 +128,8 @@ class TaskFile:
 
     @property
     def text(self) -> str:
-        """The whole source text (the lines joined again, unless they are kept as text)."""
-        text = getattr(self.lines, "text", None)
-        return text if isinstance(text, str) else "\n".join(self.lines)
+        """The whole source text (the lines joined again)."""
+        return "\n".join(self.lines)
 
     def source_line(self, line: int) -> Optional[str]:
         """The text of 1-based `line`, or None."""

@@ -1,17 +1,18 @@
-"""Give the classified lines their meaning: header arguments, globals, tasks.
+"""Give the lines of a task file their meaning: header arguments, globals, tasks.
 
-This is the loader of SPEC II.1: globals are the `NAME=value` lines before the
-first `task=` line (with `$VAR` expansion and `--set` overrides), every
-`task=` line starts a block that runs to the next one, and condition fields
-are parsed once, here, after the globals are substituted into them.
+This is the loader of SPEC II.1. It reads the line tokens of the grammar
+`grammars/taskfile.lark` (tasker/syntax/lines.py) once, in order: globals
+are the `NAME=value` lines before the first `task=` line (with `$VAR`
+expansion and `--set` overrides), every `task=` line starts a block that runs
+to the next one, and condition fields are parsed once, here, after the
+globals are substituted into them.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from tasker.gcpause import gc_paused
 from tasker.record import field, record
 from tasker.syntax import lines as L
 from tasker.syntax.ast import (
@@ -41,13 +42,16 @@ class LoadOptions:
     strict_env: bool = False  # --strict-env-validation
 
 
-def header_arguments(lines: Iterable[L.Line]) -> List[CliArgLine]:
-    """File-defined CLI arguments: `-` lines before the first other `=` line (II.7.6)."""
+def header_arguments(text: str) -> List[CliArgLine]:
+    """File-defined CLI arguments: `-` lines before the first other `=` line (II.7.6).
+
+    The lexer stops at that line: the options are known before the file is loaded.
+    """
     found = []
-    for ln in lines:
-        if ln.kind == L.CLI_ARG:
-            found.append(CliArgLine(ln.text, ln.line))
-        elif ln.kind == L.PAIR:
+    for tok in L.tokens(text):
+        if tok.type == L.CLI_ARG:
+            found.append(CliArgLine(str(tok).rstrip(), tok.line))
+        elif tok.type == L.PAIR:
             break
     return found
 
@@ -63,9 +67,9 @@ def parse_task_id(text: str) -> Optional[int]:
     return parse_int(text)
 
 
-# A clean pair with one of these keys inside a task is a field and nothing else. Its Field
-# is built with tuple.__new__: Field's own constructor is a Python call, and a 10,000-task
-# file has 60,000 fields. The key stored is this mapping's own string, not the scanner's
+# A pair with one of these keys inside a task is a field and nothing else. Its Field is
+# built with tuple.__new__: Field's own constructor is a Python call, and a 10,000-task
+# file has 60,000 fields. The key stored is this mapping's own string, not the line's
 # copy: one string per key name, compared by identity when fields are looked up.
 _FIELDS_AFTER_TASK = {key: key for key in TASK_FIELDS - {"task"}}
 
@@ -90,39 +94,30 @@ class _Builder:
     def warn(self, msg: str, line: int, col: int, hint: Optional[str] = None) -> None:
         self.diags.append(warning(msg, line, col, hint, self.src(line)))
 
-    def feed(self, lines: L.Lines) -> None:
-        """One pass over the lines; the loop is kept flat because it runs once per line.
-
-        Clean pairs come pre-split from the scanner (their value starts right after
-        `key=`); any other line is classified and split here.
-        """
+    def feed(self, text: str) -> None:
+        """One pass over the grammar's line tokens; the loop is kept flat because it runs
+        once per line."""
         fields: Optional[Dict[str, Field]] = None
         unknown: List[Field] = []
         task_fields, new, after_task = TASK_FIELDS, tuple.__new__, _FIELDS_AFTER_TASK
-        for number, (key, value, other) in enumerate(lines.stream_pairs(), 1):
+        for tok in L.tokens(text):
+            if tok.type != L.PAIR:
+                if tok.type == L.STRAY:
+                    self.warn("this line is not a key=value pair and is ignored",
+                              tok.line, tok.column)
+                continue  # comments and header arguments
+            key, value, vcol = L.split_pair(tok)
             known = after_task.get(key)
             if known is not None and fields is not None:  # most lines of a file
-                fields[known] = new(Field, (known, value, value, number, len(known) + 2))
-                continue
-            if key:
-                vcol, kcol = len(key) + 2, 1
-            else:
-                ln = L.classify_line(other, number) if other else None
-                if ln is None or ln.kind != L.PAIR:
-                    if ln is not None and ln.kind == L.STRAY:
-                        self.warn("this line is not a key=value pair and is ignored",
-                                  number, ln.column)
-                    continue  # blank lines, comments and header arguments
-                key, value, vcol = L.split_pair(ln)
-                kcol = ln.column
-            if key == "task":
-                fields, unknown = self.start_task(value, number, vcol)
+                fields[known] = new(Field, (known, value, value, tok.line, vcol))
+            elif key == "task":
+                fields, unknown = self.start_task(value, tok.line, vcol)
             elif fields is None:
-                self.header_pair(key, value, number, kcol, vcol)
+                self.header_pair(key, value, tok.line, tok.column, vcol)
             elif key in task_fields:
-                fields[key] = Field(key, value, value, number, vcol)
+                fields[key] = Field(key, value, value, tok.line, vcol)
             else:
-                unknown.append(Field(key, value, value, number, vcol))
+                unknown.append(Field(key, value, value, tok.line, vcol))
 
     def start_task(self, value: str, line: int, vcol: int):
         tid = parse_task_id(value)
@@ -336,17 +331,11 @@ def _condition_error(b: _Builder, tid: int, f: Field, skip: int,
     b.err(msg, f.line, col, exc.hint)
 
 
-def build_task_file(path: str, text: str, lines: L.Lines,
-                    options: LoadOptions) -> TaskFile:
-    """Build the TaskFile AST; raise TaskFileError with every error found."""
-    with gc_paused():
-        return _build(path, text, lines, options)
-
-
-def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFile:
-    source = lines.source
+def build_task_file(path: str, text: str, options: LoadOptions) -> TaskFile:
+    """Build the TaskFile AST of `text`; raise TaskFileError with every error found."""
+    source = tuple(text.split("\n"))  # (diagnostics quote their source line)
     b = _Builder(path, source, options)
-    b.feed(lines)
+    b.feed(text)
     b.apply_overrides()
     values = {name: g.value for name, g in b.globals.items()}
     b.report_cycles(values)
@@ -368,7 +357,7 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
     return TaskFile(
         path=path,
         lines=source,
-        cli_args=tuple(header_arguments(lines)),
+        cli_args=tuple(header_arguments(text)),
         globals=MappingProxyType(b.globals),
         shadowed_globals=tuple(b.shadowed),
         tasks=MappingProxyType(tasks),
@@ -377,11 +366,5 @@ def _build(path: str, text: str, lines: L.Lines, options: LoadOptions) -> TaskFi
 
 
 def load_task_file(path: str, options: LoadOptions) -> TaskFile:
-    """Read, classify and build `path` in one go (tests and tools use this).
-
-    One pause of the collector spans the steps: between them, its first pass
-    would walk every line just classified.
-    """
-    with gc_paused():
-        text = L.read_text(path)
-        return build_task_file(path, text, L.classify(text), options)
+    """Read and build `path` in one go (tests and tools use this)."""
+    return build_task_file(path, L.read_text(path), options)

@@ -26,6 +26,7 @@ from tasker.syntax.ast import BLOCK_TYPES, Task, TaskFile
 from tasker.syntax.placeholders import GLOBAL_REF, TASK_REF
 from tasker.validate.probes import (
     HOSTS_FILE,
+    Lookups,
     ask_mc_isac,
     connectivity,
     ping,
@@ -231,7 +232,7 @@ class _Context:
     config: ExecConfig
     opts: HostCheckOptions
     hosts: Mapping[str, Tuple[str, Tuple[str, ...]]]  # hosts file: name -> (canonical, addrs)
-    resolver: ThreadPoolExecutor
+    resolver: Lookups
     log: Log
     cancel: threading.Event  # set by a signal: start no probe, end the running ones
 
@@ -245,7 +246,7 @@ def _check_all(plan: _Plan, config: ExecConfig, opts: HostCheckOptions, log: Log
     log.debug(f"# Host validation: checking {len(plan.uses)} host(s), {workers} at a time")
     # Lookups get their own pool: a checker waiting on a lookup queued behind
     # other checkers in the same pool would deadlock.
-    resolver = ThreadPoolExecutor(workers, thread_name_prefix="tasker-dns")
+    resolver = Lookups(workers)
     ctx = _Context(config, opts, read_hosts_file(opts.hosts_file), resolver, log, cancel)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="tasker-hosts")
     try:
@@ -254,8 +255,8 @@ def _check_all(plan: _Plan, config: ExecConfig, opts: HostCheckOptions, log: Log
         # A signal raises here in the main thread and sets `cancel`: the hosts not
         # started are dropped, and the running checks are waited for, so that their
         # probes' process groups are dead before tasker ends.
+        # (A lookup past its time limit runs on, on a daemon thread: see Lookups.)
         pool.shutdown(wait=True, cancel_futures=True)
-        resolver.shutdown(wait=False)  # a lookup past its time limit must not hold us up
 
 
 def _check_host(ctx: _Context, host: str, uses: Mapping[str, List[str]]) -> _HostReport:

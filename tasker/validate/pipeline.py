@@ -10,10 +10,8 @@ raises TaskFileError when there are errors.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 
-from tasker.forkjoin import both
-from tasker.gcpause import gc_paused
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.diagnostics import (
     Diagnostic,
@@ -68,40 +66,23 @@ def find_all(tf: TaskFile, *, skip_security: bool = False, skip_subtask_range: b
     """
     rule_options = RuleOptions(skip_subtask_range=skip_subtask_range, known_exec=frozenset(
         KNOWN_EXEC + tuple(name.lower() for name in configured_exec)))
-    with gc_paused():
-        return _validate(tf, skip_security, rule_options, environ)
+    return _validate(tf, skip_security, rule_options, environ)
 
 
 def _has_error(found: List[Diagnostic]) -> bool:
     return any(d.is_error for d in found)
 
 
-# Below this many tasks, forking costs more than the second core saves.
-FORK_FROM_TASKS = 2000
-
-
 def _validate(tf: TaskFile, skip_security: bool, rule_options: RuleOptions,
               environ: Mapping[str, str]) -> Findings:
-    def by_task() -> Tuple[List[Diagnostic], List[Diagnostic]]:
-        syntax, dependencies = structural_errors(tf)
-        syntax.extend(rule_diagnostics(tf, rule_options))
-        if not skip_security:
-            syntax.extend(security_diagnostics(tf, environ))
-        syntax.extend(global_security_diagnostics(tf))
-        syntax.extend(missing_program_warnings(tf, environ))
-        return syntax, dependencies
-
-    def by_graph() -> Tuple[List[Diagnostic], Sequence[str], List[Diagnostic]]:
-        flow, notes = flow_findings(tf)
-        return flow, notes, list(block_errors(tf))
-
-    # The flow analysis needs the whole graph, the other checks one task at a time: for
-    # large files, two shares of about equal cost run on two cores. The block rules go
-    # with the flow analysis, which is the lighter share without them; the child takes
-    # the rest (its first touch of each page of the task file's memory costs it a copy).
-    (flow, notes, block_syntax), (syntax, dependencies) = both(
-        by_graph, by_task, fork=len(tf.tasks) >= FORK_FROM_TASKS)
-    syntax.extend(block_syntax)
+    syntax, dependencies = structural_errors(tf)
+    syntax.extend(rule_diagnostics(tf, rule_options))
+    if not skip_security:
+        syntax.extend(security_diagnostics(tf, environ))
+    syntax.extend(global_security_diagnostics(tf))
+    syntax.extend(missing_program_warnings(tf, environ))
+    syntax.extend(block_errors(tf))
+    flow, notes = flow_findings(tf)
     verdicts = Verdicts(not _has_error(syntax), not _has_error(dependencies),
                         not _has_error(flow))
     found = sort_diagnostics(dict.fromkeys(syntax + dependencies + flow))  # duplicates once

@@ -16,8 +16,8 @@ import shutil
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tasker.exec.base import CommandResult
 from tasker.exec.exectypes import ArgumentsError, ExecConfig, build_argv
@@ -71,8 +71,36 @@ def _pick(addresses: Sequence[str]) -> str:
     return next((a for a in addresses if ":" not in a), addresses[0])
 
 
+class Lookups:
+    """Runs name lookups on daemon threads, at most `workers` at once.
+
+    getaddrinfo cannot be stopped: a lookup past its time limit is only no longer
+    waited for. On a daemon thread it cannot keep tasker alive once the run is over
+    (a ThreadPoolExecutor's threads are joined at the interpreter's exit).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._slots = threading.BoundedSemaphore(workers)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> "Future[Any]":
+        """`fn(*args)` on its own daemon thread once a slot is free; its Future."""
+        future: "Future[Any]" = Future()
+
+        def run() -> None:
+            with self._slots:
+                if not future.set_running_or_notify_cancel():
+                    return  # (cancelled while it waited for a slot)
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+                    future.set_exception(exc)
+
+        threading.Thread(target=run, name="tasker-dns", daemon=True).start()
+        return future
+
+
 def resolve(name: str, hosts: Mapping[str, Tuple[str, Tuple[str, ...]]],
-            resolver: ThreadPoolExecutor, cancel: Optional[threading.Event] = None
+            resolver: Lookups, cancel: Optional[threading.Event] = None
             ) -> Tuple[Optional[Tuple[str, str]], str]:
     """((FQDN, address), "") for a name that resolves, else (None, reason)."""
     if _is_address(name):

@@ -12,7 +12,6 @@ from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.report.logger import Log
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
 
@@ -51,7 +50,7 @@ class FakeExecutor:
 
 
 def run(text, table=None, delay=0.0, interrupt=None, **opts):
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     out = io.StringIO()
     ex = FakeExecutor(table or {}, delay)
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=opts.pop("dry_run", False),

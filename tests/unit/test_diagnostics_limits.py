@@ -2,7 +2,6 @@
 
 import pytest
 
-from tasker.syntax import lines as L
 from tasker.syntax.diagnostics import (
     MAX_MESSAGE,
     MAX_OF_A_KIND,
@@ -17,7 +16,7 @@ from tasker.syntax.taskfile import LoadOptions, build_task_file, global_cycles
 
 
 def load(text, **kw):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions(**kw))
+    return build_task_file("t.txt", text, LoadOptions(**kw))
 
 
 def test_a_huge_source_line_shows_a_window_around_the_column():

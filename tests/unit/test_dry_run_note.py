@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import List, Optional
 
 from tasker.report.simulated import dry_run_note, first_simulated_decision
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
 HEAD = "task={id}\nhostname=h\ncommand=echo\nexec=local\n"
@@ -14,7 +13,7 @@ HEAD = "task={id}\nhostname=h\ncommand=echo\nexec=local\n"
 def first(extra_by_task: List[str], path: Optional[List[int]] = None) -> Optional[int]:
     text = "G=prod\n" + "".join(HEAD.format(id=i) + extra
                                 for i, extra in enumerate(extra_by_task))
-    tf = build_task_file("n.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("n.txt", text, LoadOptions())
     return first_simulated_decision(tf, path if path is not None else list(tf.tasks))
 
 

@@ -10,7 +10,6 @@ from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.report.logger import Log
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
 
@@ -32,7 +31,7 @@ class FakeExecutor:
 
 
 def run(text, table=None, **opts):
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     out = io.StringIO()
     ex = FakeExecutor(table or {})
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=opts.pop("dry_run", False),
@@ -268,7 +267,7 @@ def test_a_huge_run_time_sleep_is_capped_not_a_crash():
     interrupt = Interrupt()
     threading.Timer(0.3, interrupt.trigger, args=(15,)).start()  # ends the long sleep
     text = tasks((0, ""), (1, "sleep=@0_stdout@"))
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     out = io.StringIO()
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]),

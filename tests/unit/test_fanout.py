@@ -9,7 +9,6 @@ from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.report.logger import Log
-from tasker.syntax import lines as L
 from tasker.syntax.condition import MultiTask
 from tasker.syntax.fanout import expand_hostnames, host_list, subtask_id
 from tasker.syntax.taskfile import LoadOptions, build_task_file
@@ -17,7 +16,7 @@ from tasker.validate.blocks import block_errors, valid_host
 
 
 def load(text):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    return build_task_file("t.txt", text, LoadOptions())
 
 
 FANOUT = """\

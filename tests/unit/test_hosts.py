@@ -21,7 +21,6 @@ import pytest
 
 from tasker.exec.exectypes import ExecType, ValidationTest, builtin_config, make_config
 from tasker.report.logger import Log
-from tasker.syntax import lines as L
 from tasker.syntax.ast import TaskFile
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.hosts import (
@@ -55,7 +54,7 @@ exec {real} "$@"
 
 def load(text: str) -> TaskFile:
     """A TaskFile from task-file text."""
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    return build_task_file("t.txt", text, LoadOptions())
 
 
 def task(tid: int, host: str, exec_type: Optional[str] = "pbrun", extra: str = "") -> str:
@@ -305,12 +304,9 @@ def test_skip_command_still_runs_the_connectivity_test(env):
 
 
 def test_a_name_the_idna_codec_refuses_fails_dns_with_a_sentence(env):
-    from concurrent.futures import ThreadPoolExecutor
+    from tasker.validate.probes import Lookups, resolve
 
-    from tasker.validate.probes import resolve
-
-    with ThreadPoolExecutor(1) as pool:
-        found, why = resolve("a" * 70 + ".example.com", {}, pool)
+    found, why = resolve("a" * 70 + ".example.com", {}, Lookups(1))
     assert found is None
     assert why == ("not a valid host name (a dot-separated part is empty or longer than 63 "
                    "characters)")

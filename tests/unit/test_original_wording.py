@@ -21,7 +21,6 @@ from tasker.exec.base import CommandResult, CommandSpec
 from tasker.exec.config import load_exec_config
 from tasker.report.logger import Log
 from tasker.results import RunRecord
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
 Answer = Union[Tuple[int, str, str], Callable[[Tuple[str, ...]], Tuple[int, str, str]]]
@@ -45,7 +44,7 @@ class Fake:
 
 def run(text: str, table: Dict[str, Answer]) -> Tuple[Outcome, RunRecord, str, Fake]:
     """Run a task file's text to the end: (outcome, run state, log text, executor)."""
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     out, fake = io.StringIO(), Fake(table)
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]), executor=fake, log=Log(stream=out),

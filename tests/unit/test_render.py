@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.render import render_graph, render_plan
 
@@ -50,7 +49,7 @@ return=1
 
 
 def load(text):
-    return build_task_file("wf.txt", text, L.classify(text), LoadOptions())
+    return build_task_file("wf.txt", text, LoadOptions())
 
 
 # One regex per kind of Mermaid line we emit: the renderer's whole output language.

@@ -20,7 +20,6 @@ from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.report.logger import Log
 from tasker.resume import resume_task
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
 
@@ -62,7 +61,7 @@ def run(text: str, table=None, trigger: Optional[str] = None):
     saves: List[Tuple[int, Optional[int]]] = []
     console = Console(interrupt, trigger)
     ex = Executor(table or {}, interrupt)
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]), executor=ex, log=Log(stream=console),
                      interrupt=interrupt, on_task_finished=lambda t, n: saves.append((t, n)))

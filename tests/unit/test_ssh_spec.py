@@ -58,13 +58,11 @@ def test_a_bad_host_is_one_sentence_with_a_hint(text: str, why: str) -> None:
 
 
 def _fanout_errors(hosts: str) -> list:
-    from tasker.syntax import lines as L
     from tasker.syntax.taskfile import LoadOptions, build_task_file
     from tasker.validate.blocks import block_errors
 
     text = f"task=0\ntype=parallel\nhostnames={hosts}\nexec=ssh\ncommand=true\n"
-    return [d.message for d in block_errors(build_task_file("t.txt", text, L.classify(text),
-                                                            LoadOptions()))]
+    return [d.message for d in block_errors(build_task_file("t.txt", text, LoadOptions()))]
 
 
 def test_hostnames_lists_take_ssh_s_port_forms() -> None:

@@ -30,7 +30,6 @@ from tasker.engine.streams import (
 from tasker.exec.base import MEMORY_LIMIT, CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.report.logger import Log, shorten
-from tasker.syntax import lines as L
 from tasker.syntax.condition import parse_condition
 from tasker.syntax.condition_ast import (
     Comparison,
@@ -304,7 +303,7 @@ def run_spilled(tmp_path: Path, text: str, data: bytes, lost: int = 0,
                 spool: Optional[Path] = None):
     path = tmp_path / "spilled"
     path.write_bytes(data)
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     out = io.StringIO()
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]), executor=SpillingExecutor(str(path), lost),
@@ -368,7 +367,7 @@ def test_a_long_result_that_cannot_be_written_keeps_100_kib_and_says_so(tmp_path
             return CommandResult(0, data.decode(), "", 0.01)
 
     text = task("") + "\ntask=1\nhostname=localhost\nexec=local\ncommand=next\n"
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     out = io.StringIO()
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]), executor=InMemory(""),

@@ -9,7 +9,7 @@ from tasker.syntax.taskfile import LoadOptions, build_task_file, header_argument
 
 
 def load(text, **kw):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions(**kw))
+    return build_task_file("t.txt", text, LoadOptions(**kw))
 
 
 def errors_of(text, **kw):
@@ -29,17 +29,18 @@ def errors_of(text, **kw):
     ("no equals here", L.STRAY),
 ])
 def test_line_kinds(line, kind):
-    assert L.classify(line)[0].kind == kind
+    (token,) = L.tokens(line)
+    assert token.type == kind and token.rstrip() == line.strip()
 
 
 def test_blank_lines_are_dropped_and_positions_kept():
-    got = L.classify("\n  \n\t\n  key=v\n")
+    got = L.tokens("\n  \n\t\n  key=v\n")
     assert [(x.line, x.column) for x in got] == [(4, 3)]
 
 
 def test_pair_split_at_first_equals_with_value_column():
-    line = L.classify("  timeout =  30 = x ")[0]
-    assert L.split_pair(line) == ("timeout", "30 = x", 14)
+    (token,) = L.tokens("  timeout =  30 = x ")
+    assert L.split_pair(token) == ("timeout", "30 = x", 14)
 
 
 def test_globals_before_first_task_only():
@@ -109,8 +110,9 @@ def test_invalid_global_name():
 
 
 def test_header_arguments_stop_at_first_pair():
-    lines = L.classify("# c\n-r\n--log-level=DEBUG\nA=1\n--ignored\ntask=0\n")
-    assert [a.text for a in header_arguments(lines)] == ["-r", "--log-level=DEBUG"]
+    text = "# c\n-r\n--log-level=DEBUG  \nA=1\n--ignored\ntask=0\n"
+    assert [(a.text, a.line) for a in header_arguments(text)] == [
+        ("-r", 2), ("--log-level=DEBUG", 3)]
 
 
 def test_expand_env_forms():
@@ -190,11 +192,9 @@ def test_lone_cr_ends_a_line_like_crlf_and_lf(tmp_path):
 
 @pytest.mark.parametrize("text", ["", "\n", "a=1\n\n", "\n\n\nx=2", "a=1", "k=v\r\nq=\r\n",
                                   "  k = v \n#c\n-r\n=x\n"])
-def test_scanner_has_one_row_per_line(text):
-    scanned = L.classify(text)
-    assert len(L._CLEAN_PAIR.findall(text)) == len(text.split("\n")) == len(scanned.pairs)
-    assert [ln.line for ln in scanned] == [n for n, raw in enumerate(text.split("\n"), 1)
-                                           if raw.strip()]
+def test_one_token_per_non_blank_line(text):
+    assert [tok.line for tok in L.tokens(text)] == [n for n, raw in
+                                                   enumerate(text.split("\n"), 1) if raw.strip()]
 
 
 def test_set_values_have_the_limits_of_globals_in_the_file():

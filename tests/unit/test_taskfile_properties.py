@@ -1,6 +1,7 @@
 """Properties of the loader: any text gives a TaskFile or a located TaskFileError."""
 
-import pytest
+from functools import lru_cache
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tasker.syntax import lines as L
@@ -19,7 +20,7 @@ LINE = st.one_of(
 
 
 def load(text):
-    return build_task_file("f.txt", text, L.classify(text), LoadOptions())
+    return build_task_file("f.txt", text, LoadOptions())
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -47,40 +48,36 @@ def test_random_text_never_raises_anything_else(text):
         pass
 
 
-PAIRISH = st.text(alphabet=st.sampled_from(list("ab=#-_ \t\r\x0b\xa0\u2028")), max_size=12)
+PAIRISH = st.text(alphabet=st.sampled_from(list("ab=#-_ \t\r\x0b\x1c\x85\xa0\u2028\u3000\x00")),
+                  max_size=12)
+
+
+def _spec_line(raw):
+    """SPEC II.1.1 in plain Python: the line stripped, its kind, the column of its text."""
+    body = raw.strip()
+    if not body:
+        return None
+    kind = (L.COMMENT if body[0] == "#" else L.CLI_ARG if body[0] == "-"
+            else L.PAIR if "=" in body else L.STRAY)
+    return kind, body, len(raw) - len(raw.lstrip()) + 1
 
 
 @settings(max_examples=500)
 @given(st.lists(PAIRISH, max_size=8))
-def test_pre_split_clean_pairs_agree_with_the_grammar(lines):
-    """The scanner's whole-text split of clean pairs is only a shortcut: same key, value
-    and value column as classifying the line with the grammar and splitting it."""
+def test_the_grammar_lexes_lines_as_the_spec_reads_them(lines):
+    """One token per non-blank line (lines end at "\\n" only, any Unicode blank is
+    stripped), of the kind and at the column the spec says; pairs split at the first `=`."""
     text = "\n".join(lines)
-    scanned = L.classify(text)
-    assert len(L._CLEAN_PAIR.findall(text)) == len(scanned.source)  # one row per line
-    for number, raw in enumerate(text.split("\n"), 1):
-        key, value, other = scanned.pairs[number - 1]
-        assert other == ("" if key else raw)  # an irregular line comes as written
-        slow = L.classify_line(raw, number)
-        if key:
-            assert slow.kind == L.PAIR
-            assert L.split_pair(slow) == (key, value, len(key) + 2)
-        assert scanned.line(number) == slow
+    expected = [(n,) + spec for n, spec in
+                ((n, _spec_line(raw)) for n, raw in enumerate(text.split("\n"), 1)) if spec]
+    tokens = list(L.tokens(text))
+    assert [(t.line, t.type, t.rstrip(), t.column) for t in tokens] == expected
+    for tok in tokens:
+        if tok.type == L.PAIR:
+            key, _, value = tok.rstrip().partition("=")
+            offset = len(key) + 1 + len(value) - len(value.lstrip())
+            assert L.split_pair(tok) == (key.strip(), value.strip(), tok.column + offset)
 
-
-
-@settings(max_examples=300)
-@given(st.lists(PAIRISH, max_size=30), st.integers(1, 40), st.integers(1, 40))
-def test_pairs_split_a_block_at_a_time_are_the_whole_text_split(lines, first, block):
-    """Streaming the pairs in blocks of any size gives the split of the whole text."""
-    text = "\n".join(lines)
-    scanned = L.classify(text)
-    scanned.FIRST_BLOCK_CHARS, scanned.BLOCK_CHARS = first, block
-    streamed = list(scanned.stream_pairs())
-    assert streamed == L._CLEAN_PAIR.findall(text)
-    assert list(scanned) == [L.classify_line(raw, n) for n, raw in
-                                      enumerate(text.split("\n"), 1)
-                                      if L.classify_line(raw, n) is not None]
 
 GLOBAL_LINE = st.sampled_from(["G=g", "H=@G@h", "task=x", "task=1", "task=2", "task=2",
                                "arguments=@G@ @H@", "command=@1_stdout@@G@", "success=@G@=g",
@@ -112,23 +109,21 @@ def test_global_substitution_shortcut_misses_no_task(lines):
     assert results[0] == results[1]
 
 
+@lru_cache(maxsize=None)
+def _whole_grammar():
+    from lark import Lark
+
+    from tasker.grammar_loader import load_grammar
+
+    return Lark(load_grammar("taskfile"), parser="lalr")
+
+
 @settings(max_examples=200)
-@given(st.lists(st.text(alphabet=st.sampled_from(list("ab \r\t=")), max_size=4), max_size=40),
-       st.lists(st.integers(min_value=0, max_value=45), max_size=20), st.integers(0, 3))
-def test_source_lines_fetch_single_lines_as_the_split_does(parts, indexes, block_power):
-    """A line fetched from the text (blocks skipped in C) is the line the split gives."""
-    text = "\n".join(parts)
-    expected = text.split("\n")
-    source = L.SourceLines(text)
-    size = 2 ** block_power  # small blocks, so that block skipping is exercised
-    block = L.re.compile(r"(?:[^\n]*\n){%d}" % size)
-    for i in indexes:
-        if i < len(expected):
-            assert source._one(i, size, block) == expected[i]
-            assert source[i] == expected[i]
-        else:
-            with pytest.raises(IndexError):
-                source._one(i, size, block)
-            with pytest.raises(IndexError):
-                source[i]
-    assert list(source) == expected and len(source) == len(expected)
+@given(st.lists(PAIRISH, max_size=8))
+def test_the_grammars_start_rule_parses_what_the_lexer_reads(lines):
+    """The whole grammar is a definition of a file: its `start` rule, parsed with LALR,
+    accepts any text, and its lines are the lexer's tokens in order."""
+    text = "\n".join(lines)
+    tree = _whole_grammar().parse(text)
+    assert [(line.data.upper(), line.children[0]) for line in tree.children] == \
+        [(tok.type, str(tok)) for tok in L.tokens(text)]

@@ -2,14 +2,13 @@
 
 import pytest
 
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.blocks import SUBTASK_FORBIDDEN, block_errors
 from tasker.validate.structure import structural_errors
 
 
 def load(text):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    return build_task_file("t.txt", text, LoadOptions())
 
 
 PARALLEL = "task=0\ntype=parallel\ntasks=10\n\n"

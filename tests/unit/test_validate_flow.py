@@ -2,13 +2,12 @@
 
 import pytest
 
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.flow import END_FAIL, END_OK, SUB, flow_diagnostics, routing_graph
 
 
 def load(text):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    return build_task_file("t.txt", text, LoadOptions())
 
 
 def t(tid, *fields):

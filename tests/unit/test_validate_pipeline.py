@@ -1,38 +1,11 @@
-"""The validator gives the same findings whether or not its halves run on two cores."""
+"""The validator as one call: its shortcuts change no finding, notes come where they belong."""
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from tasker.syntax import lines as L
+from tasker.syntax.diagnostics import TaskFileError
 from tasker.syntax.taskfile import LoadOptions, build_task_file
-from tasker.validate import pipeline
-
-
-def _file(count):
-    parts = ["G=1\n"]
-    for i in range(count):
-        parts.append(f"task={i}\nhostname=localhost\ncommand=echo\narguments=@{i + 1}_stdout@\n"
-                     f"exec=local\ncondition=@{max(i - 1, 0)}_exit@=0\n")
-        if i % 500 == 7:
-            parts.append("timeout=abc\nbogus=1\non_success=3\n")  # errors and warnings
-    return "".join(parts)
-
-
-def test_forked_and_serial_validation_agree(monkeypatch):
-    text = _file(2100)
-    tf = build_task_file("big.txt", text, L.classify(text), LoadOptions())
-    monkeypatch.setattr(pipeline, "FORK_FROM_TASKS", 10 ** 9)
-    serial = pipeline.find_all(tf)
-    monkeypatch.setattr(pipeline, "FORK_FROM_TASKS", 1)
-    forked = pipeline.find_all(tf)
-    assert forked == serial
-    assert any(d.is_error for d in serial.diagnostics)
-    assert any(not d.is_error for d in serial.diagnostics)
-
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-from tasker.syntax.diagnostics import TaskFileError  # noqa: E402
-from tasker.validate import structure  # noqa: E402
+from tasker.validate import pipeline, structure
 
 LINES = st.sampled_from([
     "G=1", "task=0", "task=1", "task=2", "hostname=h", "hostname= ", "hostname=", "command=c",
@@ -47,7 +20,7 @@ LINES = st.sampled_from([
 def test_structure_shortcuts_change_no_finding(lines):
     text = "\n".join(lines)
     try:
-        tf = build_task_file("s.txt", text, L.classify(text), LoadOptions())
+        tf = build_task_file("s.txt", text, LoadOptions())
     except TaskFileError:
         return
     missing, dangling = [], []
@@ -73,7 +46,7 @@ def test_inline_comment_shortcut_changes_no_finding(lines):
 
     text = "\n".join(lines)
     try:
-        tf = build_task_file("c.txt", text, L.classify(text), LoadOptions())
+        tf = build_task_file("c.txt", text, LoadOptions())
     except TaskFileError:
         return
     every = [d for t in tf.tasks.values() if t.generated_by is None
@@ -104,7 +77,7 @@ def test_reads_of_later_tasks_are_noted_at_info_level():
     text = ("task=0\nhostname=h\ncommand=echo\narguments=@2_stdout@\n"
             "task=1\nhostname=h\ncommand=echo\ncondition=@2_exit@=0\nsuccess=@2_exit@=0\n"
             "task=2\nhostname=h\ncommand=echo\narguments=@0_stdout@\n")
-    tf = build_task_file("d.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("d.txt", text, LoadOptions())
     log = InfoLog()
     pipeline.check_task_file(tf, log)
     assert log.info_lines == [
@@ -119,7 +92,7 @@ def test_notes_name_only_the_results_the_original_knows():
     text = ("task=0\nhostname=h\ncommand=echo\narguments=@1_duration@ @1_hostname@\n"
             "condition=@1_exit_code@=0\n"
             "task=1\nhostname=h\ncommand=echo\n")
-    tf = build_task_file("n.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("n.txt", text, LoadOptions())
     notes = []
     pipeline.check_task_file(tf, InfoLog(), notes=notes)
     assert notes == []
@@ -144,7 +117,7 @@ def test_a_fan_out_block_is_reported_once_not_per_host(arguments):
     """The generated sub-tasks carry the block's fields: a mistake there is the block's."""
     text = ("task=0\ntype=parallel\nhostnames=localhost,127.0.0.1,vm\ncommand=echo\n"
             f"arguments={arguments}\nexec=local\n")
-    tf = build_task_file("f.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("f.txt", text, LoadOptions())
     errors = [d for d in pipeline.validate_task_file(tf) if d.is_error]
     assert len(errors) == 1 and errors[0].message.startswith("Task 0:"), errors
 
@@ -154,7 +127,7 @@ def test_a_fan_out_block_is_reported_once_not_per_host(arguments):
 def test_numbers_of_thousands_of_digits_are_reported_not_crashed_on(field):
     """int() refuses more than 4300 digits: such a value is a located error or literal text."""
     text = "task=0\nhostname=h\ncommand=echo\n" + field.format(n="9" * 5000) + "\n"
-    tf = build_task_file("n.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("n.txt", text, LoadOptions())
     pipeline.validate_task_file(tf)  # (no exception)
 
 

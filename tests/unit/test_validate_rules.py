@@ -3,7 +3,6 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.rules import RuleOptions, parse_int, rule_diagnostics
 
@@ -11,7 +10,7 @@ T0 = "task=0\nhostname=h\ncommand=echo\n"  # lines 1-3: an ordinary task
 
 
 def load(text, **kw):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions(**kw))
+    return build_task_file("t.txt", text, LoadOptions(**kw))
 
 
 def found(text, skip_range=False, **kw):

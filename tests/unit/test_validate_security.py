@@ -3,7 +3,6 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tasker.syntax import lines as L
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 from tasker.validate.security import (
     CHECKED_FIELDS as CHECKED,
@@ -14,7 +13,7 @@ from tasker.validate.security import (
 
 
 def load(text, **kw):
-    return build_task_file("t.txt", text, L.classify(text), LoadOptions(**kw))
+    return build_task_file("t.txt", text, LoadOptions(**kw))
 
 
 def task(hostname="localhost", command="echo", arguments=None, exec_=None):

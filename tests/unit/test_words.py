@@ -17,7 +17,6 @@ from tasker.exec.exectypes import ExecType, build_argv
 from tasker.exec.words import ArgumentsError, compile_words, fill_text, fill_words, split_arguments
 from tasker.report.logger import Log
 from tasker.results import SUCCESS, TaskResult
-from tasker.syntax import lines as L
 from tasker.syntax.placeholders import ResultRef, arguments_template
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
@@ -216,7 +215,7 @@ def run_pair(output, arguments, exec_type="local", environ=None, header=""):
     text = (f"{header}task=0\nhostname=localhost\nexec=local\ncommand=producer\n\n"
             f"task=1\nhostname=db1\nexec={exec_type}\ncommand=consumer\narguments={arguments}\n")
     environ = environ or {}
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions(environ=environ))
+    tf = build_task_file("t.txt", text, LoadOptions(environ=environ))
     ex = Recorder(output)
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False, environ=environ),
                      exec_config=load_exec_config([]), executor=ex, log=Log(stream=io.StringIO()),
@@ -264,7 +263,7 @@ def test_an_apostrophe_in_a_result_does_not_fail_the_next_task():
 def shell_warnings(text):
     from tasker.validate.security import security_diagnostics
 
-    tf = build_task_file("t.txt", text, L.classify(text), LoadOptions())
+    tf = build_task_file("t.txt", text, LoadOptions())
     return [(d.line, d.column, d.message, d.hint) for d in security_diagnostics(tf)
             if "into a shell command line" in d.message]
 
