@@ -212,9 +212,9 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
             with _executors(session, Path(spool)) as executor:
                 ctx = RunContext(taskfile=session.loaded_taskfile,
                                  options=_engine_options(session, start), exec_config=config,
-                                 executor=executor, log=session.log,
-                                 interrupt=session.signals.interrupt, run_state=session.run_state,
-                                 on_task_finished=session.save_state, spool_dir=Path(spool),
+                                 executor=executor, interrupt=session.signals.interrupt,
+                                 events=session.events, run_state=session.run_state,
+                                 spool_dir=Path(spool), mask=session.masker.mask,
                                  output_keeper=_output_keeper(session))
                 # The engine stops at its own points (and cancels running commands) when
                 # a signal triggers the Interrupt: from here on nothing is cut short.

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple
 
 from tasker import __version__
+from tasker.events import Event, Reporters, RunFinished, TaskFinished
 from tasker.record import field, record, replace
+from tasker.report.console import LogReporter
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.paths import RunPaths, state_file_name
+from tasker.report.progress import console_progress
 from tasker.report.stdout_report import StdoutReport
 from tasker.results import RunRecord
 from tasker.signals import SignalRouter, exit_code as signal_exit_code, signal_name
@@ -66,11 +69,19 @@ class Session:
     signals: SignalRouter = field(default_factory=SignalRouter, repr=False, compare=False)
     # `--output-json -`: standard output, kept for the report (see cli._session).
     stdout_report: Optional[StdoutReport] = field(default=None, repr=False, compare=False)
+    # Who observes the run's events (tasker/events.py); see __post_init__.
+    events: Reporters = field(default_factory=Reporters, repr=False, compare=False)
     _sha256: str = field(default="", repr=False, compare=False)
     _run_id: str = field(default="", repr=False, compare=False)
     _ssh_pool: Optional[SshPool] = field(default=None, repr=False, compare=False)
     _ssh_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
                                       compare=False)
+
+    def __post_init__(self) -> None:
+        # The progress line first: it is blanked before the log writes a block's end. The
+        # records last, in the order `finish` writes them: the JSON report, the state file.
+        self.events = Reporters(console_progress(self.log), LogReporter(self.log),
+                                JsonReportWriter(self), StateFileWriter(self))
 
     @property
     def file_sha256(self) -> str:
@@ -125,6 +136,13 @@ class Session:
         self.keeps_state = regular
         masked = {name: self.masker.mask(value) for name, value in self.globals().items()}
         self.paths = replace(self.paths, state_name=state_file_name(self.task_file, masked))
+
+    def close_state(self, exit_code: int) -> None:
+        """The run ended: a successful run's state file says so; the file is closed."""
+        if self.state_writer is not None:
+            if exit_code == 0:
+                self.state_writer.mark_completed()
+            self.state_writer.close()
 
     def save_state(self, current: Optional[int], next_task: Optional[int]) -> None:
         """Write the state file after a finished task (real runs of regular files only)."""
@@ -196,16 +214,13 @@ class Session:
         if error and self.run_state.failure is None and exit_code != 0:
             self.run_state.failure = {"task_id": self.ending_task, "exit_code": exit_code,
                                    "error": error}
-        self._write_report(exit_code, status, ended)
-        if self.state_writer is not None:
-            if exit_code == 0:
-                self.state_writer.mark_completed()
-            self.state_writer.close()
+        self.events.emit(RunFinished(exit_code, status, error, self.ending_task, ended))
         if exit_code != 0:
             signum = self._alert(exit_code, error or status)
             if signum is not None:
                 exit_code, status = self._stopped_during_alert(signum, error or status)
-                self._write_report(exit_code, status, ended)
+                self.events.emit(RunFinished(exit_code, status, error, self.ending_task, ended,
+                                             revised=True))
         self._write_summary(exit_code, ended)
         if exit_code == 0 and self.real_run and self.options.auto_recovery:
             self.paths.state_file.unlink(missing_ok=True)
@@ -231,7 +246,7 @@ class Session:
         if not self.finished:
             self.finished = True
             self.run_state.failure = {"task_id": None, "exit_code": exit_code, "error": error}
-            self._write_report(exit_code, "failed", time.time())
+            self.events.emit(RunFinished(exit_code, "failed", error, None, time.time()))
             self.log.close()
             if self.stdout_report is not None:
                 self.stdout_report.close()
@@ -244,7 +259,8 @@ class Session:
             return None
         return Path(value) if value else self.paths.json_file
 
-    def _write_report(self, exit_code: int, status: str, ended: float) -> None:
+    def write_report(self, exit_code: int, status: str, ended: float) -> None:
+        """Write the JSON report of --output-json (none without it) from the run's record."""
         path = self.report_path()
         if path is None and self.stdout_report is None:
             return
@@ -343,3 +359,37 @@ class Session:
             self.log.info(f"Alert script stdout: {result.stdout.strip()}")
         if result.stderr.strip():
             self.log.warn(f"Alert script stderr: {result.stderr.strip()}")
+
+
+class JsonReportWriter:
+    """Subscriber: the JSON report, written when the run finishes (again when a signal
+    during the alert changed the exit code). It reads the run's record rather than
+    collecting events: the record also holds the results restored from a saved state,
+    which this run never reports, and the state file reads the same record."""
+
+    wants = frozenset((RunFinished,))
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def handle(self, event: Event) -> None:
+        """Write the report on RunFinished."""
+        if isinstance(event, RunFinished):
+            self.session.write_report(event.exit_code, event.status, event.ended)
+
+
+class StateFileWriter:
+    """Subscriber: the state file, saved after every top-level task with where a resumed
+    run goes on, and closed when the run finishes (marked completed on success)."""
+
+    wants = frozenset((TaskFinished, RunFinished))
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def handle(self, event: Event) -> None:
+        """Save on TaskFinished, close on the first RunFinished."""
+        if isinstance(event, TaskFinished):
+            self.session.save_state(event.task_id, event.next_task)
+        elif isinstance(event, RunFinished) and not event.revised:
+            self.session.close_state(event.exit_code)

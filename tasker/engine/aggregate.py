@@ -9,8 +9,9 @@ condition), else `next`, else `all_success` for both kinds of block (C4).
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate_block
@@ -19,6 +20,9 @@ from tasker.engine.step import (
     Goto, Iteration, Step, Stop, is_loop, loop_ends, resolve_int, store_result,
 )
 from tasker.engine.variables import Variables
+from tasker.events import (
+    BlockFinished, BlockProgress, BlockStarted, error, info,
+)
 from tasker.record import replace
 from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
 from tasker.syntax.ast import Task
@@ -53,6 +57,50 @@ def subtasks(ctx: RunContext, task: Task, key: str) -> List[Task]:
                                 20, task.id)
         found.append(sub)
     return found
+
+
+class Tally:
+    """A block's run as events: BlockStarted on entry, BlockProgress whenever a sub-task
+    starts or finishes, BlockFinished on exit (`duration` is then the block's time).
+
+    Workers of a parallel block count from their threads: each change is counted and
+    emitted under one lock, so the progress events arrive in the order of the counts.
+    """
+
+    def __init__(self, ctx: RunContext, start: BlockStarted) -> None:
+        self._ctx, self._start = ctx, start
+        self._lock = threading.Lock()
+        self.done = self.running = self.failed = 0
+        self.duration = 0.0
+        self._t0 = time.monotonic()
+
+    def __enter__(self) -> "Tally":
+        self._ctx.emit(self._start)
+        self._t0 = time.monotonic()
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.duration = elapsed(self._t0)
+        self._ctx.emit(BlockFinished(self._start.block_id, self._start.kind, self.duration,
+                                     aborted=exc_type is not None))
+
+    def started(self) -> None:
+        """A sub-task began running."""
+        with self._lock:
+            self.running += 1
+            self._report()
+
+    def finished(self, success: bool) -> None:
+        """A sub-task is done (after its last attempt)."""
+        with self._lock:
+            self.running -= 1
+            self.done += 1
+            self.failed += 0 if success else 1
+            self._report()
+
+    def _report(self) -> None:
+        self._ctx.emit(BlockProgress(self._start.block_id, self.done, self._start.total,
+                                     self.running, self.failed))
 
 
 def block_result(task: Task, title: str, results: Sequence[TaskResult], started: float,
@@ -115,7 +163,7 @@ def _current(task: Task, result: TaskResult) -> Current:
 def _all_success(ctx: RunContext, task: Task, result: TaskResult, why: str) -> bool:
     counts = result.counts or BlockCounts(0, 0)
     met = counts.total > 0 and counts.failed == 0
-    ctx.log.info(f"Task {task.id}: {why}, using all_success logic: {_ratio(result)} = {met}")
+    ctx.emit(info(f"Task {task.id}: {why}, using all_success logic: {_ratio(result)} = {met}"))
     return met
 
 
@@ -132,12 +180,12 @@ def aggregate_met(ctx: RunContext, task: Task, result: TaskResult) -> Optional[b
         # II.5.2: a conditional block's `next` is a multi-task condition only; `never`
         # and `loop` (which only a parallel block knows) are false there. (`success` was
         # false too, bug C4: it means all_success here as on a parallel block.)
-        ctx.log.info(f"Task {task.id}: 'next={text}' on a conditional block is false")
+        ctx.emit(info(f"Task {task.id}: 'next={text}' on a conditional block is false"))
         return False
     if key == "next" and low == "never":
         return None
     if key == "next" and low == "always":
-        ctx.log.info(f"Task {task.id}: 'next=always' found, proceeding to next task")
+        ctx.emit(info(f"Task {task.id}: 'next=always' found, proceeding to next task"))
         return True
     if key == "next" and low == "success":
         return _all_success(ctx, task, result, "'next=success'")
@@ -145,7 +193,7 @@ def aggregate_met(ctx: RunContext, task: Task, result: TaskResult) -> Optional[b
     if expr is None:  # `next=loop` after the loop is done
         return True
     met = evaluate_block(expr, counts.success, counts.failed, _current(task, result), lookup)
-    ctx.log.info(f"Task {task.id}: Success condition '{text}' evaluated to: {met}")
+    ctx.emit(info(f"Task {task.id}: Success condition '{text}' evaluated to: {met}"))
     return met
 
 
@@ -153,22 +201,22 @@ def route_block(ctx: RunContext, task: Task, result: TaskResult, word: str) -> S
     """Jump, continue with ID + 1, or stop with exit 10, after a parallel/conditional block."""
     met = aggregate_met(ctx, task, result)
     if met is None:
-        ctx.log.info(f"Task {task.id}: 'next=never' found, stopping execution")
-        ctx.log.info("SUCCESS: Task execution completed successfully with 'next=never'.")
+        ctx.emit(info(f"Task {task.id}: 'next=never' found, stopping execution"))
+        ctx.emit(info("SUCCESS: Task execution completed successfully with 'next=never'."))
         return Stop(Outcome(0, "success", task_id=task.id))
     state = "success" if met else "failure"
     key = "on_success" if met else "on_failure"
     if task.has(key):
         tid = target(ctx, task, key)
-        ctx.log.info(f"Task {task.id}: {word} {state} ({_ratio(result)}), jumping to Task {tid}")
+        ctx.emit(info(f"Task {task.id}: {word} {state} ({_ratio(result)}), jumping to Task {tid}"))
         return Goto(tid)
     if met:
-        ctx.log.info(f"Task {task.id}: {word} {state} ({_ratio(result)}), proceeding to next "
-                     "task")
+        ctx.emit(info(f"Task {task.id}: {word} {state} ({_ratio(result)}), proceeding to next "
+                      "task"))
         return Goto(task.id + 1)
-    ctx.log.info(f"Task {task.id}: {word} {state} ({_ratio(result)}) and no on_failure - "
-                 "workflow will fail with exit 10")
-    ctx.log.error(f"FAILED: Workflow stopped - Task {task.id} block condition not met.")
+    ctx.emit(info(f"Task {task.id}: {word} {state} ({_ratio(result)}) and no on_failure - "
+                  "workflow will fail with exit 10"))
+    ctx.emit(error(f"FAILED: Workflow stopped - Task {task.id} block condition not met."))
     return failure_stop(ctx, task, result, f"block {task.id}: {word.lower()} condition not met "
                         f"({_ratio(result)} successful)", 10)
 
@@ -183,7 +231,7 @@ def run_looped(ctx: RunContext, task: Task, once: RunOnce) -> Step:
             return Stop(None)
         if loop_ends(ctx, task, replace(result, stdout=_current(task, result).stdout)):
             return Goto(task.id + 1)
-    ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
+    ctx.emit(info(f"Task {task.id}: Loop complete - max iterations reached"))
     return Goto(task.id + 1)
 
 

@@ -2,7 +2,7 @@
 
 Shared by every kind of task: an ordinary task, a loop iteration and a block
 sub-task attempt all come through `execute`, which returns the stored
-result and logs the Appendix A lines for it under the given label.
+result and reports it (the events behind the Appendix A lines) under the given label.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import split_stream
 from tasker.engine.streams import Stream, discard, log_view, save_text, text_length
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
+from tasker.events import (
+    CommandFinished, CommandLaunched, OutputSplit, error, info, warn,
+)
 from tasker.exec.base import (
     MEMORY_LIMIT, PROCESS, SSH, CommandResult, CommandSpec, append_line, lost_output_note,
 )
@@ -74,10 +77,10 @@ def choose_exec(ctx: RunContext, task: Task, variables: Variables) -> Tuple[str,
 
 def _clamp(ctx: RunContext, value: float) -> float:
     if value < MIN_TIMEOUT:
-        ctx.log.warn(f"Timeout {value:g} too low, using minimum {MIN_TIMEOUT:g}")
+        ctx.emit(warn(f"Timeout {value:g} too low, using minimum {MIN_TIMEOUT:g}"))
         return MIN_TIMEOUT
     if value > MAX_TIMEOUT:
-        ctx.log.warn(f"Timeout {value:g} too high, using maximum {MAX_TIMEOUT:g}")
+        ctx.emit(warn(f"Timeout {value:g} too high, using maximum {MAX_TIMEOUT:g}"))
         return MAX_TIMEOUT
     return value
 
@@ -92,7 +95,7 @@ def choose_timeout(ctx: RunContext, task: Task, exec_name: str, variables: Varia
             return _clamp(ctx, float(value))
         why = "Unresolved variables in timeout" if not resolved else \
             f"Invalid timeout value '{text}'"
-        ctx.log.warn(f"Task {task.id}: {why}. Will check other sources.")
+        ctx.emit(warn(f"Task {task.id}: {why}. Will check other sources."))
     config = ctx.exec_config
     xtype = config.types.get(exec_name)
     platform_default = config.default_timeout if config.source else None
@@ -133,13 +136,13 @@ def arguments_of(ctx: RunContext, task: Task, split: bool,
     return text, (fill_words(compile_words(template), variables.fill) if split else None)
 
 
-def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:
-    """Run (or, in a dry run, pretend to run) a prepared command, logging its start."""
-    shown = prep.shown(ctx.log.mask)
-    if ctx.options.dry_run:
-        ctx.log.info(f"Task {label}: [DRY RUN] Would execute: {shown}")
+def run_prepared(ctx: RunContext, task_id: int, label: str, prep: Prepared) -> CommandResult:
+    """Run (or, in a dry run, pretend to run) a prepared command, reporting its start."""
+    shown = prep.shown(ctx.mask)  # (each word masked, then quoted)
+    dry_run = ctx.options.dry_run
+    ctx.emit(CommandLaunched(task_id, label, prep.exec_shown, shown, dry_run))
+    if dry_run:
         return CommandResult(exit_code=0, stdout=DRY_RUN_STDOUT, stderr="", duration=0.0)
-    ctx.log.info(f"Task {label}: Executing [{prep.exec_shown}]: {shown}")
     spec = CommandSpec(argv=prep.argv, timeout=prep.timeout, display=shown,
                        transport=prep.transport, host=prep.hostname)
     return ctx.executor.run(spec, ctx.interrupt.event)
@@ -150,24 +153,19 @@ def run_prepared(ctx: RunContext, label: str, prep: Prepared) -> CommandResult:
 READS_OUTPUT = ("stdout_split", "stderr_split", "success", "failure", "next", "loop_break")
 
 
-def log_streams(ctx: RunContext, label: str, result: CommandResult, timeout: float,
-                streams: Tuple[Tuple[str, Optional[int]], Tuple[str, Optional[int]]]) -> None:
-    """The Exit code / STDOUT / STDERR lines of Appendix A."""
-    if result.timed_out:
-        ctx.log.info(f"Task {label}: Timeout after {timeout:g} seconds. Process killed.")
-    ctx.log.info(f"Task {label}: Exit code: {result.exit_code}")
-    for name, (text, total) in zip(("STDOUT", "STDERR"), streams):
-        if text.strip():
-            ctx.log.info(f"Task {label}: {name}: {ctx.log.shorten(text, total=total)}")
+def report_finished(ctx: RunContext, task_id: int, label: str, result: CommandResult,
+                    timeout: float, stdout: Tuple[str, Optional[int]],
+                    stderr: Tuple[str, Optional[int]]) -> None:
+    """The command ended: its exit code and its outputs as the log shows them."""
+    ctx.emit(CommandFinished(task_id, label, result.exit_code, result.timed_out, timeout,
+                             stdout[0], stdout[1], stderr[0], stderr[1]))
 
 
 def split_streams(ctx: RunContext, task: Task, label: str, stdout: Stream, stderr: Stream,
                   notes: List[str]) -> Tuple[Stream, Stream]:
-    """Apply stdout_split / stderr_split, logging the split values.
+    """Apply stdout_split / stderr_split, reporting the split values.
 
-    As TASKER does, a split value that is empty (or blank) gets no `Split STDOUT:` /
-    `Split STDERR:` line, as an empty output gets no `STDOUT:` line. A note on a split
-    value that could not be kept whole is added to `notes`.
+    A note on a split value that could not be kept whole is added to `notes`.
     """
     split = []
     for name, key, stream in (("stdout", "stdout_split", stdout),
@@ -177,9 +175,7 @@ def split_streams(ctx: RunContext, task: Task, label: str, stdout: Stream, stder
             if note:
                 notes.append(note)
             text, total = log_view(stream, True)
-            if text.strip():
-                ctx.log.info(f"Task {label}: Split {name.upper()}: "
-                             f"{ctx.log.shorten(text, total=total)}")
+            ctx.emit(OutputSplit(task.id, label, name, text, total))
         split.append(stream)
     return split[0], split[1]
 
@@ -191,18 +187,18 @@ def judge_success(ctx: RunContext, task: Task, label: str, current: Current,
     expr = task.conditions.get(success_key)
     if expr is not None:
         value = evaluate(expr, current, variables.lookup)
-        ctx.log.info(f"Task {label}: Success condition '{task.get(success_key)}' "
-                     f"evaluated to: {value}")
+        ctx.emit(info(f"Task {label}: Success condition '{task.get(success_key)}' "
+                      f"evaluated to: {value}"))
         return value
     expr = task.conditions.get("failure")
     if expr is not None:
         failed = evaluate(expr, current, variables.lookup)
-        ctx.log.info(f"Task {label}: Failure condition '{task.get('failure')}' evaluated to: "
-                     f"{failed} → success={not failed}")
+        ctx.emit(info(f"Task {label}: Failure condition '{task.get('failure')}' evaluated to: "
+                      f"{failed} → success={not failed}"))
         return not failed
     if log_default:
-        ctx.log.info(f"Task {label}: Success condition 'exit_0' evaluated to: "
-                     f"{current.exit_code == 0}")
+        ctx.emit(info(f"Task {label}: Success condition 'exit_0' evaluated to: "
+                      f"{current.exit_code == 0}"))
     return current.exit_code == 0
 
 
@@ -250,7 +246,7 @@ def _store_streams(ctx: RunContext, label: str, result: CommandResult, out: Stre
     stderr, err_note = _bounded_stream(ctx, err, result.stderr_file, result.stderr_lost > 0,
                                        "stderr")
     for note in notes + [n for n in (out_note, err_note) if n]:
-        ctx.log.warn(f"Task {label}: {note}")
+        ctx.emit(warn(f"Task {label}: {note}"))
         stderr = stderr._replace(text=append_line(stderr.text, note))  # (the cut stays)
     return stdout, stderr
 
@@ -259,9 +255,9 @@ def warn_lost(ctx: RunContext, label: str, result: CommandResult) -> None:
     """A WARN line for each stream whose tail the executor could not keep (no spill file)."""
     for name, lost in (("stdout", result.stdout_lost), ("stderr", result.stderr_lost)):
         if lost:
-            ctx.log.warn(f"Task {label}: {lost} bytes of its {name} past the first "
-                         f"{MEMORY_LIMIT} were lost: the spill file could not be written "
-                         "(its stderr says why)")
+            ctx.emit(warn(f"Task {label}: {lost} bytes of its {name} past the first "
+                          f"{MEMORY_LIMIT} were lost: the spill file could not be written "
+                          "(its stderr says why)"))
 
 
 def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
@@ -277,15 +273,15 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
     try:
         prep = prepare(ctx, task, variables)
     except ArgumentsError as exc:
-        ctx.log.error(f"Task {label}: arguments cannot be split: {exc}")
+        ctx.emit(error(f"Task {label}: arguments cannot be split: {exc}"))
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started,
                           hostname=(task.get("hostname") or ""))
-    result = run_prepared(ctx, label, prep)
+    result = run_prepared(ctx, task.id, label, prep)
     if ctx.output_keeper is not None and not ctx.options.dry_run:
         keep_outputs(ctx.output_keeper, task, label, prep.hostname, result, it)
     if result.not_found and not in_block:
-        ctx.log.error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
-                      f"{prep.argv[0]}")
+        ctx.emit(error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
+                       f"{prep.argv[0]}"))
         raise FatalRunError(f"program '{prep.argv[0]}' was not found", 20, task.id)
     success, stdout, stderr = judge_outputs(ctx, task, label, result, prep.timeout,
                                             lambda current: judge_success(
@@ -295,7 +291,7 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
     return TaskResult(
         task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
-        command=prep.shown(ctx.log.mask), start_time=started, duration=result.duration,
+        command=prep.shown(ctx.mask), start_time=started, duration=result.duration,
         stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
         stderr_cut=stderr.cut, stdout_length=stdout.length, stderr_length=stderr.length)
 
@@ -314,11 +310,12 @@ def keep_outputs(keeper: OutputKeeper, task: Task, label: str, hostname: str,
 def judge_outputs(ctx: RunContext, task: Task, label: str, result: CommandResult,
                   timeout: float, judge: Callable[[Current], bool]
                   ) -> Tuple[bool, StoredStream, StoredStream]:
-    """What a command's outputs say and keep: log them, split them, `judge` success on
+    """What a command's outputs say and keep: report them, split them, `judge` success on
     them (whole, in chunks when spilled), and bound them for storing."""
     out, err = Stream(result.stdout, result.stdout_file), Stream(result.stderr, result.stderr_file)
     needed = any(key in task.fields for key in READS_OUTPUT)
-    log_streams(ctx, label, result, timeout, (log_view(out, needed), log_view(err, needed)))
+    report_finished(ctx, task.id, label, result, timeout, log_view(out, needed),
+                    log_view(err, needed))
     if result.stdout_lost or result.stderr_lost:
         warn_lost(ctx, label, result)
     notes: List[str] = []

@@ -12,15 +12,13 @@ from __future__ import annotations
 import time
 from typing import List, Optional
 
-from tasker.engine.aggregate import (
-    block_result, elapsed, run_aggregate_block, store_block, subtasks,
-)
+from tasker.engine.aggregate import Tally, block_result, run_aggregate_block, store_block, subtasks
 from tasker.engine.context import FatalRunError, RunContext
 from tasker.engine.evaluate import Current, evaluate
-from tasker.engine.progress import console_progress
 from tasker.engine.step import Goto, Step
 from tasker.engine.subtask import Slot, retry_policy, run_subtask
 from tasker.engine.variables import Variables
+from tasker.events import BlockStarted, info, warn
 from tasker.results import TaskResult
 from tasker.syntax.ast import Task
 
@@ -29,8 +27,8 @@ def choose_branch(ctx: RunContext, task: Task) -> bool:
     """Evaluate the block's `condition` on placeholders and globals only."""
     value = evaluate(task.conditions["condition"], Current(),
                      Variables(ctx.results()).lookup)
-    ctx.log.info(f"Task {task.id}: Conditional block condition '{task.get('condition')}' "
-                 f"evaluated to: {value}")
+    ctx.emit(info(f"Task {task.id}: Conditional block condition '{task.get('condition')}' "
+                  f"evaluated to: {value}"))
     return value
 
 
@@ -45,19 +43,18 @@ def run_conditional_once(ctx: RunContext, task: Task,
     if not subs:
         raise FatalRunError(f"Task {task.id}: the {word} branch ({key}) is empty", 20, task.id)
     slot = Slot(task.id, retry_policy(ctx, task), iteration)
-    ctx.log.info(f"Task {task.id}: Executing {word} branch with {len(subs)} tasks "
-                 f"(sequential{slot.policy.describe()})")
     results: List[TaskResult] = []
-    started, t0 = time.time(), time.monotonic()
-    with console_progress(task.id, len(subs), ctx.log) as progress:
+    started = time.time()
+    start = BlockStarted(task.id, "conditional", len(subs), branch=branch,
+                         retry=slot.policy.retry)
+    with Tally(ctx, start) as tally:
         for sub in subs:
             if ctx.interrupt.requested:
                 break
-            progress.started()
+            tally.started()
             results.append(run_subtask(ctx, slot, sub))
-            progress.finished(results[-1].success)
-    duration = elapsed(t0)
-    ctx.log.info(f"Task {task.id}: Conditional execution completed in {duration:.2f} seconds")
+            tally.finished(results[-1].success)
+    duration = tally.duration
     if ctx.interrupt.requested:  # no block result: the sub-tasks that ended keep theirs,
         return None  # and a resumed run runs the whole block again (I.4a)
     result = block_result(task, f"Conditional {word} branch", results, started, duration,
@@ -69,7 +66,7 @@ def run_conditional_once(ctx: RunContext, task: Task,
 def run_conditional(ctx: RunContext, task: Task) -> Step:
     """A conditional block from start to routing; without a condition it is passed over."""
     if "condition" not in task.conditions:
-        ctx.log.warn(f"Task {task.id}: conditional block without a condition, skipping it")
+        ctx.emit(warn(f"Task {task.id}: conditional block without a condition, skipping it"))
         return Goto(task.id + 1)
     return run_aggregate_block(ctx, task, "Conditional",
                                lambda iteration: run_conditional_once(ctx, task, iteration))

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
+from tasker.events import Event, Reporters
 from tasker.record import field, record
 from tasker.results import RunRecord, TaskResult
 from tasker.engine.errors import FatalRunError  # (re-exported: the engines import it from here)
@@ -85,18 +86,23 @@ class RunContext:
     options: EngineOptions
     exec_config: ExecConfig
     executor: Executor
-    log: Log
     interrupt: Interrupt
+    # Who observes the run (tasker/events.py): the log, the progress line, the records.
+    events: Reporters = field(default_factory=Reporters)
     run_state: RunRecord = field(default_factory=RunRecord)
     # Where streams too large to keep with a stored result are written (None: kept).
     spool_dir: Optional[Path] = None
-    # Called after every finished top-level task with (task id, intended next id).
-    on_task_finished: Callable[[int, Optional[int]], None] = lambda tid, nxt: None
+    # Masks the secrets in the command line an executor may show in its own messages.
+    mask: Callable[[str], str] = field(default=lambda text: text)
     # The results placeholders read, when not the live ones: the sub-tasks of a parallel
     # block see the results as they were when the block started (II.5.1 step 5).
     visible: Optional[Mapping[int, TaskResult]] = None
     # With --output-dir: keeps every command's whole outputs, as they come (None: not kept).
     output_keeper: Optional[OutputKeeper] = None
+
+    def emit(self, event: Event) -> None:
+        """Report `event` to every subscriber of the run."""
+        self.events.emit(event)
 
     def results(self) -> Mapping[int, TaskResult]:
         """The stored results `@N_...@` placeholders resolve against here."""

@@ -18,6 +18,7 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.routing import failure_stop, target
 from tasker.engine.step import Goto, Step, Stop, store_result
 from tasker.engine.variables import Variables
+from tasker.events import error, info
 from tasker.results import FAILED, SUCCESS, TaskResult
 from tasker.syntax.ast import Task
 
@@ -27,13 +28,13 @@ def decide(ctx: RunContext, task: Task) -> bool:
     lookup = Variables(ctx.results()).lookup
     if "success" in task.conditions:
         value = evaluate(task.conditions["success"], Current(), lookup)
-        ctx.log.info(f"Task {task.id}: Decision condition '{task.get('success')}' "
-                     f"evaluated to: {value}")
+        ctx.emit(info(f"Task {task.id}: Decision condition '{task.get('success')}' "
+                      f"evaluated to: {value}"))
         return value
     if "failure" in task.conditions:
         failed = evaluate(task.conditions["failure"], Current(), lookup)
-        ctx.log.info(f"Task {task.id}: Decision condition 'failure={task.get('failure')}' "
-                     f"evaluated to: {failed} → success={not failed}")
+        ctx.emit(info(f"Task {task.id}: Decision condition 'failure={task.get('failure')}' "
+                      f"evaluated to: {failed} → success={not failed}"))
         return not failed
     raise FatalRunError(f"Task {task.id}: decision block needs 'success' or 'failure'",
                         20, task.id)
@@ -41,11 +42,11 @@ def decide(ctx: RunContext, task: Task) -> bool:
 
 def run_decision(ctx: RunContext, task: Task) -> Step:
     """Evaluate, store and route a decision block."""
-    ctx.log.info(f"Task {task.id}: DECISION - Evaluating conditions")
+    ctx.emit(info(f"Task {task.id}: DECISION - Evaluating conditions"))
     ctx.run_state.execution_path.append(task.id)
     passed = decide(ctx, task)
-    ctx.log.info(f"Task {task.id}: Decision PASSED" if passed else
-                 f"Task {task.id}: Decision FAILED (success condition not met)")
+    ctx.emit(info(f"Task {task.id}: Decision PASSED" if passed else
+                  f"Task {task.id}: Decision FAILED (success condition not met)"))
     result = TaskResult(task.id, 0 if passed else 1, success=passed,
                         status=SUCCESS if passed else FAILED, start_time=time.time())
     store_result(ctx, result)
@@ -60,17 +61,17 @@ def route_decision(ctx: RunContext, task: Task, result: TaskResult) -> Step:
     if task.has(key):
         tid = target(ctx, task, key)
         word = "success" if passed else "failure"
-        ctx.log.info(f"Task {task.id}: Decision {word}, jumping to task {tid} ({key})")
+        ctx.emit(info(f"Task {task.id}: Decision {word}, jumping to task {tid} ({key})"))
         return Goto(tid)
     nxt = (task.get("next") or "").strip().lower()
     if nxt == "never":
-        ctx.log.info(f"Task {task.id}: 'next=never' found, stopping execution")
-        ctx.log.info("SUCCESS: Task execution completed successfully with 'next=never'.")
+        ctx.emit(info(f"Task {task.id}: 'next=never' found, stopping execution"))
+        ctx.emit(info("SUCCESS: Task execution completed successfully with 'next=never'."))
         return Stop(Outcome(0, "success", task_id=task.id))
     if passed or nxt == "always":
-        ctx.log.info(f"Task {task.id}: Continuing to task {task.id + 1}")
+        ctx.emit(info(f"Task {task.id}: Continuing to task {task.id + 1}"))
         return Goto(task.id + 1)
-    ctx.log.info(f"Task {task.id}: Decision failed and no on_failure - workflow will fail "
-                 "with exit 10")
-    ctx.log.error(f"FAILED: Workflow stopped - decision Task {task.id} failed.")
+    ctx.emit(info(f"Task {task.id}: Decision failed and no on_failure - workflow will fail "
+                  "with exit 10"))
+    ctx.emit(error(f"FAILED: Workflow stopped - decision Task {task.id} failed."))
     return failure_stop(ctx, task, result, f"decision {task.id} failed", 10)

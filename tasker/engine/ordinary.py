@@ -14,8 +14,9 @@ from tasker.engine.context import Outcome, RunContext
 from tasker.engine.routing import failed_resume_point, route
 from tasker.engine.step import (
     Goto, Interrupted, Iteration, Step, Stop, condition_allows, is_loop, loop_ends,
-    resolve_int, sleep_after, store_result,
+    report_started, resolve_int, sleep_after, store_result,
 )
+from tasker.events import info
 from tasker.record import replace
 from tasker.results import FAILED, SUCCESS, TaskResult
 from tasker.syntax.ast import Task
@@ -25,17 +26,17 @@ from tasker.syntax.numbers import MAX_LOOP
 def return_now(ctx: RunContext, task: Task, label: str) -> Stop:
     """End the run with the task's `return` code (II.3.6); `label` is `N.k` in a loop."""
     code = resolve_int(ctx, task, "return")
-    ctx.log.info(f"Task {label}: Returning with exit code {code}")
+    ctx.emit(info(f"Task {label}: Returning with exit code {code}"))
     if code == 0:
-        ctx.log.info("SUCCESS: Task execution completed successfully with return code 0")
+        ctx.emit(info("SUCCESS: Task execution completed successfully with return code 0"))
         return Stop(Outcome(0, "success", task_id=task.id))
-    ctx.log.info(f"FAILURE: Task execution failed with return code {code}")
+    ctx.emit(info(f"FAILURE: Task execution failed with return code {code}"))
     return Stop(Outcome(code % 256, "failed", f"return code {code}", task.id))
 
 
 def return_only(ctx: RunContext, task: Task) -> Stop:
     """A task with `return` and no command: store its result and stop."""
-    ctx.log.info(f"Task {task.id}: Return-only task (no command to execute)")
+    ctx.emit(info(f"Task {task.id}: Return-only task (no command to execute)"))
     code = resolve_int(ctx, task, "return")
     store_result(ctx, TaskResult(task.id, code, success=code == 0,
                                  status=SUCCESS if code == 0 else FAILED,
@@ -47,10 +48,11 @@ def return_only(ctx: RunContext, task: Task) -> Stop:
 def run_command(ctx: RunContext, task: Task, label: str,
                 it: Iteration = Iteration()) -> TaskResult:
     """Execute the command and store the result (without the task's sleep)."""
+    report_started(ctx, task, label, it)
     result = command.execute(ctx, task, label, it=it)
     if it.iteration is not None:
         result = replace(result, iterations=it.iteration)
-    store_result(ctx, result, it)
+    store_result(ctx, result, it, label)
     ctx.run_state.last_task = task.id
     return result
 
@@ -77,7 +79,7 @@ def run_loop(ctx: RunContext, task: Task) -> Step:
         if loop_ends(ctx, task, result):
             break
     else:
-        ctx.log.info(f"Task {task.id}: Loop complete - max iterations reached")
+        ctx.emit(info(f"Task {task.id}: Loop complete - max iterations reached"))
     return Goto(task.id + 1)
 
 

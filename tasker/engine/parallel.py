@@ -14,13 +14,11 @@ import threading
 import time
 from typing import Callable, List, Optional
 
-from tasker.engine.aggregate import (
-    block_result, elapsed, run_aggregate_block, store_block, subtasks,
-)
+from tasker.engine.aggregate import Tally, block_result, run_aggregate_block, store_block, subtasks
 from tasker.engine.context import RunContext
-from tasker.engine.progress import console_progress
 from tasker.engine.step import Step, resolve_int
 from tasker.engine.subtask import Slot, retry_policy, run_subtask
+from tasker.events import BlockStarted
 from tasker.record import replace
 from tasker.results import TaskResult
 from tasker.syntax.ast import Task
@@ -86,22 +84,21 @@ def run_parallel_once(ctx: RunContext, task: Task,
     subs = subtasks(ctx, task, "tasks")
     limit = max_parallel(ctx, task)
     slot = Slot(task.id, retry_policy(ctx, task), iteration)
-    ctx.log.info(f"Task {task.id}: Starting parallel execution of {len(subs)} tasks "
-                 f"(max_parallel={limit}{slot.policy.describe()})")
     results: List[Optional[TaskResult]] = [None] * len(subs)
-    started, t0 = time.time(), time.monotonic()
+    started = time.time()
     # Sub-tasks read the results as they were when the block started, never a sibling's
     # (which one finished first would decide the outcome); each is stored when it ends.
     sub_ctx = replace(ctx, visible=dict(ctx.run_state.results))
-    with console_progress(task.id, len(subs), ctx.log) as progress:
+    start = BlockStarted(task.id, "parallel", len(subs), max_parallel=limit,
+                         retry=slot.policy.retry)
+    with Tally(ctx, start) as tally:
         def work(i: int) -> None:
-            progress.started()
+            tally.started()
             result = results[i] = run_subtask(sub_ctx, slot, subs[i])
-            progress.finished(result.success)
+            tally.finished(result.success)
 
         run_pool(len(subs), limit, work, ctx.interrupt.stop)
-    duration = elapsed(t0)
-    ctx.log.info(f"Task {task.id}: Parallel execution completed in {duration:.2f} seconds")
+    duration = tally.duration
     if ctx.interrupt.requested:  # no block result: the sub-tasks that ended keep theirs,
         return None  # and a resumed run runs the whole block again (I.4a)
     done = [r for r in results if r is not None]

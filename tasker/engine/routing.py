@@ -8,6 +8,7 @@ from tasker.engine.context import FatalRunError, Outcome, RunContext
 from tasker.engine.evaluate import evaluate, stored_current
 from tasker.engine.step import Goto, Step, Stop, resolve_int
 from tasker.engine.variables import Variables
+from tasker.events import error, info, warn
 from tasker.results import TaskResult
 from tasker.syntax.ast import Task
 
@@ -57,7 +58,7 @@ def jump(ctx: RunContext, task: Task, key: str, met: bool) -> Goto:
     """Follow `on_success`/`on_failure`, with the log line parsers look for."""
     tid = target(ctx, task, key)
     word = "met" if met else "not met"
-    ctx.log.info(f"Task {task.id}: Success condition {word}, jumping to Task {tid}")
+    ctx.emit(info(f"Task {task.id}: Success condition {word}, jumping to Task {tid}"))
     return Goto(tid)
 
 
@@ -66,24 +67,24 @@ def route_next(ctx: RunContext, task: Task, result: TaskResult) -> Step:
     word = (task.get("next") or "").strip()
     low = word.lower()
     if low == "never":
-        ctx.log.info(f"Task {task.id}: 'next=never' found, stopping execution")
-        ctx.log.info("SUCCESS: Task execution completed successfully with 'next=never'.")
+        ctx.emit(info(f"Task {task.id}: 'next=never' found, stopping execution"))
+        ctx.emit(info("SUCCESS: Task execution completed successfully with 'next=never'."))
         return Stop(Outcome(0, "success", task_id=task.id))
     if low == "always":
-        ctx.log.info(f"Task {task.id}: 'next=always' found, proceeding to next task")
+        ctx.emit(info(f"Task {task.id}: 'next=always' found, proceeding to next task"))
         return Goto(task.id + 1)
     current = stored_current(task, result, result.success)
     cond = task.conditions.get("next")  # (none for `next=loop` without loop=N, when
     # validation was skipped: a word no condition matches, false as in TASKER)
     met = cond is not None and evaluate(cond, current, Variables(ctx.results()).lookup)
     if met:
-        ctx.log.info(f"Task {task.id}: Proceeding to next task ({word}=TRUE)")
+        ctx.emit(info(f"Task {task.id}: Proceeding to next task ({word}=TRUE)"))
         return jump(ctx, task, "on_success", True) if task.has("on_success") \
             else Goto(task.id + 1)
-    ctx.log.info(f"Task {task.id}: Stopping execution ({word}=FALSE)")
+    ctx.emit(info(f"Task {task.id}: Stopping execution ({word}=FALSE)"))
     if task.has("on_failure"):
         return jump(ctx, task, "on_failure", False)
-    ctx.log.error("FAILED: Workflow stopped - next condition not met (End Failure Block).")
+    ctx.emit(error("FAILED: Workflow stopped - next condition not met (End Failure Block)."))
     return failure_stop(ctx, task, result, f"next condition '{word}' not met")
 
 
@@ -98,18 +99,18 @@ def route(ctx: RunContext, task: Task, result: TaskResult) -> Step:
     if not ok and has_f:
         return jump(ctx, task, "on_failure", False)
     if ok:
-        ctx.log.info(f"Task {task.id}: No routing specified, task succeeded - "
-                     "proceeding to next task")
+        ctx.emit(info(f"Task {task.id}: No routing specified, task succeeded - "
+                      "proceeding to next task"))
         return Goto(task.id + 1)
     if has_s:
-        ctx.log.info(f"Task {task.id}: Failure with on_success-only pattern - "
-                     "workflow will fail with exit 10")
+        ctx.emit(info(f"Task {task.id}: Failure with on_success-only pattern - "
+                      "workflow will fail with exit 10"))
         return failure_stop(ctx, task, result, "task failed and only on_success is set", 10)
     if ctx.options.fire_and_forget:
-        ctx.log.warn(f"Task {task.id}: No routing specified, task failed - "
-                     "continuing anyway (fire-and-forget mode)")
+        ctx.emit(warn(f"Task {task.id}: No routing specified, task failed - "
+                      "continuing anyway (fire-and-forget mode)"))
         return Goto(task.id + 1)
-    ctx.log.info(f"Task {task.id}: No routing specified, task failed - stopping execution")
-    ctx.log.error(f"FAILED: Workflow stopped - last task (Task {task.id}) failed with exit "
-                  f"code {result.exit_code}.")
+    ctx.emit(info(f"Task {task.id}: No routing specified, task failed - stopping execution"))
+    ctx.emit(error(f"FAILED: Workflow stopped - last task (Task {task.id}) failed with exit "
+                   f"code {result.exit_code}."))
     return failure_stop(ctx, task, result, f"task {task.id} failed")

@@ -3,7 +3,8 @@
 One loop picks the task with the current ID, hands it to the runner of its kind
 (`RUNNERS`: the blocks by their type, every other task to `run_ordinary`), and
 follows the `Step` it returns: go to another ID, or stop with an outcome. After
-every task it tells the caller where a resumed run would go on (the state file).
+every task it reports where the walk goes (RoutingDecided) and where a resumed run
+would go on (TaskFinished: the state file is saved on it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tasker.engine.ordinary import run_ordinary
 from tasker.engine.parallel import run_parallel
 from tasker.engine.routing import failed_resume_point, failure_stop, jump
 from tasker.engine.step import BadValue, Goto, Interrupted, Step, Stop, store_result
+from tasker.events import RoutingDecided, RunStarted, TaskFinished, error, info, warn
 from tasker.record import replace
 from tasker.results import FAILED, TaskResult
 from tasker.syntax.ast import Task
@@ -41,9 +43,9 @@ def start_id(ctx: RunContext) -> int:
         start = 0 if 0 in tasks else min(tasks)
     restored = any(tid < start for tid in ctx.run_state.results)
     if start > 0 and not restored:  # with restored results the earlier tasks do resolve
-        ctx.log.warn(f"# WARNING: Task dependencies @X_stdout@, @X_stderr@, @X_stdout_file@, "
-                     f"@X_stderr_file@, @X_success@ for tasks 0-{start - 1} will be unresolved")
-        ctx.log.warn(f"# Tasks {start}+ may fail if they depend on results from earlier tasks")
+        ctx.emit(warn(f"# WARNING: Task dependencies @X_stdout@, @X_stderr@, @X_stdout_file@, "
+                      f"@X_stderr_file@, @X_success@ for tasks 0-{start - 1} will be unresolved"))
+        ctx.emit(warn(f"# Tasks {start}+ may fail if they depend on results from earlier tasks"))
     return start
 
 
@@ -54,10 +56,10 @@ def interrupted(ctx: RunContext, task_id: Optional[int] = None) -> Outcome:
     if task_id is None:
         task_id = ctx.run_state.last_task
     if ctx.interrupt.signum is None and ctx.interrupt.halt_reason is not None:
-        ctx.log.error(f"Stopping: {ctx.interrupt.halt_reason}; no more tasks are started")
+        ctx.emit(error(f"Stopping: {ctx.interrupt.halt_reason}; no more tasks are started"))
         return Outcome(EXIT_RECORDS, "failed", ctx.interrupt.halt_reason, task_id)
     signum = ctx.interrupt.signum or 15
-    ctx.log.warn("Graceful shutdown requested - stopping execution")
+    ctx.emit(warn("Graceful shutdown requested - stopping execution"))
     return Outcome(128 + signum, "interrupted", f"interrupted by signal {signum}", task_id)
 
 
@@ -68,7 +70,7 @@ def value_failed(ctx: RunContext, task: Task, exc: BadValue) -> Step:
     why the run ended there; `on_failure` takes over when the bad field was not
     a routing target itself, otherwise the run stops as for an unrouted failure.
     """
-    ctx.log.error(exc.message)
+    ctx.emit(error(exc.message))
     state = ctx.run_state
     prior = state.results.get(task.id)
     if prior is not None and state.last_task == task.id:
@@ -84,8 +86,8 @@ def value_failed(ctx: RunContext, task: Task, exc: BadValue) -> Step:
         try:
             return jump(ctx, task, "on_failure", False)
         except BadValue as again:
-            ctx.log.error(again.message)
-    ctx.log.error(f"FAILED: Workflow stopped - {exc.message}")
+            ctx.emit(error(again.message))
+    ctx.emit(error(f"FAILED: Workflow stopped - {exc.message}"))
     return failure_stop(ctx, task, result, exc.message)
 
 
@@ -106,10 +108,22 @@ def resume_point(ctx: RunContext, tid: int, nxt: Step) -> Optional[int]:
     return None if nxt.outcome.status == "success" else failed_resume_point(ctx, tid)
 
 
+def routing_decided(ctx: RunContext, tid: int, nxt: Step) -> RoutingDecided:
+    """The walk's decision after task `tid` as an event."""
+    if isinstance(nxt, Goto):
+        if nxt.task_id in ctx.taskfile.tasks:
+            return RoutingDecided(tid, nxt.task_id, "next")
+        return RoutingDecided(tid, None, "end")
+    if isinstance(nxt, Stop) and nxt.outcome is not None:
+        return RoutingDecided(tid, None, nxt.outcome.status)
+    return RoutingDecided(tid, None, "interrupted")
+
+
 def run_workflow(ctx: RunContext) -> Outcome:
     """Walk the workflow from the start task until it stops or runs off the end."""
     tasks = ctx.taskfile.tasks
     tid = start_id(ctx)
+    ctx.emit(RunStarted(str(ctx.taskfile.path), ctx.options.dry_run, time.time(), tid))
     while tid in tasks:
         if ctx.interrupt.requested:
             return interrupted(ctx)
@@ -119,9 +133,10 @@ def run_workflow(ctx: RunContext) -> Outcome:
         except BadValue as exc:
             nxt = value_failed(ctx, task, exc)
         except FatalRunError as exc:
-            ctx.on_task_finished(tid, failed_resume_point(ctx, tid))
+            ctx.emit(TaskFinished(tid, failed_resume_point(ctx, tid)))
             raise exc
-        ctx.on_task_finished(tid, resume_point(ctx, tid, nxt))
+        ctx.emit(routing_decided(ctx, tid, nxt))
+        ctx.emit(TaskFinished(tid, resume_point(ctx, tid, nxt)))
         if not isinstance(nxt, Goto):
             outcome = nxt.outcome if isinstance(nxt, Stop) else None
             return outcome if outcome is not None else interrupted(ctx, tid)
@@ -129,7 +144,7 @@ def run_workflow(ctx: RunContext) -> Outcome:
     if ctx.interrupt.requested:
         return interrupted(ctx)
     n = len(ctx.run_state.execution_path)
-    ctx.log.info(f"SUCCESS: Task execution completed - {n} task(s) executed successfully.")
+    ctx.emit(info(f"SUCCESS: Task execution completed - {n} task(s) executed successfully."))
     return Outcome(0, "success", task_id=ctx.run_state.last_task)
 
 

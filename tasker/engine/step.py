@@ -14,6 +14,7 @@ from typing import NamedTuple, Optional, Union
 from tasker.engine.context import Outcome, RunContext
 from tasker.engine.evaluate import Current, evaluate, stored_current
 from tasker.engine.variables import Variables
+from tasker.events import AttemptFinished, TaskStarted, debug, info, warn
 from tasker.results import SKIPPED, SKIPPED_STDERR, TaskResult, TraceEntry
 from tasker.syntax.ast import Task
 from tasker.syntax.numbers import MAX_SLEEP, parse_int, parse_seconds
@@ -76,13 +77,24 @@ def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer",
 
 
 def store_result(ctx: RunContext, result: TaskResult, it: Iteration = Iteration(),
-                 skipped: bool = False) -> None:
-    """Store a result in the run state, so placeholders and the records see it, and trace it."""
+                 label: Optional[str] = None, skipped: bool = False) -> None:
+    """Store a result in the run state, so placeholders and the records see it, trace it,
+    and report it (`label`: as the log names the execution, default the task's ID)."""
     ctx.run_state.store(result)
     ctx.run_state.trace.append(TraceEntry(
         task=result.task_id, block=it.block, iteration=it.iteration, attempt=it.attempt,
         hostname=result.hostname, exit_code=result.exit_code, success=result.success,
         skipped=skipped, start_time=result.start_time, duration=result.duration))
+    ctx.emit(AttemptFinished(result.task_id, label or str(result.task_id), it.block,
+                             it.iteration, it.attempt, result, skipped))
+
+
+def report_started(ctx: RunContext, task: Task, label: str, it: Iteration) -> None:
+    """Report that an execution of `task` begins, on the host its field names now."""
+    host = task.get("hostname") or ""
+    if "@" in host:
+        host = Variables(ctx.results()).resolve(host)[0]
+    ctx.emit(TaskStarted(task.id, label, it.block, host.strip(), it.iteration, it.attempt))
 
 
 def condition_allows(ctx: RunContext, task: Task, label: str,
@@ -97,13 +109,13 @@ def condition_allows(ctx: RunContext, task: Task, label: str,
     value = evaluate(expr, Current(), Variables(ctx.results()).lookup)
     text = task.get("condition")
     if value:
-        ctx.log.info(f"Task {label}: Condition '{text}' evaluated to TRUE, executing task")
+        ctx.emit(info(f"Task {label}: Condition '{text}' evaluated to TRUE, executing task"))
         return True
-    ctx.log.info(f"Task {label}: Condition '{text}' evaluated to FALSE, skipping task")
+    ctx.emit(info(f"Task {label}: Condition '{text}' evaluated to FALSE, skipping task"))
     store_result(ctx, TaskResult(task.id, -1, stderr=SKIPPED_STDERR, status=SKIPPED,
                                  hostname=task.get("hostname") or "", start_time=time.time(),
                                  attempts=it.attempt, iterations=it.iteration or 1),
-                 it, skipped=True)
+                 it, label, skipped=True)
     return False
 
 
@@ -113,20 +125,20 @@ def sleep_after(ctx: RunContext, task: Task, label: str) -> None:
         return
     text, resolved = Variables(ctx.results()).resolve(task.get("sleep") or "")
     if not resolved:  # SPEC II.4.2: an unresolved sleep is skipped (no WARN line)
-        ctx.log.debug(f"Task {label}: sleep value '{text.strip()}' has unresolved "
-                      "placeholders; not sleeping")
+        ctx.emit(debug(f"Task {label}: sleep value '{text.strip()}' has unresolved "
+                       "placeholders; not sleeping"))
         return
     seconds = parse_seconds(text)
     if seconds is None:
-        ctx.log.warn(f"Task {label}: sleep value '{text.strip()}' is not a number of seconds; "
-                     "not sleeping")
+        ctx.emit(warn(f"Task {label}: sleep value '{text.strip()}' is not a number of seconds; "
+                      "not sleeping"))
         return
     if seconds > MAX_SLEEP:
-        ctx.log.warn(f"Task {label}: sleep {seconds:g} is too long, using the maximum "
-                     f"{MAX_SLEEP:g}")
+        ctx.emit(warn(f"Task {label}: sleep {seconds:g} is too long, using the maximum "
+                      f"{MAX_SLEEP:g}"))
         seconds = MAX_SLEEP
     if seconds > 0:
-        ctx.log.info(f"Task {label}: Sleeping for {seconds:g} seconds")
+        ctx.emit(info(f"Task {label}: Sleeping for {seconds:g} seconds"))
         ctx.interrupt.stop.wait(seconds)
 
 
@@ -145,12 +157,12 @@ def loop_ends(ctx: RunContext, task: Task, result: TaskResult) -> bool:
     lookup = Variables(ctx.results()).lookup
     brk = task.conditions.get("loop_break")
     if brk is not None and evaluate(brk, stored_current(task, result), lookup):
-        ctx.log.info(f"Task {task.id}: Breaking loop - loop_break condition "
-                     f"'{task.get('loop_break')}' satisfied")
+        ctx.emit(info(f"Task {task.id}: Breaking loop - loop_break condition "
+                      f"'{task.get('loop_break')}' satisfied"))
         return True
     keep_going = task.conditions.get("next")  # only `next=loop&COND` is parsed
     current = stored_current(task, result, result.success)
     if keep_going is not None and not evaluate(keep_going, current, lookup):
-        ctx.log.info(f"Task {task.id}: Breaking loop - loop condition no longer holds")
+        ctx.emit(info(f"Task {task.id}: Breaking loop - loop condition no longer holds"))
         return True
     return False

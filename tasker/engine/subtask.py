@@ -16,13 +16,15 @@ from typing import Optional, Tuple
 from tasker.engine import command
 from tasker.engine.context import FatalRunError, RunContext
 from tasker.engine.step import (
-    BadValue, Iteration, condition_allows, resolve_int, sleep_after, store_result,
+    BadValue, Iteration, condition_allows, report_started, resolve_int, sleep_after,
+    store_result,
 )
 from tasker.engine.variables import Variables
+from tasker.events import CommandLaunched, SubtaskFinished, error, info, warn
 from tasker.exec.base import TIMEOUT_EXIT
 from tasker.exec.exectypes import ArgumentsError
 from tasker.record import record, replace
-from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT, TaskResult
+from tasker.results import FAILED, SUCCESS, TaskResult
 from tasker.syntax.ast import BLOCK_TYPES, Task
 from tasker.syntax.numbers import parse_int, parse_seconds
 
@@ -44,11 +46,10 @@ class RetryPolicy:
         """Most attempts a sub-task gets."""
         return 1 + self.count if self.enabled else 1
 
-    def describe(self) -> str:
-        """The suffix of the block's start line."""
-        if not self.enabled:
-            return ""
-        return f", retry_failed=true (count={self.count}, delay={self.delay:g}s)"
+    @property
+    def retry(self) -> Optional[Tuple[int, float]]:
+        """(count, delay) when retry is on, as the block's start is reported; else None."""
+        return (self.count, self.delay) if self.enabled else None
 
 
 @record(frozen=True)
@@ -69,12 +70,12 @@ def _coerced(ctx: RunContext, block: Task, key: str, bounds: Tuple[float, float]
     value = Variables(ctx.results()).resolve(text)[0].strip()
     number = parse_seconds(value) if key == "retry_delay" else parse_int(value)
     if number is None:
-        ctx.log.warn(f"Invalid retry configuration: {key} '{value}' is not a number, "
-                     f"using {default:g}")
+        ctx.emit(warn(f"Invalid retry configuration: {key} '{value}' is not a number, "
+                      f"using {default:g}"))
         return default
     low, high = bounds
     if not low <= number <= high:
-        ctx.log.warn(f"{key} {number:g} out of range ({low:g}-{high:g}), using {default:g}")
+        ctx.emit(warn(f"{key} {number:g} out of range ({low:g}-{high:g}), using {default:g}"))
         return default
     return number
 
@@ -97,7 +98,7 @@ def _returned(ctx: RunContext, task: Task) -> TaskResult:
     try:
         code = resolve_int(ctx, task, "return")
     except BadValue as exc:
-        ctx.log.error(exc.message)
+        ctx.emit(error(exc.message))
         return TaskResult(task.id, 1, stderr=exc.message, status=FAILED,
                           hostname=task.get("hostname") or "", start_time=time.time())
     return TaskResult(task.id, code, success=code == 0, status=SUCCESS if code == 0 else FAILED,
@@ -110,10 +111,10 @@ def _dry_run(ctx: RunContext, task: Task, label: str) -> TaskResult:
     try:
         prep = command.prepare(ctx, task, Variables(ctx.results()))
     except ArgumentsError as exc:
-        ctx.log.error(f"Task {label}: arguments cannot be split: {exc}")
+        ctx.emit(error(f"Task {label}: arguments cannot be split: {exc}"))
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started)
-    shown = prep.shown(ctx.log.mask)
-    ctx.log.info(f"Task {label}: [DRY RUN] Would execute: {shown}")
+    shown = prep.shown(ctx.mask)
+    ctx.emit(CommandLaunched(task.id, label, prep.exec_shown, shown, dry_run=True))
     return TaskResult(task.id, 0, stdout=DRY_RUN_STDOUT, success=True, status=SUCCESS,
                       hostname=prep.hostname, exec_type=prep.exec_name, command=shown,
                       start_time=started)
@@ -123,9 +124,10 @@ def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResul
     """One attempt: skip, return value, dry run or the command; stored and traced."""
     if not ctx.options.dry_run and not condition_allows(ctx, task, label, it):
         return ctx.run_state.results[task.id]  # condition_allows stored the skipped result
+    report_started(ctx, task, label, it)
     if ctx.options.dry_run and task.has("return"):
         # not evaluated in a dry run: it succeeds like every sub-task there (II.7.3)
-        ctx.log.info(f"Task {label}: [DRY RUN] Would return: {task.get('return')}")
+        ctx.emit(info(f"Task {label}: [DRY RUN] Would return: {task.get('return')}"))
         result = TaskResult(task.id, 0, stdout=DRY_RUN_STDOUT, success=True, status=SUCCESS,
                             start_time=time.time())
     elif task.has("return"):
@@ -135,7 +137,7 @@ def attempt(ctx: RunContext, task: Task, label: str, it: Iteration) -> TaskResul
     else:
         result = command.execute(ctx, task, label, in_block=True, it=it)
     result = replace(result, attempts=it.attempt)
-    store_result(ctx, result, it)
+    store_result(ctx, result, it, label)
     if not task.has("return"):
         sleep_after(ctx, task, label)
     return result
@@ -148,8 +150,8 @@ def _check_subtask(ctx: RunContext, slot: Slot, task: Task) -> None:
                             "blocks cannot be nested", 20, slot.block_id)
     stripped = [key for key in ROUTING_KEYS if task.has(key)]
     if stripped:
-        ctx.log.warn(f"Task {slot.block_id}: Stripped routing parameters from subtask {task.id} "
-                     f"({', '.join(stripped)}). Sub-tasks of a block do not route.")
+        ctx.emit(warn(f"Task {slot.block_id}: Stripped routing parameters from subtask {task.id} "
+                      f"({', '.join(stripped)}). Sub-tasks of a block do not route."))
 
 
 def _retry_wanted(ctx: RunContext, policy: RetryPolicy, result: TaskResult, k: int) -> bool:
@@ -168,24 +170,11 @@ def run_subtask(ctx: RunContext, slot: Slot, task: Task) -> TaskResult:
         result = attempt(ctx, task, label, Iteration(slot.iteration, k, slot.block_id))
         if not _retry_wanted(ctx, policy, result, k):
             break
-        ctx.log.info(f"Task {label}: FAILED - will retry as Task {base}.{k + 1} "
-                     f"in {policy.delay:g}s")
+        ctx.emit(info(f"Task {label}: FAILED - will retry as Task {base}.{k + 1} "
+                      f"in {policy.delay:g}s"))
         # Waiting on the interrupt event lets Ctrl-C cut the delay short.
         if not ctx.options.dry_run and ctx.interrupt.stop.wait(policy.delay):
             break
         k += 1
-    _log_final(ctx, policy, base, result, k)
+    ctx.emit(SubtaskFinished(slot.block_id, task.id, base, k, policy.enabled, result))
     return result
-
-
-def _log_final(ctx: RunContext, policy: RetryPolicy, base: str, result: TaskResult,
-               k: int) -> None:
-    """The retry summary (when retry is on) and the `Completed` line."""
-    label = f"{base}.{k}" if policy.enabled else base
-    if policy.enabled and k > 1:
-        if result.success:
-            ctx.log.info(f"Task {label}: SUCCESS after {k - 1} retry attempt(s)")
-        else:
-            ctx.log.info(f"Task {label}: FAILED after {k - 1} retry attempt(s) - giving up")
-    suffix = {TIMEOUT: " (timeout)", SKIPPED: " (skipped)"}.get(result.status, "")
-    ctx.log.info(f"Task {base}: Completed - Success: {result.success}{suffix}")

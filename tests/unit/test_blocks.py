@@ -7,10 +7,10 @@ import time
 import pytest
 
 from tasker.engine.context import EngineOptions, FatalRunError, Interrupt, RunContext
-from tasker.engine.progress import Progress
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
@@ -55,7 +55,8 @@ def run(text, table=None, delay=0.0, interrupt=None, **opts):
     ex = FakeExecutor(table or {}, delay)
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=opts.pop("dry_run", False),
                                                         **opts),
-                     exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
+                     exec_config=load_exec_config([]), executor=ex,
+                     events=log_events(Log(stream=out)),
                      interrupt=interrupt or Interrupt())
     outcome = run_workflow(ctx)
     return outcome, ctx.run_state, out.getvalue(), ex
@@ -448,30 +449,6 @@ def test_interrupt_stops_launching_and_returns_130():
     assert len(ex.calls) == 2 and 2 not in rec.results  # nothing after the block ran
     # The sub-tasks keep what ran; an interrupted block stores no result of its own (I.4a)
     assert sorted(r for r in rec.results) == [10, 11] and outcome.task_id == 1
-
-
-# ---- progress line -------------------------------------------------------------------------------
-class FakeTTY(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_line_draws_and_clears():
-    stream = FakeTTY()
-    with Progress(7, 3, enabled=True, stream=stream, refresh=0.01, show_after=0) as p:
-        p.started()
-        p.finished(False)
-        time.sleep(0.05)
-    text = stream.getvalue()
-    assert "[block 7] 1/3, running 0, failed 1, elapsed" in text
-    assert text.endswith("\r") and "\n" not in text
-
-
-def test_progress_line_disabled_writes_nothing():
-    stream = FakeTTY()
-    with Progress(7, 3, enabled=False, stream=stream, show_after=0) as p:
-        p.started()
-    assert stream.getvalue() == ""
 
 
 # ---- parallel: what sub-tasks see, success= over next=loop, the aggregate stdout ----------

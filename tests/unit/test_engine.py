@@ -9,6 +9,7 @@ from tasker.engine.context import EngineOptions, FatalRunError, Interrupt, RunCo
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
@@ -36,7 +37,8 @@ def run(text, table=None, **opts):
     ex = FakeExecutor(table or {})
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=opts.pop("dry_run", False),
                                                         **opts),
-                     exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
+                     exec_config=load_exec_config([]), executor=ex,
+                     events=log_events(Log(stream=out)),
                      interrupt=Interrupt())
     outcome = run_workflow(ctx)
     return outcome, ctx.run_state, out.getvalue(), ex
@@ -271,7 +273,8 @@ def test_a_huge_run_time_sleep_is_capped_not_a_crash():
     out = io.StringIO()
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]),
-                     executor=FakeExecutor({"cmd0": (0, "1e300", "")}), log=Log(stream=out),
+                     executor=FakeExecutor({"cmd0": (0, "1e300", "")}),
+                     events=log_events(Log(stream=out)),
                      interrupt=interrupt)
     outcome = run_workflow(ctx)
     assert "sleep 1e+300 is too long, using the maximum 1e+09" in out.getvalue()

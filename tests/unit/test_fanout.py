@@ -8,6 +8,7 @@ from tasker.engine.context import EngineOptions, Interrupt, RunContext
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.syntax.condition import MultiTask
 from tasker.syntax.fanout import expand_hostnames, host_list, subtask_id
@@ -115,7 +116,8 @@ def run(text, failing=()):
     ex = HostExecutor(failing)
     out = io.StringIO()
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
-                     exec_config=load_exec_config([]), executor=ex, log=Log(stream=out),
+                     exec_config=load_exec_config([]), executor=ex,
+                     events=log_events(Log(stream=out)),
                      interrupt=Interrupt())
     return run_workflow(ctx), ctx.run_state, out.getvalue(), ex
 

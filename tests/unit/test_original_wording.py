@@ -19,6 +19,7 @@ from tasker.engine.context import EngineOptions, Interrupt, Outcome, RunContext
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult, CommandSpec
 from tasker.exec.config import load_exec_config
+from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.results import RunRecord
 from tasker.syntax.taskfile import LoadOptions, build_task_file
@@ -47,7 +48,8 @@ def run(text: str, table: Dict[str, Answer]) -> Tuple[Outcome, RunRecord, str, F
     tf = build_task_file("t.txt", text, LoadOptions())
     out, fake = io.StringIO(), Fake(table)
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
-                     exec_config=load_exec_config([]), executor=fake, log=Log(stream=out),
+                     exec_config=load_exec_config([]), executor=fake,
+                     events=log_events(Log(stream=out)),
                      interrupt=Interrupt())
     outcome = run_workflow(ctx)
     return outcome, ctx.run_state, out.getvalue(), fake

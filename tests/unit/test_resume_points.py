@@ -16,8 +16,10 @@ import pytest
 
 from tasker.engine.context import EngineOptions, FatalRunError, Interrupt, RunContext
 from tasker.engine.sequential import run_workflow
+from tasker.events import Reporters, TaskFinished
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.report.console import LogReporter
 from tasker.report.logger import Log
 from tasker.resume import resume_task
 from tasker.syntax.taskfile import LoadOptions, build_task_file
@@ -54,6 +56,17 @@ class Executor:
         return CommandResult(code, "", "", 0.01)
 
 
+class SavedStates:
+    """Records what the state file would save: (task, next task) per TaskFinished."""
+
+    def __init__(self, saves: List[Tuple[int, Optional[int]]]) -> None:
+        self.saves = saves
+
+    def handle(self, event) -> None:
+        if isinstance(event, TaskFinished):
+            self.saves.append((event.task_id, event.next_task))
+
+
 def run(text: str, table=None, trigger: Optional[str] = None):
     """Run `text`; (outcome or FatalRunError, saves [(task, next)], executed commands,
     log text, run record)."""
@@ -63,8 +76,9 @@ def run(text: str, table=None, trigger: Optional[str] = None):
     ex = Executor(table or {}, interrupt)
     tf = build_task_file("t.txt", text, LoadOptions())
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
-                     exec_config=load_exec_config([]), executor=ex, log=Log(stream=console),
-                     interrupt=interrupt, on_task_finished=lambda t, n: saves.append((t, n)))
+                     exec_config=load_exec_config([]), executor=ex,
+                     events=Reporters(SavedStates(saves), LogReporter(Log(stream=console))),
+                     interrupt=interrupt)
     try:
         outcome = run_workflow(ctx)
     except FatalRunError as exc:

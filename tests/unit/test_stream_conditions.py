@@ -29,6 +29,7 @@ from tasker.engine.streams import (
 )
 from tasker.exec.base import MEMORY_LIMIT, CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.report.console import log_events
 from tasker.report.logger import Log, shorten
 from tasker.syntax.condition import parse_condition
 from tasker.syntax.condition_ast import (
@@ -307,7 +308,7 @@ def run_spilled(tmp_path: Path, text: str, data: bytes, lost: int = 0,
     out = io.StringIO()
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]), executor=SpillingExecutor(str(path), lost),
-                     log=Log(stream=out), interrupt=Interrupt(),
+                     events=log_events(Log(stream=out)), interrupt=Interrupt(),
                      spool_dir=spool or tmp_path / "spool")
     outcome = run_workflow(ctx)
     return outcome, ctx.run_state, out.getvalue(), str(path)
@@ -371,7 +372,8 @@ def test_a_long_result_that_cannot_be_written_keeps_100_kib_and_says_so(tmp_path
     out = io.StringIO()
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
                      exec_config=load_exec_config([]), executor=InMemory(""),
-                     log=Log(stream=out), interrupt=Interrupt(), spool_dir=blocker / "spool")
+                     events=log_events(Log(stream=out)), interrupt=Interrupt(),
+                     spool_dir=blocker / "spool")
     outcome = run_workflow(ctx)
     assert outcome.exit_code == 0 and ctx.run_state.execution_path == [0, 1]
     stored = ctx.run_state.results[0]

@@ -15,6 +15,7 @@ from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.exec.exectypes import ExecType, build_argv
 from tasker.exec.words import ArgumentsError, compile_words, fill_text, fill_words, split_arguments
+from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.results import SUCCESS, TaskResult
 from tasker.syntax.placeholders import ResultRef, arguments_template
@@ -218,7 +219,8 @@ def run_pair(output, arguments, exec_type="local", environ=None, header=""):
     tf = build_task_file("t.txt", text, LoadOptions(environ=environ))
     ex = Recorder(output)
     ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False, environ=environ),
-                     exec_config=load_exec_config([]), executor=ex, log=Log(stream=io.StringIO()),
+                     exec_config=load_exec_config([]), executor=ex,
+                     events=log_events(Log(stream=io.StringIO())),
                      interrupt=Interrupt())
     outcome = run_workflow(ctx)
     assert outcome.exit_code == 0

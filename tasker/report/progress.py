@@ -6,6 +6,9 @@ cleared before the block's completion lines are logged. It is never written
 to the log file (it does not go through the Log) and never when stdout or
 stderr is not a terminal. NO_COLOR and TERM=dumb only concern colour, and the
 line uses none: no escape sequences at all, just carriage returns and blanks.
+
+`ProgressReporter` draws it from the run's events (BlockStarted, BlockProgress,
+BlockFinished); the engine only counts.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import sys
 import threading
 import time
 from typing import Any, Optional, TextIO
+
+from tasker.events import BlockFinished, BlockProgress, BlockStarted, Event
 
 REFRESH = 0.25  # seconds between redraws
 SHOW_AFTER = 0.5  # quick blocks finish before a line would only flicker
@@ -27,16 +32,39 @@ def wanted(stdout: TextIO, stderr: TextIO) -> bool:
         return False
 
 
-def console_progress(block_id: int, total: int, log: Any = None) -> "Progress":
-    """A block's progress line on this process's console (drawn only on a terminal).
+class ProgressReporter:
+    """Subscriber that shows the running block's progress line (blocks do not nest, so
+    there is at most one). With `log`, the line is blanked before each log line."""
 
-    With `log`, the line is blanked before each log line so the two never mix.
-    """
-    return Progress(block_id, total, enabled=wanted(sys.stdout, sys.stderr), log=log)
+    wants = frozenset((BlockStarted, BlockProgress, BlockFinished))
+
+    def __init__(self, log: Any = None, stream: Optional[TextIO] = None,
+                 refresh: float = REFRESH, show_after: float = SHOW_AFTER) -> None:
+        self.log, self.stream = log, stream
+        self.refresh, self.show_after = refresh, show_after
+        self._current: Optional[Progress] = None
+
+    def handle(self, event: Event) -> None:
+        """Start, update or end the line (the events come in the block's order)."""
+        if isinstance(event, BlockProgress):
+            if self._current is not None:
+                self._current.update(event)
+        elif isinstance(event, BlockStarted):
+            self._current = Progress(event.block_id, event.total, enabled=True,
+                                     stream=self.stream, refresh=self.refresh,
+                                     show_after=self.show_after, log=self.log).__enter__()
+        elif isinstance(event, BlockFinished) and self._current is not None:
+            current, self._current = self._current, None
+            current.__exit__(None, None, None)
+
+
+def console_progress(log: Any = None) -> Optional[ProgressReporter]:
+    """The progress subscriber of this process's console; None when it is not a terminal."""
+    return ProgressReporter(log) if wanted(sys.stdout, sys.stderr) else None
 
 
 class Progress:
-    """Counts a block's sub-tasks and, when enabled, draws the live line from a thread."""
+    """A block's counts and, when enabled, the live line drawn from a thread."""
 
     def __init__(self, block_id: int, total: int, *, enabled: bool,
                  stream: Optional[TextIO] = None, refresh: float = REFRESH,
@@ -54,18 +82,10 @@ class Progress:
         self._shown = 0  # length of the line on screen, 0 when none
         self._started = time.monotonic()
 
-    # -- counters (called from worker threads) ----------------------------------------
-    def started(self) -> None:
-        """A sub-task began running."""
+    def update(self, counts: BlockProgress) -> None:
+        """Take the block's latest counts (from the thread that emitted them)."""
         with self._lock:
-            self.running += 1
-
-    def finished(self, success: bool) -> None:
-        """A sub-task finished (after its last attempt)."""
-        with self._lock:
-            self.running -= 1
-            self.done += 1
-            self.failed += 0 if success else 1
+            self.done, self.running, self.failed = counts.done, counts.running, counts.failed
 
     def line(self) -> str:
         """The status text as it is drawn."""
