@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 import time
 from pathlib import Path
@@ -171,6 +172,8 @@ class Session:
         if error and self.record.failure is None and exit_code != 0:
             self.record.failure = {"task_id": self.ending_task, "exit_code": exit_code,
                                    "error": error}
+        if self.real_run and self.phase == "execution":  # (it started executing)
+            self._recap()
         self._write_report(exit_code, status, ended)
         if self.state_writer is not None:
             if exit_code == 0:
@@ -214,6 +217,14 @@ class Session:
         if value is None:
             return None
         return Path(value) if value else self.paths.json_file
+
+    def _recap(self) -> None:
+        """The RECAP of what ran, on the console (in colour on a terminal) and in the log."""
+        from tasker.report.executions import execution
+        from tasker.report.recap import log_recap, wants_colour
+
+        executions = [execution(entry, self.masker) for entry in list(self.record.trace)]
+        log_recap(self.log, executions, wants_colour(sys.stdout, self.environ))
 
     def _write_report(self, exit_code: int, status: str, ended: float) -> None:
         path = self.report_path()

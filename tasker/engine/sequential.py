@@ -43,7 +43,8 @@ def record(ctx: RunContext, result: TaskResult, it: Iteration = Iteration(),
     ctx.record.trace.append(TraceEntry(
         task=result.task_id, block=it.block, iteration=it.iteration, attempt=it.attempt,
         hostname=result.hostname, exit_code=result.exit_code, success=result.success,
-        skipped=skipped, start_time=result.start_time, duration=result.duration))
+        skipped=skipped, start_time=result.start_time, duration=result.duration,
+        status=result.status))
 
 
 def condition_allows(ctx: RunContext, task: Task, label: str,

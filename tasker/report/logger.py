@@ -185,6 +185,20 @@ class Log:
         """Log at the named level."""
         self._emit(level_rank(level), msg)
 
+    def styled(self, msg: str, sgr: str = "") -> None:
+        """Log at INFO; the console's copy is wrapped in the terminal colour `sgr` (e.g. "31",
+        none when ""), the file's stays plain. The caller decides whether colour fits."""
+        text = escape_controls(self._masker.mask(msg))  # (escaped before the colour is added)
+        with self._lock:
+            prefix = f"[{self._timestamp()}] "
+            shown = self._rank >= LEVELS["INFO"]
+            if shown and sgr and self._stream is not None:
+                self._console(f"{prefix}\x1b[{sgr}m{text}\x1b[0m\n")
+                shown = False
+            self._write(prefix, text + "\n", shown)
+        if self._error_untold:
+            self._tell_write_error()
+
     def plain(self, msg: str) -> None:
         """A line without timestamp or tag, on the console and in the file."""
         text = escape_controls(self._masker.mask(msg)) + "\n"
