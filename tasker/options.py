@@ -115,6 +115,9 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--alert-on-failure", metavar="SCRIPT", help="run SCRIPT when the run fails")
     p.add_argument("--output-json", nargs="?", const="", metavar="PATH",
                    help="write the JSON run report (default path under <logdir>/output/)")
+    p.add_argument("--output-html", metavar="FILE",
+                   help="write a self-contained HTML report of the run (timeline, recap, "
+                   "outputs) to FILE, mode 0600")
     p.add_argument("--set", dest="set", action="append", type=_assignment,
                    metavar="NAME=VALUE", help="override or add a global variable (repeatable)")
     p.add_argument("--graph", choices=("dot", "mermaid"), help="print the workflow as a graph")
@@ -211,7 +214,7 @@ def _ssh_options(p: argparse.ArgumentParser) -> None:
 DEFAULTS: Dict[str, Any] = {
     "run": False, "log_dir": None, "log_level": "INFO", "debug": False, "type": None,
     "project": None, "start_from": None, "timeout": None, "alert_on_failure": None,
-    "output_json": None, "set": [], "graph": None,
+    "output_json": None, "output_html": None, "set": [], "graph": None,
     "ssh_config": None, "ssh_user": None, "ssh_connect_timeout": None, "ssh_max_connect": 32,
     "ssh_max_transports": 256,
 }

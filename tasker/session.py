@@ -226,7 +226,22 @@ class Session:
         executions = [execution(entry, self.masker) for entry in list(self.record.trace)]
         log_recap(self.log, executions, wants_colour(sys.stdout, self.environ))
 
+    def _write_html(self, exit_code: int, status: str, ended: float) -> None:
+        """The `--output-html` report (only runs that ask for one pay for it)."""
+        from tasker.report.executions import run_view
+        from tasker.report.html_report import write_html
+
+        view = run_view(self.record, self.masker, task_file=str(self.task_file.absolute()),
+                        status=status, exit_code=exit_code, dry_run=not self.options.run,
+                        started=self.started, ended=ended)
+        try:
+            write_html(Path(self.options.output_html), view)
+        except OSError as exc:
+            self.log.warn(f"Failed to write the HTML report: {exc}")
+
     def _write_report(self, exit_code: int, status: str, ended: float) -> None:
+        if self.options.output_html:
+            self._write_html(exit_code, status, ended)
         path = self.report_path()
         if path is None:
             return
