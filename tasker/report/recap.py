@@ -187,16 +187,15 @@ def wants_colour(stream: Optional[TextIO], environ: Mapping[str, str]) -> bool:
 
 
 def log_recap(log: Log, executions: Sequence[Execution], colour: bool) -> None:
-    """Write the RECAP through `log` at INFO (console in colour when `colour`)."""
-    def say(text: str, sgr: str) -> None:
-        log.styled(text, sgr if colour else "")
-
-    say("RECAP", BOLD)
+    """Write the RECAP through `log` at INFO, all lines at once (console in colour when
+    `colour`)."""
+    lines = [("RECAP", BOLD)]
     if not executions:
-        say("  no task ran", "")
-        return
-    for text, status in table_lines(recap_rows(executions)):
-        say(text, COLOURS.get(status, BOLD if not status else ""))
-    every_row = row_of_all(executions)
-    failed = any(row.failed for row in every_row)
-    say("  " + closing_line(every_row), COLOURS[FAILED] if failed else COLOURS[SUCCESS])
+        lines.append(("  no task ran", ""))
+    else:
+        lines += [(text, COLOURS.get(status, BOLD if not status else ""))
+                  for text, status in table_lines(recap_rows(executions))]
+        every_row = row_of_all(executions)
+        failed = any(row.failed for row in every_row)
+        lines.append(("  " + closing_line(every_row), COLOURS[FAILED if failed else SUCCESS]))
+    log.styled_lines(lines if colour else [(text, "") for text, _sgr in lines])

@@ -173,3 +173,19 @@ def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
     finally:
         for fd in (master, slave, read, write):
             os.close(fd)
+
+
+class CountingStream(io.StringIO):
+    """A console that counts its writes."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_the_recap_is_written_at_once_so_no_other_line_comes_between() -> None:
+    console = CountingStream()
+    log_recap(Log(stream=console), [ex(n, start=n) for n in range(80)], colour=True)
+    assert console.writes == 1 and len(console.getvalue().splitlines()) == 83
