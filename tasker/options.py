@@ -120,6 +120,9 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--output-dir", metavar="DIR",
                    help="keep every command's whole stdout and stderr as files in DIR "
                    "(secrets masked, mode 0600; real runs only; listed in the JSON report)")
+    p.add_argument("--output-html", metavar="FILE",
+                   help="write a self-contained HTML report of the run (timeline, recap, "
+                   "outputs) to FILE, mode 0600")
     p.add_argument("--set", dest="set", action="append", type=_assignment,
                    metavar="NAME=VALUE", help="override or add a global variable (repeatable)")
     p.add_argument("--graph", choices=("dot", "mermaid"), help="print the workflow as a graph")
@@ -218,7 +221,7 @@ def _ssh_options(p: argparse.ArgumentParser) -> None:
 DEFAULTS: Dict[str, Any] = {
     "run": False, "log_dir": None, "log_level": "INFO", "debug": False, "type": None,
     "project": None, "start_from": None, "timeout": None, "alert_on_failure": None,
-    "output_json": None, "output_dir": None, "set": [], "graph": None,
+    "output_json": None, "output_dir": None, "output_html": None, "set": [], "graph": None,
     "ssh_config": None, "ssh_user": None, "ssh_connect_timeout": None, "ssh_max_connect": 32,
     "ssh_max_transports": 256,
 }

@@ -84,6 +84,9 @@ class TraceEntry:
     skipped: bool = False
     start_time: float = 0.0
     duration: float = 0.0
+    # success, failed, timeout or skipped, as the result's `status` (the recap and the HTML
+    # report colour by it; exit_code alone cannot tell a timeout from an exit 124).
+    status: str = ""
 
 
 @record

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 import time
 from pathlib import Path
@@ -80,8 +81,10 @@ class Session:
     def __post_init__(self) -> None:
         # The progress line first: it is blanked before the log writes a block's end. The
         # records last, in the order `finish` writes them: the JSON report, the state file.
+        # The recap comes before them: it ends the console's account of the run.
         self.events = Reporters(console_progress(self.log), LogReporter(self.log),
-                                JsonReportWriter(self), StateFileWriter(self))
+                                RecapWriter(self), JsonReportWriter(self),
+                                HtmlReportWriter(self), StateFileWriter(self))
 
     @property
     def file_sha256(self) -> str:
@@ -259,6 +262,29 @@ class Session:
             return None
         return Path(value) if value else self.paths.json_file
 
+    def recap(self) -> None:
+        """The RECAP of what ran, on the console (in colour on a terminal) and in the log."""
+        from tasker.report.executions import execution
+        from tasker.report.recap import log_recap, wants_colour
+
+        executions = [execution(entry, self.masker) for entry in list(self.run_state.trace)]
+        log_recap(self.log, executions, wants_colour(sys.stdout, self.environ))
+
+    def write_html(self, exit_code: int, status: str, ended: float) -> None:
+        """The `--output-html` report (only runs that ask for one pay for it)."""
+        if not self.options.output_html:
+            return
+        from tasker.report.executions import run_view
+        from tasker.report.html_report import write_html
+
+        view = run_view(self.run_state, self.masker, task_file=str(self.task_file.absolute()),
+                        status=status, exit_code=exit_code, dry_run=not self.options.run,
+                        started=self.started, ended=ended)
+        try:
+            write_html(Path(self.options.output_html), view)
+        except OSError as exc:
+            self.log.warn(f"Failed to write the HTML report: {exc}")
+
     def write_report(self, exit_code: int, status: str, ended: float) -> None:
         """Write the JSON report of --output-json (none without it) from the run's record."""
         path = self.report_path()
@@ -376,6 +402,38 @@ class JsonReportWriter:
         """Write the report on RunFinished."""
         if isinstance(event, RunFinished):
             self.session.write_report(event.exit_code, event.status, event.ended)
+
+
+class RecapWriter:
+    """Subscriber: the RECAP, once, when a real run that started executing finishes
+    (interrupted runs included); dry runs and runs stopped before any task ran have none."""
+
+    wants = frozenset((RunFinished,))
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def handle(self, event: Event) -> None:
+        """Write the recap on the first RunFinished."""
+        if isinstance(event, RunFinished) and not event.revised \
+                and self.session.real_run and self.session.phase == "execution":
+            self.session.recap()
+
+
+class HtmlReportWriter:
+    """Subscriber: the `--output-html` report, written when the run finishes (again when
+    a signal during the alert changed the exit code), from the run's record as the JSON
+    report is."""
+
+    wants = frozenset((RunFinished,))
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def handle(self, event: Event) -> None:
+        """Write the HTML report on RunFinished."""
+        if isinstance(event, RunFinished):
+            self.session.write_html(event.exit_code, event.status, event.ended)
 
 
 class StateFileWriter:

@@ -84,7 +84,8 @@ def store_result(ctx: RunContext, result: TaskResult, it: Iteration = Iteration(
     ctx.run_state.trace.append(TraceEntry(
         task=result.task_id, block=it.block, iteration=it.iteration, attempt=it.attempt,
         hostname=result.hostname, exit_code=result.exit_code, success=result.success,
-        skipped=skipped, start_time=result.start_time, duration=result.duration))
+        skipped=skipped, start_time=result.start_time, duration=result.duration,
+        status=result.status))
     ctx.emit(AttemptFinished(result.task_id, label or str(result.task_id), it.block,
                              it.iteration, it.attempt, result, skipped))
 

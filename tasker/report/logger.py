@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, List, Optional, TextIO, Tuple
+from typing import IO, Any, Callable, List, Optional, Sequence, TextIO, Tuple
 
 from tasker.report.masking import NO_SECRETS, Masker
 from tasker.report.private import make_private_dirs, open_private
@@ -189,6 +189,24 @@ class Log:
         """Log at the named level to the log file only: the console shows the same
         finding in another form (a located diagnostic on stderr)."""
         self._emit(level_rank(level), msg, to_console=False)
+
+    def styled_lines(self, lines: Sequence[Tuple[str, str]]) -> None:
+        """INFO lines `(message, sgr)` written together, one write to each place, so nothing
+        else comes between them; the console's copy of a line with an `sgr` (a terminal
+        colour such as "31") is wrapped in it, the file's stays plain. The caller decides
+        whether colour fits the console."""
+        texts = [(escape_controls(self._masker.mask(msg)), sgr) for msg, sgr in lines]
+        with self._lock:
+            prefix = f"[{self._timestamp()}] "
+            plain = "".join(f"{prefix}{text}\n" for text, _sgr in texts)
+            shown = self._rank >= LEVELS["INFO"]
+            if shown and self._stream is not None and any(sgr for _text, sgr in texts):
+                self._console("".join(f"{prefix}\x1b[{sgr}m{text}\x1b[0m\n" if sgr
+                                      else f"{prefix}{text}\n" for text, sgr in texts))
+                shown = False
+            self._write("", plain, shown)
+        if self._error_untold:
+            self._tell_write_error()
 
     def plain(self, msg: str) -> None:
         """A line without timestamp or tag, on the console and in the file."""

@@ -1,0 +1,201 @@
+"""The RECAP at the end of a real run (issue 17, section 1): what ran, and how it ended.
+
+One row per task ID that ran and per sub-task (block and sub-task ID), built
+from its last execution, with the number of its executions in this run (loop
+iterations, retry attempts and jumps back all count) and the attempts of the
+last one. Failures come last and the closing line counts them. A block with
+more than `SUBTASK_LIMIT` sub-tasks shows one row of counts instead of its
+sub-tasks, plus a row per failed one. The lines go through the Log at INFO
+(masked and timestamped like every line); scripts parse Appendix A.1 lines
+unanchored, so no row may read like one: cells never contain blanks, and no
+cell is the word `Task`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Mapping, Optional, Sequence, Set, TextIO, Tuple
+
+from tasker.record import record
+from tasker.report.executions import FAILURES, Execution
+from tasker.report.logger import Log
+from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT
+
+SUBTASK_LIMIT = 50
+HEADINGS = ("ID", "HOST", "STATUS", "EXIT", "RUNS", "ATTEMPTS", "DURATION")
+RIGHT_ALIGNED = frozenset((3, 4, 5, 6))  # the numbers
+# SGR colours of a terminal by status; the header is bold.
+COLOURS = {SUCCESS: "32", FAILED: "31", TIMEOUT: "35", SKIPPED: "33"}
+BOLD = "1"
+_BLANKS = re.compile(r"\s")
+Key = Tuple[Optional[int], int]  # (block or None, task)
+
+
+@record(frozen=True)
+class RecapRow:
+    """One row: a task or sub-task, or (with `counts`) a block's sub-tasks counted."""
+
+    label: str  # `N`, `P-S`, or `P-*` for a counts row
+    task: int
+    block: Optional[int]
+    host: str
+    status: str
+    exit_code: Optional[int]
+    runs: int
+    attempts: int
+    duration: float
+    counts: Optional[Tuple[Tuple[str, int], ...]] = None  # (status, sub-tasks) of a block
+
+    @property
+    def failed(self) -> bool:
+        """A failure or a timeout (a counts row never is: its failures have rows)."""
+        return self.counts is None and self.status in FAILURES
+
+
+def group_executions(executions: Sequence[Execution]) -> Dict[Key, List[Execution]]:
+    """Executions by (block, task), each key in the order of its first execution."""
+    groups: Dict[Key, List[Execution]] = {}
+    for execution in executions:
+        groups.setdefault((execution.block, execution.task), []).append(execution)
+    return groups
+
+
+def row_of(runs: Sequence[Execution]) -> RecapRow:
+    """The row of one task or sub-task: its last execution, the count and total time."""
+    last = runs[-1]
+    return RecapRow(label=last.label, task=last.task, block=last.block, host=last.host,
+                    status=last.status, exit_code=last.exit_code, runs=len(runs),
+                    attempts=last.attempt, duration=sum(e.duration for e in runs))
+
+
+def counts_row(block: int, rows: Sequence[RecapRow]) -> RecapRow:
+    """One row counting a large block's sub-tasks by status."""
+    tally = tuple((status, sum(1 for r in rows if r.status == status))
+                  for status in (SUCCESS, SKIPPED, FAILED, TIMEOUT))
+    worst = FAILED if any(r.status in FAILURES for r in rows) else SUCCESS
+    return RecapRow(label=f"{block}-*", task=block, block=block, host="", status=worst,
+                    exit_code=None, runs=sum(r.runs for r in rows), attempts=0,
+                    duration=0.0, counts=tally)
+
+
+def _ordered(groups: Dict[Key, List[Execution]]) -> List[Key]:
+    """Top-level tasks and blocks in the order they first ran, each block's sub-tasks
+    right after its own row (a block's own execution is traced after its sub-tasks, and a
+    sub-task when it ends: they are ordered by their first start)."""
+    units: Dict[int, int] = {}
+    for block, task in groups:
+        units.setdefault(task if block is None else block, len(units))
+    first = {key: (runs[0].start, n) for n, (key, runs) in enumerate(groups.items())}
+    return sorted(groups, key=lambda key: (units[key[1] if key[0] is None else key[0]],
+                                           key[0] is not None, first[key]))
+
+
+def recap_rows(executions: Sequence[Execution],
+               limit: Optional[int] = SUBTASK_LIMIT) -> List[RecapRow]:
+    """The rows in order, failures last; past `limit` sub-tasks a block is counted
+    (None: never)."""
+    groups = group_executions(executions)
+    rows = {key: row_of(runs) for key, runs in groups.items()}
+    per_block: Dict[int, List[RecapRow]] = {}
+    for (block, _task), row in rows.items():
+        if block is not None:
+            per_block.setdefault(block, []).append(row)
+    large = {b for b, subs in per_block.items() if limit is not None and len(subs) > limit}
+    shown: List[RecapRow] = []
+    failed: List[RecapRow] = []
+    counted: Set[int] = set()
+    for key in _ordered(groups):
+        block, task = key
+        row = rows[key]
+        unit = task if block is None else block
+        if block is None or block not in large:
+            (failed if row.failed else shown).append(row)
+        elif row.failed:
+            failed.append(row)
+        if unit in large and unit not in counted:  # after the block's row, or in its place
+            counted.add(unit)
+            shown.append(counts_row(unit, per_block[unit]))
+    return shown + failed
+
+
+def _cell(text: str) -> str:
+    """A cell without blanks (host names can be task outputs), `-` when empty."""
+    if not text:
+        return "-"
+    text = _BLANKS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return "'Task'" if text == "Task" else text
+
+
+def duration_text(seconds: float) -> str:
+    """`0.52s`, `3m07s` or `2h05m`."""
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def cells(row: RecapRow) -> Tuple[str, ...]:
+    """The texts of a row's columns (a counts row has its counts in the third)."""
+    if row.counts is not None:
+        total = sum(n for _status, n in row.counts)
+        said = ", ".join(f"{n} {status}" for status, n in row.counts if n or status != TIMEOUT)
+        return (row.label, "-", f"{total} sub-tasks: {said}")
+    code = "-" if row.exit_code is None or row.status == SKIPPED else str(row.exit_code)
+    return (_cell(row.label), _cell(row.host), row.status, code, str(row.runs),
+            str(row.attempts), duration_text(row.duration))
+
+
+def table_lines(rows: Sequence[RecapRow]) -> List[Tuple[str, str]]:
+    """(line, status) of the heading and each row, columns aligned."""
+    table = [HEADINGS] + [cells(row) for row in rows]
+    widths = [max(len(r[i]) for r in table if len(r) == len(HEADINGS))  # (counts rows span)
+              for i in range(len(HEADINGS))]
+    lines = []
+    for texts, status in zip(table, [""] + [row.status for row in rows]):
+        padded = [text.rjust(widths[i]) if i in RIGHT_ALIGNED and len(texts) > 3
+                  else text.ljust(widths[i]) for i, text in enumerate(texts)]
+        lines.append(("  " + "  ".join(padded).rstrip(), status))
+    return lines
+
+
+def row_of_all(executions: Sequence[Execution]) -> List[RecapRow]:
+    """One row per task and sub-task, none counted or reordered."""
+    return [row_of(runs) for runs in group_executions(executions).values()]
+
+
+def closing_line(every_row: Sequence[RecapRow]) -> str:
+    """The counts of every task and sub-task that ran (those of counted blocks included)."""
+    statuses = [row.status for row in every_row]
+    failed = sum(1 for s in statuses if s in FAILURES)
+    line = (f"{statuses.count(SUCCESS)} succeeded, {statuses.count(SKIPPED)} skipped, "
+            f"{failed} failed")
+    timeouts = statuses.count(TIMEOUT)
+    return line + (f" ({timeouts} timed out)" if timeouts else "")
+
+
+def wants_colour(stream: Optional[TextIO], environ: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or
+    TERM=dumb."""
+    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb" or stream is None:
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # (no descriptor, or closed)
+        return False
+
+
+def log_recap(log: Log, executions: Sequence[Execution], colour: bool) -> None:
+    """Write the RECAP through `log` at INFO, all lines at once (console in colour when
+    `colour`)."""
+    lines = [("RECAP", BOLD)]
+    if not executions:
+        lines.append(("  no task ran", ""))
+    else:
+        lines += [(text, COLOURS.get(status, BOLD if not status else ""))
+                  for text, status in table_lines(recap_rows(executions))]
+        every_row = row_of_all(executions)
+        failed = any(row.failed for row in every_row)
+        lines.append(("  " + closing_line(every_row), COLOURS[FAILED if failed else SUCCESS]))
+    log.styled_lines(lines if colour else [(text, "") for text, _sgr in lines])
