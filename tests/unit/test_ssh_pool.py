@@ -268,3 +268,31 @@ def test_a_server_that_allows_fewer_sessions_gets_more_connections(tmp_path: Pat
     finally:
         pool.close()
         server.stop()
+
+
+def test_paramiko_stays_quiet_while_a_cut_off_handshake_thread_still_runs() -> None:
+    """A transport whose handshake was given up may log its error after the pool closed:
+    restoring paramiko's logger then would let Python print it with a traceback."""
+    import logging
+    import socket
+
+    import paramiko
+
+    logger = logging.getLogger("paramiko")
+    before = (logger.propagate, logger.level, list(logger.handlers))
+    ours, theirs = socket.socketpair()
+    transport = paramiko.Transport(ours)
+    transport.banner_timeout = 30
+    restore = pool_module.quiet_paramiko(Log(stream=io.StringIO()))
+    try:
+        transport.start_client(event=threading.Event())  # (the peer never says a word)
+        restore()
+        assert logger.propagate is False  # still quiet: the thread lives
+        assert logger.level > logging.CRITICAL
+    finally:
+        transport.close()
+        theirs.close()
+        transport.join(10)
+        logger.handlers[:] = before[2]  # (the process-wide logger as this test found it)
+        logger.propagate = before[0]
+        logger.setLevel(before[1])

@@ -459,8 +459,21 @@ def quiet_paramiko(log: Log) -> Callable[[], None]:
     logger.setLevel(logging.DEBUG if debug else logging.CRITICAL + 1)
 
     def restore() -> None:
+        if _transport_threads_alive():
+            # A transport whose handshake was cut off may still wake up to its closed
+            # socket and log the error: Python would print it on stderr with a traceback,
+            # after the run. The logger stays quiet for the rest of the process then.
+            return
         logger.removeHandler(handler)
         logger.propagate, level = saved
         logger.setLevel(level)
 
     return restore
+
+
+def _transport_threads_alive() -> bool:
+    """Whether a paramiko Transport thread (each connection runs one) is still running."""
+    import paramiko
+
+    return any(isinstance(thread, paramiko.Transport) and thread.is_alive()
+               for thread in threading.enumerate())
