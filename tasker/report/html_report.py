@@ -24,7 +24,13 @@ from tasker.report.atomic import atomic_write
 from tasker.report.executions import Execution, RunView, TaskOutput
 from tasker.report.logger import escape_controls
 from tasker.report.recap import (
-    HEADINGS, RIGHT_ALIGNED, Key, RecapRow, duration_text, group_executions, recap_rows,
+    HEADINGS,
+    RIGHT_ALIGNED,
+    Key,
+    RecapRow,
+    duration_text,
+    group_executions,
+    recap_rows,
 )
 from tasker.results import SKIPPED
 

@@ -14,8 +14,14 @@ from tasker.report.executions import Execution, execution
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.recap import (
-    SUBTASK_LIMIT, closing_line, duration_text, log_recap, recap_rows, row_of_all,
-    table_lines, wants_colour,
+    SUBTASK_LIMIT,
+    closing_line,
+    duration_text,
+    log_recap,
+    recap_rows,
+    row_of_all,
+    table_lines,
+    wants_colour,
 )
 from tasker.results import TraceEntry
 
