@@ -11,17 +11,30 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, List, Optional, Sequence
+from types import TracebackType
+from typing import Callable, List, Optional, Sequence, Type
 
-from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.context import Outcome, RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.engine.evaluate import Current, evaluate_block
 from tasker.engine.routing import failure_stop, target
 from tasker.engine.step import (
-    Goto, Iteration, Step, Stop, is_loop, loop_ends, resolve_int, store_result,
+    Goto,
+    Iteration,
+    Step,
+    Stop,
+    is_loop,
+    loop_ends,
+    resolve_int,
+    store_result,
 )
 from tasker.engine.variables import Variables
 from tasker.events import (
-    BlockFinished, BlockProgress, BlockStarted, error, info,
+    BlockFinished,
+    BlockProgress,
+    BlockStarted,
+    error,
+    info,
 )
 from tasker.record import replace
 from tasker.results import FAILED, SUCCESS, TIMEOUT, BlockCounts, TaskResult
@@ -79,7 +92,8 @@ class Tally:
         self._t0 = time.monotonic()
         return self
 
-    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException], traceback: Optional[TracebackType]) -> None:
         self.duration = elapsed(self._t0)
         self._ctx.emit(BlockFinished(self._start.block_id, self._start.kind, self.duration,
                                      aborted=exc_type is not None))

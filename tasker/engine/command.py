@@ -12,17 +12,32 @@ import time
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
 
 from tasker.engine.context import (
-    DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, FatalRunError, RunContext,
+    DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
+    MIN_TIMEOUT,
+    RunContext,
 )
+from tasker.engine.errors import FatalRunError
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import split_stream
 from tasker.engine.streams import Stream, discard, log_view, save_text, text_length
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.events import (
-    CommandFinished, CommandLaunched, OutputSplit, error, info, warn,
+    CommandFinished,
+    CommandLaunched,
+    OutputSplit,
+    error,
+    info,
+    warn,
 )
 from tasker.exec.base import (
-    MEMORY_LIMIT, PROCESS, SSH, CommandResult, CommandSpec, append_line, lost_output_note,
+    MEMORY_LIMIT,
+    PROCESS,
+    SSH,
+    CommandResult,
+    CommandSpec,
+    append_line,
+    lost_output_note,
 )
 from tasker.exec.exectypes import SPLIT_ELEMENT, ArgumentsError, build_argv
 from tasker.exec.words import compile_words, fill_text, fill_words
@@ -90,16 +105,17 @@ def choose_timeout(ctx: RunContext, task: Task, exec_name: str, variables: Varia
     raw = task.get("timeout")
     if raw is not None:
         text, resolved = variables.resolve(raw)
-        value = parse_int(text) if resolved else None
-        if value is not None:
-            return _clamp(ctx, float(value))
+        written = parse_int(text) if resolved else None
+        if written is not None:
+            return _clamp(ctx, float(written))
         why = "Unresolved variables in timeout" if not resolved else \
             f"Invalid timeout value '{text}'"
         ctx.emit(warn(f"Task {task.id}: {why}. Will check other sources."))
     config = ctx.exec_config
     xtype = config.types.get(exec_name)
     platform_default = config.default_timeout if config.source else None
-    for value in (ctx.options.cli_timeout, getattr(xtype, "timeout", None), platform_default,
+    for value in (ctx.options.cli_timeout, xtype.timeout if xtype is not None else None,
+                  platform_default,
                   parse_seconds(ctx.options.environ.get("TASK_EXECUTOR_TIMEOUT") or "")):
         if value is not None:
             return _clamp(ctx, float(value))

@@ -13,7 +13,8 @@ import time
 from typing import List, Optional
 
 from tasker.engine.aggregate import Tally, block_result, run_aggregate_block, store_block, subtasks
-from tasker.engine.context import FatalRunError, RunContext
+from tasker.engine.context import RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.step import Goto, Step
 from tasker.engine.subtask import Slot, retry_policy, run_subtask

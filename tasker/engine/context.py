@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING, Callable, Mapping, Optional
 from tasker.events import Event, Reporters
 from tasker.record import field, record
 from tasker.results import RunRecord, TaskResult
-from tasker.engine.errors import FatalRunError  # (re-exported: the engines import it from here)
 from tasker.syntax.ast import TaskFile
 
 if TYPE_CHECKING:
-    from tasker.report.kept import OutputKeeper
     from tasker.exec.base import Executor
     from tasker.exec.exectypes import ExecConfig
-    from tasker.report.logger import Log
+    from tasker.report.kept import OutputKeeper
 
 DEFAULT_TIMEOUT = 300.0
 MIN_TIMEOUT, MAX_TIMEOUT = 5.0, 1000.0

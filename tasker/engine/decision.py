@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 
-from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.context import Outcome, RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.routing import failure_stop, target
 from tasker.engine.step import Goto, Step, Stop, store_result

@@ -12,19 +12,36 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional, Tuple, Union
 
 from tasker.engine import streams
 from tasker.engine.split import split_stream
 from tasker.engine.streams import CHUNK_SIZE, Stream
 from tasker.record import record
+from tasker.syntax.condition_ast import (
+    And,
+    BareOperand,
+    BoolLiteral,
+    Comparison,
+    Contains,
+    ExitCode,
+    ExitNotZero,
+    ExitTest,
+    Expr,
+    LineCount,
+    MultiTask,
+    Not,
+    Or,
+    OutputMatch,
+    StreamField,
+    StreamValue,
+    Success,
+    Template,
+)
 
-if TYPE_CHECKING:  # nodes are told apart by class name: a file without conditions
-    from tasker.results import TaskResult  # (never loads the condition modules)
+if TYPE_CHECKING:
+    from tasker.results import TaskResult
     from tasker.syntax.ast import Task
-    from tasker.syntax.condition_ast import (
-        Expr, LineCount, MultiTask, OutputMatch, StreamField, Template,
-    )
 
 Lookup = Callable[[int, str], Optional[str]]
 Scalar = Union[bool, int, float, str]
@@ -179,51 +196,51 @@ def _multi_task(node: MultiTask, counts: Optional[Tuple[int, int]]) -> bool:
     return rules.get(node.kind, False)
 
 
-def _comparison(node, env: _Env) -> bool:
+def _comparison(node: Comparison, env: _Env) -> bool:
     """`LEFT op RIGHT`; a right side whose opening quote is never closed is false (II.3.2)."""
     if node.right.unclosed_quote:
         return False
     left, right = node.left, render(node.right, env.lookup)
-    kind = type(left).__name__
-    if kind == "StreamValue":
+    if isinstance(left, StreamValue):
         return _compare_stream(env.current.stream(left.stream), node.op, right)
-    if kind == "StreamField":
+    if isinstance(left, StreamField):
         return _compare_field(left, node.op, right, env.current)
-    if kind == "ExitCode":
+    if isinstance(left, ExitCode):
         return compare(str(env.current.exit_code), node.op, right)
     return compare(render(left, env.lookup), node.op, right)
 
 
-def _success(expr, env: _Env) -> bool:
-    current = env.current
-    return current.exit_code == 0 if current.success is None else current.success
-
-
-# One small function per node kind, keyed by the node's class name.
-_NODES: Dict[str, Callable[..., bool]] = {
-    "Or": lambda e, env: any(_eval(x, env) for x in e.items),
-    "And": lambda e, env: all(_eval(x, env) for x in e.items),
-    "Not": lambda e, env: not _eval(e.operand, env),
-    "ExitTest": lambda e, env: env.current.exit_code == e.code,
-    "ExitNotZero": lambda e, env: env.current.exit_code != 0,
-    "Success": _success,
-    "BoolLiteral": lambda e, env: e.value,
-    "OutputMatch": lambda e, env: _output_match(e, env),
-    "LineCount": lambda e, env: _line_count(e, env),
-    "Contains": lambda e, env: streams.contains(env.current.stream("stdout"),
-                                                render(e.text, env.lookup), True) != e.negated,
-    "Comparison": lambda e, env: _comparison(e, env),
-    "BareOperand": lambda e, env: render(e.value, env.lookup).strip().lower() == "true",
-    "MultiTask": lambda e, env: _multi_task(e, env.counts),
-}
-
-
 def _eval(expr: Expr, env: _Env) -> bool:
-    """The recursive evaluator."""
-    node = _NODES.get(type(expr).__name__)
-    if node is None:
-        raise TypeError(f"not a condition node: {expr!r}")
-    return node(expr, env)
+    """The recursive evaluator: one branch per node kind, the commonest first."""
+    current = env.current
+    if isinstance(expr, Comparison):
+        return _comparison(expr, env)
+    if isinstance(expr, ExitTest):
+        return current.exit_code == expr.code
+    if isinstance(expr, OutputMatch):
+        return _output_match(expr, env)
+    if isinstance(expr, And):
+        return all(_eval(x, env) for x in expr.items)
+    if isinstance(expr, Or):
+        return any(_eval(x, env) for x in expr.items)
+    if isinstance(expr, Not):
+        return not _eval(expr.operand, env)
+    if isinstance(expr, Success):
+        return current.exit_code == 0 if current.success is None else current.success
+    if isinstance(expr, ExitNotZero):
+        return current.exit_code != 0
+    if isinstance(expr, BoolLiteral):
+        return expr.value
+    if isinstance(expr, LineCount):
+        return _line_count(expr, env)
+    if isinstance(expr, Contains):
+        found = streams.contains(current.stream("stdout"), render(expr.text, env.lookup), True)
+        return found != expr.negated
+    if isinstance(expr, BareOperand):
+        return render(expr.value, env.lookup).strip().lower() == "true"
+    if isinstance(expr, MultiTask):
+        return _multi_task(expr, env.counts)
+    raise TypeError(f"not a condition node: {expr!r}")
 
 
 def evaluate(expr: Expr, current: Current, lookup: Lookup) -> bool:

@@ -13,8 +13,19 @@ from tasker.engine import command
 from tasker.engine.context import Outcome, RunContext
 from tasker.engine.routing import failed_resume_point, route
 from tasker.engine.step import (
-    Goto, Interrupted, Iteration, Step, Stop, condition_allows, is_loop, loop_ends,
-    report_started, resolve_int, sleep_after, store_result,
+    SINGLE_RUN,
+    Goto,
+    Interrupted,
+    Iteration,
+    Step,
+    Stop,
+    condition_allows,
+    is_loop,
+    loop_ends,
+    report_started,
+    resolve_int,
+    sleep_after,
+    store_result,
 )
 from tasker.events import info
 from tasker.record import replace
@@ -46,7 +57,7 @@ def return_only(ctx: RunContext, task: Task) -> Stop:
 
 
 def run_command(ctx: RunContext, task: Task, label: str,
-                it: Iteration = Iteration()) -> TaskResult:
+                it: Iteration = SINGLE_RUN) -> TaskResult:
     """Execute the command and store the result (without the task's sleep)."""
     report_started(ctx, task, label, it)
     result = command.execute(ctx, task, label, it=it)

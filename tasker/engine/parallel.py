@@ -4,8 +4,9 @@ The pool is `max_parallel` threads (default 8, up to 1000). It is not capped
 by the number of CPUs: the workers wait on processes and networks, not on the
 CPU. Each worker takes the next sub-task in list order, runs it with its
 retries (delays sleep in that worker only), and stores its results as it
-goes; placeholders in sub-tasks read the results from before the block. A Ctrl-C/SIGTERM stops the launching of new sub-tasks; the running ones
-are cancelled by the executor, which watches the same event.
+goes; placeholders in sub-tasks read the results from before the block. A
+Ctrl-C/SIGTERM stops the launching of new sub-tasks; the running ones are
+cancelled by the executor, which watches the same event.
 """
 
 from __future__ import annotations

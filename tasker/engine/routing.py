@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.context import Outcome, RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.engine.evaluate import evaluate, stored_current
 from tasker.engine.step import Goto, Step, Stop, resolve_int
 from tasker.engine.variables import Variables

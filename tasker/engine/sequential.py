@@ -13,8 +13,9 @@ import time
 from typing import Callable, Dict, Optional
 
 from tasker.engine.conditional import run_conditional
-from tasker.engine.context import FatalRunError, Outcome, RunContext
+from tasker.engine.context import Outcome, RunContext
 from tasker.engine.decision import run_decision
+from tasker.engine.errors import FatalRunError
 from tasker.engine.ordinary import run_ordinary
 from tasker.engine.parallel import run_parallel
 from tasker.engine.routing import failed_resume_point, failure_stop, jump

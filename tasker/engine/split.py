@@ -76,7 +76,8 @@ def apply_split(text: str, spec: str) -> str:
 
 # ---- a stream read in chunks ------------------------------------------------------------
 Groups = Tuple[Optional[str], ...]
-Event = Tuple[bool, Union[str, Groups]]  # (False, text) or (True, the delimiter's groups)
+# A piece of the text (a str), or a delimiter (the tuple of its pattern's groups).
+Piece = Union[str, Groups]
 
 
 def split_stream(stream: Stream, spec: str, name: str, *, overlap: int = OVERLAP,
@@ -97,45 +98,45 @@ def split_stream(stream: Stream, spec: str, name: str, *, overlap: int = OVERLAP
     delim, index = parsed
     pattern = delimiter_pattern(delim)
     piece, group = divmod(index, pattern.groups + 1)  # re.split lists the groups too
-    if index == 0 and _skip(_events(stream, delim, overlap), 1) is None:
+    if index == 0 and _skip(_pieces(stream, delim, overlap), 1) is None:
         return stream, None  # field 0 of a text without a delimiter: all of it
-    events = _events(stream, delim, overlap)
-    groups = _skip(events, piece + 1 if group else piece)
+    pieces = _pieces(stream, delim, overlap)
+    groups = _skip(pieces, piece + 1 if group else piece)
     if groups is None:
         return stream, None  # fewer fields than INDEX + 1
     if group:
         return Stream(groups[group - 1] or "", None, stream.chunk_size), None
     spill = Spill(directory or os.path.dirname(stream.path), name, keep)
-    for is_delimiter, text in events:
-        if is_delimiter:
+    for text in pieces:
+        if isinstance(text, tuple):  # the delimiter after the field
             break
-        spill.feed(text)  # type: ignore[arg-type]
+        spill.feed(text)
     return spill.finish(stream.chunk_size)
 
 
-def _skip(events: Iterator[Event], delimiters: int) -> Optional[Groups]:
+def _skip(pieces: Iterator[Piece], delimiters: int) -> Optional[Groups]:
     """Read past `delimiters` delimiters: the last one's groups, None if the text ends first."""
     if delimiters == 0:
         return ()
-    for is_delimiter, value in events:
-        if is_delimiter:
+    for piece in pieces:
+        if isinstance(piece, tuple):
             delimiters -= 1
             if not delimiters:
-                return value  # type: ignore[return-value]
+                return piece
     return None
 
 
-def _events(stream: Stream, delim: str, overlap: int) -> Iterator[Event]:
+def _pieces(stream: Stream, delim: str, overlap: int) -> Iterator[Piece]:
     """The stream's text as pieces of text and delimiters, in order."""
     pattern = delimiter_pattern(delim)
     if delim.lower() in DELIMITERS:
-        return _keyword_events(chunks(stream), pattern, delim.lower() in _RUNS)
-    return _regex_events(chunks(stream), pattern, overlap)
+        return _keyword_pieces(chunks(stream), pattern, delim.lower() in _RUNS)
+    return _regex_pieces(chunks(stream), pattern, overlap)
 
 
-def _keyword_events(parts: Iterable[str], pattern: "re.Pattern[str]",
-                    runs: bool) -> Iterator[Event]:
-    """Events of a keyword delimiter: one character, or a run of one class of them.
+def _keyword_pieces(parts: Iterable[str], pattern: "re.Pattern[str]",
+                    runs: bool) -> Iterator[Piece]:
+    """Pieces of a keyword delimiter: one character, or a run of one class of them.
 
     Such a delimiter never reaches past the chunk it is found in, except a run that
     goes on in the next chunk: that is the same delimiter, given once.
@@ -146,18 +147,18 @@ def _keyword_events(parts: Iterable[str], pattern: "re.Pattern[str]",
         for match in pattern.finditer(part):
             start, end = match.span()
             if start > pos:
-                yield False, part[pos:start]
+                yield part[pos:start]
             if not (open_run and start == 0):
-                yield True, ()
+                yield ()
             pos, open_run = end, False
         if pos < len(part):
-            yield False, part[pos:]
+            yield part[pos:]
         open_run = runs and pos == len(part) > 0
 
 
-def _regex_events(parts: Iterable[str], pattern: "re.Pattern[str]",
-                  overlap: int) -> Iterator[Event]:
-    """Events of a regular-expression delimiter, searched for in a sliding window.
+def _regex_pieces(parts: Iterable[str], pattern: "re.Pattern[str]",
+                  overlap: int) -> Iterator[Piece]:
+    """Pieces of a regular-expression delimiter, searched for in a sliding window.
 
     A match is taken once the window reaches `overlap` characters past its end (or
     the text ended, or it is that long itself); text is handed on up to `overlap`
@@ -178,11 +179,11 @@ def _regex_events(parts: Iterable[str], pattern: "re.Pattern[str]",
                 limit = min(limit, start)  # may still grow or move: wait for more text
                 break
             if start > pos:
-                yield False, window[pos:start]
-            yield True, match.groups()
+                yield window[pos:start]
+            yield match.groups()
             pos, empty_at = end, (end if start == end else -1)
         if limit > pos:
-            yield False, window[pos:limit]
+            yield window[pos:limit]
             pos, empty_at = limit, -1
         cut = max(0, pos - overlap)
         window, pos = window[cut:], pos - cut

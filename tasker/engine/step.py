@@ -51,6 +51,10 @@ class Iteration(NamedTuple):
     block: Optional[int] = None
 
 
+# The one execution of a task outside any loop, block or retry (a shared default: a tuple).
+SINGLE_RUN = Iteration()
+
+
 class BadValue(Exception):
     """A field whose placeholders resolved to a value it cannot take: the task fails (C19)."""
 
@@ -76,7 +80,7 @@ def resolve_int(ctx: RunContext, task: Task, key: str, what: str = "an integer",
     return n
 
 
-def store_result(ctx: RunContext, result: TaskResult, it: Iteration = Iteration(),
+def store_result(ctx: RunContext, result: TaskResult, it: Iteration = SINGLE_RUN,
                  label: Optional[str] = None, skipped: bool = False) -> None:
     """Store a result in the run state, so placeholders and the records see it, trace it,
     and report it (`label`: as the log names the execution, default the task's ID)."""
@@ -99,7 +103,7 @@ def report_started(ctx: RunContext, task: Task, label: str, it: Iteration) -> No
 
 
 def condition_allows(ctx: RunContext, task: Task, label: str,
-                     it: Iteration = Iteration()) -> bool:
+                     it: Iteration = SINGLE_RUN) -> bool:
     """Evaluate the pre-execution `condition`; store a skipped result when false.
 
     `it` places the skip in the trace (a block sub-task passes its block and attempt).

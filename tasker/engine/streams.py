@@ -316,7 +316,7 @@ def save_text(directory: Path, name: str, text: str) -> str:
     return path
 
 
-def discard(handle: Optional[IO], path: Optional[str]) -> None:
+def discard(handle: Optional[IO[str]], path: Optional[str]) -> None:
     """Close and delete a file that could not be completed (it is never mistaken for whole)."""
     if handle is not None:
         try:

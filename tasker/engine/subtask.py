@@ -14,9 +14,15 @@ import time
 from typing import Optional, Tuple
 
 from tasker.engine import command
-from tasker.engine.context import FatalRunError, RunContext
+from tasker.engine.context import RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.engine.step import (
-    BadValue, Iteration, condition_allows, report_started, resolve_int, sleep_after,
+    BadValue,
+    Iteration,
+    condition_allows,
+    report_started,
+    resolve_int,
+    sleep_after,
     store_result,
 )
 from tasker.engine.variables import Variables

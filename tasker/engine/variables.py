@@ -10,6 +10,7 @@ arguments template (tasker.exec.words), which is never re-read as syntax.
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, Optional, Tuple
 
 from tasker.results import TaskResult
@@ -72,7 +73,7 @@ class Variables:
             return text, True
         unresolved = False
 
-        def one(m) -> str:
+        def one(m: "re.Match[str]") -> str:
             nonlocal unresolved
             name = m.group(2).lower()
             value = self.lookup(int(m.group(1)), name) if name in RESULT_FIELDS else None

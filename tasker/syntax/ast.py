@@ -10,12 +10,13 @@ are bound at run time.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from tasker.record import field, record
 
-if TYPE_CHECKING:  # (a type only: the AST module stays a leaf)
+if TYPE_CHECKING:  # (types only: the AST module stays a leaf)
     from tasker.syntax.condition_ast import Expr
+    from tasker.syntax.diagnostics import Diagnostic
 
 
 # Keys that are fields of a task (SPEC II.2). Before the first `task=` line a
@@ -35,7 +36,8 @@ NEXT_WORDS = frozenset({"never", "always", "loop"})
 
 BLOCK_TYPES = ("parallel", "conditional", "decision")
 
-EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The conditions of a task without any (one shared, read-only value).
+NO_CONDITIONS: Mapping[str, Expr] = MappingProxyType({})
 
 
 class Field(NamedTuple):
@@ -86,7 +88,7 @@ class Task:
     line: int
     fields: Mapping[str, Field]
     unknown: Tuple[Field, ...] = ()  # Field values with keys that are not task fields
-    conditions: Mapping[str, Expr] = field(default_factory=lambda: EMPTY)  # key -> parsed tree
+    conditions: Mapping[str, Expr] = NO_CONDITIONS  # key -> parsed tree
     generated_by: Optional[int] = None  # block ID for `hostnames=` sub-tasks
     type: str = field(default="", init=False, compare=False)  # block type in lower case, or ""
     kind: str = field(default="normal", init=False, compare=False)  # see _kind
@@ -121,10 +123,12 @@ class TaskFile:
     path: str
     lines: Sequence[str]  # source lines, for diagnostics
     cli_args: Tuple[CliArgLine, ...] = ()
-    globals: Mapping[str, GlobalVar] = field(default_factory=lambda: EMPTY)
-    tasks: Mapping[int, Task] = field(default_factory=lambda: EMPTY)  # in ascending ID order
-    warnings: Tuple[Any, ...] = ()  # Diagnostic values found while loading
-    shadowed_globals: Tuple[GlobalVar, ...] = ()  # GlobalVar definitions replaced by a later line or --set
+    globals: Mapping[str, GlobalVar] = field(default_factory=lambda: MappingProxyType({}))
+    # in ascending ID order
+    tasks: Mapping[int, Task] = field(default_factory=lambda: MappingProxyType({}))
+    warnings: Tuple[Diagnostic, ...] = ()  # found while loading
+    # GlobalVar definitions replaced by a later line or --set
+    shadowed_globals: Tuple[GlobalVar, ...] = ()
 
     @property
     def text(self) -> str:

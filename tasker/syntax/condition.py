@@ -15,12 +15,35 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import List, Optional, Tuple, Type
+from typing import List, Optional, Tuple, Type, Union
 
-from tasker.syntax.condition_ast import (  # noqa: F401  re-exported for callers
-    MAX_DEPTH, And, BareOperand, BoolLiteral, Comparison, ConditionError, Contains, ExitCode,
-    ExitNotZero, ExitTest, Expr, LineCount, MultiTask, Node, Not, Operand, Or, OutputMatch, Ref,
-    StreamField, StreamValue, Success, Template, placeholders, template, walk,
+from tasker.syntax.condition_ast import (
+    MAX_DEPTH,
+    And,
+    BareOperand,
+    BoolLiteral,
+    Comparison,
+    ConditionError,
+    Contains,
+    ExitCode,
+    ExitNotZero,
+    ExitTest,
+    Expr,
+    LineCount,
+    MultiTask,
+    Node,
+    Not,
+    Operand,
+    Or,
+    OutputMatch,
+    Ref,
+    StreamField,
+    StreamValue,
+    Success,
+    Template,
+    placeholders,
+    template,
+    walk,
 )
 from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
@@ -128,7 +151,7 @@ def _format_operand(op: Operand) -> str:
     return op.text()
 
 
-def _grouped(expr: Expr, wrap: Tuple[Type[object], ...]) -> str:
+def _grouped(expr: Expr, wrap: Tuple[Union[Type[Or], Type[And]], ...]) -> str:
     """Format a sub-expression, in parentheses when it binds looser than its parent."""
     text = format_condition(expr)
     return f"({text})" if isinstance(expr, wrap) else text

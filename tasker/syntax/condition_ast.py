@@ -10,7 +10,7 @@ helper live here, so the parser and the printer both build on it.
 from __future__ import annotations
 
 import re
-from typing import Any, FrozenSet, Iterator, List, Optional, Tuple, Union
+from typing import FrozenSet, Iterator, List, Optional, Tuple, Union
 
 from tasker.record import field, record
 from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
@@ -29,8 +29,11 @@ class ConditionError(Exception):
         return f"column {self.column}: {self.message}" + (f" ({self.hint})" if self.hint else "")
 
 
-def _col() -> Any:
-    # Positions are metadata: two conditions that differ only in spacing are equal.
+def _col() -> int:
+    """A node's column: metadata, so two conditions that differ only in spacing are equal.
+
+    (Typed as the field's value, as `dataclasses.field` is: the record reads the Field.)
+    """
     return field(default=0, compare=False)
 
 

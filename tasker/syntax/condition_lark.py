@@ -9,23 +9,47 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, List, Optional, Set, cast
+from typing import TYPE_CHECKING, List, Optional, Set, Union, cast
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from tasker.grammar_loader import load_grammar
 from tasker.syntax.condition_ast import (
-    And, BareOperand, BoolLiteral, Comparison, ConditionError, Contains, ExitCode, ExitNotZero,
-    ExitTest, Expr, LineCount, MultiTask, Not, Operand, Or, OutputMatch, StreamField,
-    StreamValue, Success, Template, template,
+    And,
+    BareOperand,
+    BoolLiteral,
+    Comparison,
+    ConditionError,
+    Contains,
+    ExitCode,
+    ExitNotZero,
+    ExitTest,
+    Expr,
+    LineCount,
+    MultiTask,
+    Not,
+    Operand,
+    Or,
+    OutputMatch,
+    StreamField,
+    StreamValue,
+    Success,
+    Template,
+    template,
 )
+from tasker.syntax.lines import position
+
+if TYPE_CHECKING:
+    from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 
 def parse_text(text: str) -> Expr:
     """Parse with the grammar; ConditionError with a column on failure."""
     try:
-        return cast(Expr, _parser().parse(text))  # (the callbacks build the tree)
+        # Lark types parse() as returning a Tree; with a transformer built in, it returns
+        # what the callbacks build from the start rule: an Expr.
+        return cast(Expr, _parser().parse(text))
     except UnexpectedInput as e:
         raise _located(text, e) from None
 
@@ -35,37 +59,42 @@ def terminal_regex(name: str) -> "re.Pattern[str]":
     return re.compile(_parser().get_terminal(name).pattern.to_regexp())
 
 
+def _column(tok: Token) -> int:
+    """The 1-based column of a token inside the condition text."""
+    return position(tok)[1]
+
+
 def _value(present: List[Token]) -> Template:
     """The Template of the optional value token (absent: the empty template)."""
     if not present:
         return Template(())
     tok = present[0]
     if tok.type == "QUOTED":
-        return template(tok[1:-1], tok.column + 1, tok[0])
+        return template(tok[1:-1], _column(tok) + 1, tok[0])
     if tok.type == "QUOTED_RUN":  # `"a":"b"`: outer quotes off when it ends in the same one
         if tok[-1] == tok[0]:
-            return template(tok[1:-1], tok.column + 1)
-        return template(str(tok), tok.column)
+            return template(tok[1:-1], _column(tok) + 1)
+        return template(str(tok), _column(tok))
     if tok.type == "UNCLOSED_QUOTED":
-        return template(tok[1:].rstrip(), tok.column + 1, tok[0], unclosed=True)
-    return template(str(tok), tok.column)
+        return template(tok[1:].rstrip(), _column(tok) + 1, tok[0], unclosed=True)
+    return template(str(tok), _column(tok))
 
 
 def _operand(tok: Token) -> Operand:
     """The left operand of a comparison."""
     if tok.type == "EXIT_OPERAND":
-        return ExitCode(tok.column)
+        return ExitCode(_column(tok))
     if tok.type == "STREAM":
-        return StreamValue(tok.lower(), tok.column)
+        return StreamValue(tok.lower(), _column(tok))
     if tok.type == "STREAM_FIELD":  # `stdout:DELIM,IDX`; IDX holds no comma, DELIM may
         delimiter, index = tok[7:].rsplit(",", 1)
-        return StreamField(tok[:6].lower(), delimiter, int(index), tok.column)
+        return StreamField(tok[:6].lower(), delimiter, int(index), _column(tok))
     offset = word_operator(tok)
     if offset is not None:
         word = tok[offset:].split()[0]
-        raise ConditionError(f"'{word}' is not an operator", tok.column + offset,
+        raise ConditionError(f"'{word}' is not an operator", _column(tok) + offset,
                              "use '&' for AND, '|' for OR and '!' for NOT")
-    return template(str(tok), tok.column)
+    return template(str(tok), _column(tok))
 
 
 _WORD_OPERATORS = frozenset({"and", "or", "not"})
@@ -86,7 +115,7 @@ def word_operator(left: str) -> Optional[int]:
 
 def _comma_error(comma: Token) -> ConditionError:
     """The error for a comma the grammar read between two tests (`exit_0,stdout~x`)."""
-    return ConditionError("',' is not an operator", comma.column,
+    return ConditionError("',' is not an operator", _column(comma),
                           "use '&' (AND) or '|' (OR) instead of ','")
 
 
@@ -102,12 +131,12 @@ def _unrecognised(tok: Token) -> ConditionError:
     elif len(words) > 1:
         hint = "missing '&' or '|' between conditions?"
     elif low.startswith("exit_"):
-        return ConditionError(f"invalid exit test '{text}'", tok.column,
+        return ConditionError(f"invalid exit test '{text}'", _column(tok),
                               "exit codes are integers: exit_0, exit_1, exit_not_0")
     else:
         hint = ("expected exit_N, exit_not_0, success, true, false, stdout~TEXT, "
                 "LEFT=RIGHT (or != ~ !~ < <= > >=) or a placeholder such as @1_success@")
-    return ConditionError(f"unrecognised condition '{text}'", tok.column, hint)
+    return ConditionError(f"unrecognised condition '{text}'", _column(tok), hint)
 
 
 class _Build(Transformer[Token, Expr]):
@@ -123,60 +152,65 @@ class _Build(Transformer[Token, Expr]):
     def and_expr(self, items: List[Expr]) -> And:
         return And(tuple(items), items[0].column)
 
-    def negation(self, ch: List[Any]) -> Not:
-        bang, operand = ch
-        return Not(operand, bang.column)
+    def negation(self, ch: List[Union[Token, Expr]]) -> Not:
+        bang, operand = ch  # NOT not_expr
+        if not isinstance(bang, Token) or isinstance(operand, Token):
+            raise TypeError(f"negation: '!' and a condition expected, not {ch!r}")
+        return Not(operand, _column(bang))
 
     def exit_test(self, ch: List[Token]) -> Expr:
         tok = ch[0]
         if tok.lower() == "exit_not_0":
-            return ExitNotZero(tok.column)
-        return ExitTest(int(tok[5:]), tok.column)
+            return ExitNotZero(_column(tok))
+        return ExitTest(int(tok[5:]), _column(tok))
 
     def success(self, ch: List[Token]) -> Success:
-        return Success(ch[0].column)
+        return Success(_column(ch[0]))
 
     def boolean(self, ch: List[Token]) -> BoolLiteral:
-        return BoolLiteral(ch[0].lower() == "true", ch[0].column)
+        return BoolLiteral(ch[0].lower() == "true", _column(ch[0]))
 
     def output_match(self, ch: List[Token]) -> OutputMatch:
         stream, op, *value = ch
         pattern = _value(value)
         # `stdout~""` is the emptiness test too: an empty pattern means "nothing".
         return OutputMatch(stream.lower(), pattern if pattern.parts else None, op == "!~",
-                           stream.column)
+                           _column(stream))
 
     def line_count(self, ch: List[Token]) -> LineCount:
         stream, op, count = ch
         text = str(count)
         if op in ("~", "!~") or not _WHOLE.fullmatch(text):  # never true, as in HEAD
-            return LineCount(stream[:6].lower(), str(op), None, stream.column, text)
-        return LineCount(stream[:6].lower(), str(op), int(text), stream.column)
+            return LineCount(stream[:6].lower(), str(op), None, _column(stream), text)
+        return LineCount(stream[:6].lower(), str(op), int(text), _column(stream))
 
     def legacy_contains(self, ch: List[Token]) -> Contains:
         word, *value = ch
-        return Contains(_value(value), word.lower().startswith("not_"), word.column)
+        return Contains(_value(value), word.lower().startswith("not_"), _column(word))
 
     def comparison(self, ch: List[Token]) -> Comparison:
         left, op, *value = ch
-        return Comparison(_operand(left), str(op), _value(value), left.column)
+        return Comparison(_operand(left), str(op), _value(value), _column(left))
 
     def bare_operand(self, ch: List[Token]) -> BareOperand:
         tok = ch[0]
-        return BareOperand(template(str(tok), tok.column), tok.column)
+        return BareOperand(template(str(tok), _column(tok)), _column(tok))
 
     def unrecognised(self, ch: List[Token]) -> Expr:
         raise _unrecognised(ch[0])
 
-    def misplaced_comma(self, ch: List[Any]) -> Expr:
-        raise _comma_error(ch[1])
+    def misplaced_comma(self, ch: List[Union[Token, Expr]]) -> Expr:
+        comma = ch[1]  # atom COMMA
+        if not isinstance(comma, Token):
+            raise TypeError(f"misplaced_comma: a condition and a comma expected, not {ch!r}")
+        raise _comma_error(comma)
 
     def multi_task(self, ch: List[Token]) -> MultiTask:
         word, *rest = ch
         if rest and rest[0] != "=":
-            raise ConditionError(f"'{word}' takes '=' (not '{rest[0]}')", rest[0].column,
+            raise ConditionError(f"'{word}' takes '=' (not '{rest[0]}')", _column(rest[0]),
                                  f"write {word.lower()}=N")
-        return MultiTask(word.lower(), int(rest[1]) if rest else None, word.column)
+        return MultiTask(word.lower(), int(rest[1]) if rest else None, _column(word))
 
 
 @lru_cache(maxsize=None)
@@ -206,7 +240,11 @@ def _unclosed_paren(text: str) -> Optional[int]:
 
 def _expected(e: UnexpectedInput) -> Set[str]:
     """Names of the terminals the parser (or the lexer) would have accepted."""
-    return set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
+    if isinstance(e, UnexpectedToken):
+        return set(e.expected)
+    if isinstance(e, UnexpectedCharacters):
+        return set(e.allowed or ())  # (None when the lexer was given no set)
+    return set()
 
 
 _WHOLE = re.compile(r"[+-]?[0-9]{1,300}")  # a count (COUNT or, lexed first, VALUE)
@@ -249,7 +287,9 @@ def _at_end(text: str, e: UnexpectedInput) -> ConditionError:
 
 def _after_comma(e: UnexpectedInput) -> Optional[Token]:
     """The COMMA the parser read last, when the error comes right after one (`(a),`)."""
-    parser = getattr(e, "interactive_parser", None)
+    # UnexpectedInput declares it, but only the LALR parser's own error handler sets it
+    # (on the lexer's errors too): an error raised anywhere else has none.
+    parser: Optional[InteractiveParser] = getattr(e, "interactive_parser", None)
     stack = parser.parser_state.value_stack if parser is not None else ()
     last = stack[-1] if stack else None
     return last if isinstance(last, Token) and last.type == "COMMA" else None
@@ -262,7 +302,10 @@ def _located(text: str, e: UnexpectedInput) -> ConditionError:
         return _comma_error(comma)
     if isinstance(e, UnexpectedToken) and e.token.type == "$END":
         return _at_end(text, e)
-    pos = e.pos_in_stream if e.pos_in_stream is not None else len(text)
+    # Lark's base class declares `pos_in_stream = None` (so a checker takes it for always
+    # None); its errors set the offset in the text, or leave None when there is none.
+    where: Optional[int] = e.pos_in_stream
+    pos = where if where is not None else len(text)
     col, got = pos + 1, text[pos:pos + 1]
     prev = text[:pos].rstrip()[-1:]
     if got in ("&", "|"):

@@ -141,7 +141,7 @@ def render_all(path: str, items: Iterable[Diagnostic],
     return out
 
 
-def sort_diagnostics(items: Iterable[Diagnostic]) -> list:
+def sort_diagnostics(items: Iterable[Diagnostic]) -> List[Diagnostic]:
     """Order by line, then column, errors before warnings on the same spot."""
     return sorted(items, key=lambda d: (d.line, d.column, d.severity != ERROR))
 

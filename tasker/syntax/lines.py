@@ -51,15 +51,33 @@ def tokens(text: str) -> Iterator["Token"]:
     return _lark().lex(text)
 
 
-def split_pair(token: "Token") -> Tuple[str, str, int]:
-    """Split a PAIR token at its first `=`: (key, value, 1-based value column), both trimmed.
+def position(token: "Token") -> Tuple[int, int]:
+    """(line, column) of a token, both 1-based.
+
+    Lark types them Optional because a Token can be made by hand; its lexers, with
+    the line counting every grammar here uses, set both on every token they make.
+    """
+    line, column = token.line, token.column
+    if line is None or column is None:
+        raise unplaced(token)
+    return line, column
+
+
+def unplaced(token: "Token") -> ValueError:
+    """The error for a token without a position: a bug in how the lexer was built."""
+    return ValueError(f"the lexer made a {token.type} token without a line and column")
+
+
+def split_pair(text: str, column: int) -> Tuple[str, str, int]:
+    """Split a PAIR token's `text` (starting at `column`) at its first `=`:
+    (key, value, 1-based value column), both trimmed.
 
     An empty value's column is right after the `=`.
     """
-    key, _, rest = token.partition("=")
+    key, _, rest = text.partition("=")
     value = rest.strip()
     blanks = len(rest) - len(rest.lstrip()) if value else 0
-    return key.rstrip(), value, token.column + len(key) + 1 + blanks
+    return key.rstrip(), value, column + len(key) + 1 + blanks
 
 
 _LONE_CR = re.compile(r"\r(?!\n)")

@@ -54,7 +54,7 @@ def substitute_globals(text: str, values: Mapping[str, str]) -> str:
     if "@" not in text or not values:
         return text
 
-    def one(m: re.Match) -> str:
+    def one(m: "re.Match[str]") -> str:
         return values.get(m.group(1), m.group(0))
 
     for _ in range(MAX_GLOBAL_PASSES):

@@ -16,8 +16,16 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from tasker.record import field, record
 from tasker.syntax import lines as L
 from tasker.syntax.ast import (
-    CONDITION_FIELDS, EMPTY, NEXT_WORDS, NOT_GLOBAL_KEYS, TASK_FIELDS, CliArgLine, Field,
-    GlobalVar, Task, TaskFile,
+    CONDITION_FIELDS,
+    NEXT_WORDS,
+    NO_CONDITIONS,
+    NOT_GLOBAL_KEYS,
+    TASK_FIELDS,
+    CliArgLine,
+    Field,
+    GlobalVar,
+    Task,
+    TaskFile,
 )
 from tasker.syntax.condition import parse_block_condition, parse_condition
 from tasker.syntax.condition_ast import ConditionError, Expr
@@ -25,7 +33,11 @@ from tasker.syntax.diagnostics import Diagnostic, TaskFileError, error, warning
 from tasker.syntax.fanout import expand_hostnames
 from tasker.syntax.numbers import parse_int
 from tasker.syntax.placeholders import (
-    ENV_REF, GLOBAL_NAME, GLOBAL_REF, expand_env_names, substitute_globals,
+    ENV_REF,
+    GLOBAL_NAME,
+    GLOBAL_REF,
+    expand_env_names,
+    substitute_globals,
 )
 
 MAX_GLOBAL_NAME = 64
@@ -50,7 +62,7 @@ def header_arguments(text: str) -> List[CliArgLine]:
     found = []
     for tok in L.tokens(text):
         if tok.type == L.CLI_ARG:
-            found.append(CliArgLine(str(tok).rstrip(), tok.line))
+            found.append(CliArgLine(str(tok).rstrip(), L.position(tok)[0]))
         elif tok.type == L.PAIR:
             break
     return found
@@ -74,13 +86,17 @@ def parse_task_id(text: str) -> Optional[int]:
 _FIELDS_AFTER_TASK = {key: key for key in TASK_FIELDS - {"task"}}
 
 
+# A task as read, before globals and conditions: (ID, line of `task=`, fields, unknown fields).
+RawTask = Tuple[int, int, Dict[str, Field], List[Field]]
+
+
 class _Builder:
     """Walks the lines once, collecting globals, tasks and diagnostics."""
 
-    def __init__(self, path: str, source: Sequence[str], options: LoadOptions):
+    def __init__(self, path: str, source: Sequence[str], options: LoadOptions) -> None:
         self.path, self.source, self.options = path, source, options
         self.globals: Dict[str, GlobalVar] = {}
-        self.raw_tasks: List[Tuple[int, int, Dict[str, Field], List[Field]]] = []
+        self.raw_tasks: List[RawTask] = []
         self.seen_ids: Dict[int, int] = {}
         self.diags: List[Diagnostic] = []
         self.shadowed: List[GlobalVar] = []  # definitions replaced by a later line or --set
@@ -101,33 +117,38 @@ class _Builder:
         unknown: List[Field] = []
         task_fields, new, after_task = TASK_FIELDS, tuple.__new__, _FIELDS_AFTER_TASK
         for tok in L.tokens(text):
+            line, column = tok.line, tok.column  # (L.position, without a call per line)
+            if line is None or column is None:
+                raise L.unplaced(tok)
             if tok.type != L.PAIR:
                 if tok.type == L.STRAY:
-                    self.warn("this line is not a key=value pair and is ignored",
-                              tok.line, tok.column)
+                    self.warn("this line is not a key=value pair and is ignored", line, column)
                 continue  # comments and header arguments
-            key, value, vcol = L.split_pair(tok)
+            key, value, vcol = L.split_pair(tok, column)
             known = after_task.get(key)
             if known is not None and fields is not None:  # most lines of a file
-                fields[known] = new(Field, (known, value, value, tok.line, vcol))
+                fields[known] = new(Field, (known, value, value, line, vcol))
             elif key == "task":
-                fields, unknown = self.start_task(value, tok.line, vcol)
+                fields, unknown = self.start_task(value, line, vcol)
             elif fields is None:
-                self.header_pair(key, value, tok.line, tok.column, vcol)
+                self.header_pair(key, value, line, column, vcol)
             elif key in task_fields:
-                fields[key] = Field(key, value, value, tok.line, vcol)
+                fields[key] = Field(key, value, value, line, vcol)
             else:
-                unknown.append(Field(key, value, value, tok.line, vcol))
+                unknown.append(Field(key, value, value, line, vcol))
 
-    def start_task(self, value: str, line: int, vcol: int):
+    def start_task(self, value: str, line: int, vcol: int
+                   ) -> Tuple[Dict[str, Field], List[Field]]:
+        """Begin the task a `task=` line names: its (fields, unknown fields) to fill; both
+        are thrown away when the ID is not valid or not new."""
         tid = parse_task_id(value)
         if tid is None:
             self.err(f"Task ID '{value}' is not a valid integer", line, vcol,
                      "task IDs are whole numbers: task=0, task=1, ...")
             return ({}, [])  # keep reading so every error is reported
         if tid in self.seen_ids:
-            self.err(f"Task ID {tid} is defined multiple times (first on line {self.seen_ids[tid]})",
-                     line, vcol, "every task needs its own ID")
+            self.err(f"Task ID {tid} is defined multiple times (first on line "
+                     f"{self.seen_ids[tid]})", line, vcol, "every task needs its own ID")
             return ({}, [])
         self.seen_ids[tid] = line
         fields: Dict[str, Field] = {"task": tuple.__new__(Field, ("task", value, value, line,
@@ -137,6 +158,7 @@ class _Builder:
         return fields, unknown
 
     def header_pair(self, key: str, value: str, line: int, kcol: int, vcol: int) -> None:
+        """A `key=value` line before the first task: a global, or a warned task field."""
         if key in NOT_GLOBAL_KEYS:
             self.warn(f"Key '{key}' found outside of a task definition; it is ignored",
                       line, kcol, "start the task with a task=N line first")
@@ -148,8 +170,8 @@ class _Builder:
             return
         expanded, unset = expand_env_names(value, self.options.environ)
         if self.options.strict_env:
-            for name in ENV_REF.findall(value):
-                name = name[0] or name[1]
+            for ref in ENV_REF.finditer(value):
+                name = ref.group(1) or ref.group(2)  # `${NAME}` or `$NAME`
                 if not name.startswith("TASKER_"):
                     self.err(f"global '{key}' uses ${name}; with --strict-env-validation only "
                              "TASKER_* environment variables may be used", line, vcol)
@@ -242,8 +264,7 @@ def _path_back(start: str, refs: Mapping[str, List[str]]) -> Optional[List[str]]
     return None
 
 
-def _tasks_naming_globals(text: str, raw_tasks: Sequence[Tuple[int, int, dict, list]]
-                          ) -> Set[int]:
+def _tasks_naming_globals(text: str, raw_tasks: Sequence[RawTask]) -> Set[int]:
     """IDs of the tasks with an `@NAME@` somewhere in their lines (a superset is fine):
     most fields of a large file name no global, and only these tasks need substitution."""
     return L.owners_of_matches(text, (m.start() for m in GLOBAL_REF.finditer(text)),
@@ -291,7 +312,7 @@ def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
     """
     present = _CONDITION_KEYS.intersection(fields)
     if not present:
-        return EMPTY
+        return NO_CONDITIONS
     entries: Dict[str, Expr] = {}
     for key in CONDITION_FIELDS:  # (in this order, so errors come out alike every time)
         if key not in present:
@@ -305,7 +326,7 @@ def _parse_conditions(b: _Builder, tid: int, fields: Mapping[str, Field],
             entries[key] = parser(text)
         except ConditionError as exc:
             _condition_error(b, tid, f, skip, exc)
-    return MappingProxyType(entries) if entries else EMPTY
+    return MappingProxyType(entries) if entries else NO_CONDITIONS
 
 
 _CONDITION_KEYS = frozenset(CONDITION_FIELDS)

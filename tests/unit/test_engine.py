@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from tasker.engine.context import EngineOptions, FatalRunError, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config

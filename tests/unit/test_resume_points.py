@@ -14,7 +14,8 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from tasker.engine.context import EngineOptions, FatalRunError, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.errors import FatalRunError
 from tasker.engine.sequential import run_workflow
 from tasker.events import Reporters, TaskFinished
 from tasker.exec.base import CommandResult

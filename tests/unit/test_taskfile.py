@@ -40,7 +40,7 @@ def test_blank_lines_are_dropped_and_positions_kept():
 
 def test_pair_split_at_first_equals_with_value_column():
     (token,) = L.tokens("  timeout =  30 = x ")
-    assert L.split_pair(token) == ("timeout", "30 = x", 14)
+    assert L.split_pair(token, token.column) == ("timeout", "30 = x", 14)
 
 
 def test_globals_before_first_task_only():
