@@ -262,12 +262,12 @@ class Session:
             return None
         return Path(value) if value else self.paths.json_file
 
-    def recap(self) -> None:
+    def recap(self, status: str, ended: float) -> None:
         """The RECAP of what ran, on the console (in colour on a terminal) and in the log."""
-        from tasker.report.executions import execution
+        from tasker.report.executions import run_executions
         from tasker.report.recap import log_recap, wants_colour
 
-        executions = [execution(entry, self.masker) for entry in list(self.run_state.trace)]
+        executions = run_executions(self.run_state, self.masker, status, ended)
         log_recap(self.log, executions, wants_colour(sys.stdout, self.environ))
 
     def write_html(self, exit_code: int, status: str, ended: float) -> None:
@@ -417,7 +417,7 @@ class RecapWriter:
         """Write the recap on the first RunFinished."""
         if isinstance(event, RunFinished) and not event.revised \
                 and self.session.real_run and self.session.phase == "execution":
-            self.session.recap()
+            self.session.recap(event.status, event.ended)
 
 
 class HtmlReportWriter:
