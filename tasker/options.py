@@ -122,12 +122,12 @@ def build_parser(with_file: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--output-json", nargs="?", const="", metavar="PATH",
                    help="write the JSON run report (default path under <logdir>/output/; "
                    "- writes it to stdout and the console log to stderr)")
-    p.add_argument("--output-dir", metavar="DIR",
+    p.add_argument("--output-dir", metavar="DIR", type=_named,
                    help="keep every command's whole stdout and stderr as files in DIR "
                    "(secrets masked, mode 0600; real runs only; listed in the JSON report)")
-    p.add_argument("--output-html", metavar="FILE",
+    p.add_argument("--output-html", metavar="FILE", type=_html_file,
                    help="write a self-contained HTML report of the run (timeline, recap, "
-                   "outputs) to FILE, mode 0600")
+                   "outputs) to FILE, mode 0600; FILE's directory must exist")
     p.add_argument("--set", dest="set", action="append", type=_assignment,
                    metavar="NAME=VALUE", help="override or add a global variable (repeatable)")
     p.add_argument("--graph", choices=("dot", "mermaid"), help="print the workflow as a graph")
@@ -205,6 +205,21 @@ def _positive(kind: type) -> Any:
             raise argparse.ArgumentTypeError(f"expected a number greater than 0, got '{text}'")
         return value
     return convert
+
+
+def _html_file(text: str) -> str:
+    """An argparse type: the file of --output-html, never empty and never `-`."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("'-' (standard output) is not offered for the HTML "
+                                         "report: give the path of a file")
+    return _named(text)
+
+
+def _named(text: str) -> str:
+    """An argparse type: a path that is not empty (an empty one would pass unnoticed)."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty: give one, or leave the option out")
+    return text
 
 
 def _ssh_options(p: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ run ends (validation failure, task failure, signal, success), it ends through
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -262,12 +263,12 @@ class Session:
             return None
         return Path(value) if value else self.paths.json_file
 
-    def recap(self) -> None:
+    def recap(self, status: str, ended: float) -> None:
         """The RECAP of what ran, on the console (in colour on a terminal) and in the log."""
-        from tasker.report.executions import execution
+        from tasker.report.executions import run_executions
         from tasker.report.recap import log_recap, wants_colour
 
-        executions = [execution(entry, self.masker) for entry in list(self.run_state.trace)]
+        executions = run_executions(self.run_state, self.masker, status, ended)
         log_recap(self.log, executions, wants_colour(sys.stdout, self.environ))
 
     def write_html(self, exit_code: int, status: str, ended: float) -> None:
@@ -281,7 +282,7 @@ class Session:
                         status=status, exit_code=exit_code, dry_run=not self.options.run,
                         started=self.started, ended=ended)
         try:
-            write_html(Path(self.options.output_html), view)
+            write_html(named_file(str(self.options.output_html)), view)
         except OSError as exc:
             self.log.warn(f"Failed to write the HTML report: {exc}")
 
@@ -305,6 +306,8 @@ class Session:
             self.stdout_report.keep(report)
             return
         try:
+            if self.options.output_json:  # (a path named by the operator, not the default)
+                named_file(self.options.output_json)
             json_report.write_report(path, report)  # type: ignore[arg-type]
         except OSError as exc:
             self.log.warn(f"Failed to write final summary: {exc}")
@@ -387,6 +390,17 @@ class Session:
             self.log.warn(f"Alert script stderr: {result.stderr.strip()}")
 
 
+def named_file(value: str) -> Path:
+    """The path of a report file the operator named, once its directory is known to exist
+    (as for any file a program is told to write, e.g. a shell's `>`):
+    tasker creates no directory for such a file (a typo would leave one, mode 0700, where
+    nobody looks), so a missing one is an OSError the caller reports as a WARN line."""
+    path = Path(value)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "its directory does not exist", str(path.parent))
+    return path
+
+
 class JsonReportWriter:
     """Subscriber: the JSON report, written when the run finishes (again when a signal
     during the alert changed the exit code). It reads the run's record rather than
@@ -417,7 +431,7 @@ class RecapWriter:
         """Write the recap on the first RunFinished."""
         if isinstance(event, RunFinished) and not event.revised \
                 and self.session.real_run and self.session.phase == "execution":
-            self.session.recap()
+            self.session.recap(event.status, event.ended)
 
 
 class HtmlReportWriter:

@@ -8,7 +8,7 @@ values from its events later and the reporters stay as they are.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from tasker.record import record
 from tasker.report.masking import Masker
@@ -91,6 +91,28 @@ def execution(entry: TraceEntry, masker: Masker) -> Execution:
                      start=entry.start_time, end=entry.start_time + entry.duration)
 
 
+def ending_execution(record_: RunRecord, executions: Sequence[Execution], status: str,
+                     ended: float) -> Optional[Execution]:
+    """The task that ended a failed run without any execution traced (a missing program,
+    an unknown exec type: the engine stores no result for it, as the original), as one
+    failed execution with no exit code at the end of the run, so the recap shows and
+    counts it; None when the run's record names no such task."""
+    tid = (record_.failure or {}).get("task_id")
+    if status != "failed" or not isinstance(tid, int) \
+            or any(e.block == tid or (e.block is None and e.task == tid) for e in executions):
+        return None
+    return Execution(task=tid, block=None, iteration=None, attempt=1, host="", status=FAILED,
+                     exit_code=None, start=ended, end=ended)
+
+
+def run_executions(record_: RunRecord, masker: Masker, status: str,
+                   ended: float) -> Tuple[Execution, ...]:
+    """This run's executions in trace order, masked, and the `ending_execution` last."""
+    found: List[Execution] = [execution(e, masker) for e in list(record_.trace)]
+    ending = ending_execution(record_, found, status, ended)
+    return tuple(found + ([ending] if ending is not None else []))
+
+
 def outputs(record_: RunRecord, masker: Masker, tasks: Set[int]) -> Tuple[TaskOutput, ...]:
     """The stored outputs of `tasks`, by task ID, masked before anything else sees them."""
     found = []
@@ -111,7 +133,7 @@ def run_view(record_: RunRecord, masker: Masker, *, task_file: str, status: str,
     """Build the reporters' input from the run's record (this run's executions only:
     results restored from a state file did not run now and are not in the trace)."""
     failure: Dict[str, object] = record_.failure or {}
-    executions = tuple(execution(e, masker) for e in list(record_.trace))
+    executions = run_executions(record_, masker, status, ended)
     return RunView(task_file=task_file, status=status, exit_code=exit_code, dry_run=dry_run,
                    started=started, ended=ended, executions=executions,
                    outputs=outputs(record_, masker, {e.task for e in executions}),

@@ -44,7 +44,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1rem auto;
  max-width:72rem;padding:0 1rem;color:#222;line-height:1.4}
 h1{font-size:1.3rem;overflow-wrap:anywhere}h2{font-size:1.1rem;margin-top:1.5rem}
 .status{font-weight:600}.success{color:var(--ok)}.failed,.validation_failed{color:var(--fail)}
-.interrupted,.timeout{color:var(--timeout)}.skipped{color:var(--skip)}
+.interrupted,.timeout{color:var(--timeout)}.skipped,.partial{color:var(--skip)}
 .timeline{overflow-x:auto}svg{width:100%;min-width:24rem;height:auto}
 svg text{font:11px ui-monospace,monospace;fill:#333}.grid{stroke:var(--line)}
 .lane-group{fill:#f4f4f4}.bar{fill:#888}.bar.success{fill:var(--ok)}
@@ -162,7 +162,7 @@ def _row_cells(row: RecapRow) -> List[str]:
         said = ", ".join(f"{n} {status}" for status, n in row.counts)
         return [row.label, "-", said, "", str(row.runs), "", ""]
     code = "-" if row.exit_code is None or row.status == SKIPPED else str(row.exit_code)
-    return [row.label, row.host or "-", row.status, code, str(row.runs), str(row.attempts),
+    return [row.label, row.host or "-", row.status_text, code, str(row.runs), str(row.attempts),
             duration_text(row.duration)]
 
 

@@ -3,12 +3,15 @@
 One row per task ID that ran and per sub-task (block and sub-task ID), built
 from its last execution, with the number of its executions in this run (loop
 iterations, retry attempts and jumps back all count) and the attempts of the
-last one. Failures come last and the closing line counts them. A block with
-more than `SUBTASK_LIMIT` sub-tasks shows one row of counts instead of its
-sub-tasks, plus a row per failed one. The lines go through the Log at INFO
-(masked and timestamped like every line); scripts parse Appendix A.1 lines
-unanchored, so no row may read like one: cells never contain blanks, and no
-cell is the word `Task`.
+last one. A block's row stays where it ran, its sub-tasks right after it; its
+status says how many of them succeeded (`success`, `partial(k/n)`, `failed`).
+Failed tasks and sub-tasks come last, and the closing line counts executions
+of commands only (tasks and sub-tasks, never blocks). A block with more than
+`SUBTASK_LIMIT` sub-tasks shows one row of counts instead of its sub-tasks,
+plus a row per failed one. The lines go through the Log at INFO (masked and
+timestamped like every line); scripts parse Appendix A.1 lines unanchored, so
+no row may read like one: cells never contain blanks, and no cell is the word
+`Task`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Mapping, Optional, Sequence, Set, TextIO, Tuple
 
-from tasker.record import record
+from tasker.record import record, replace
 from tasker.report.executions import FAILURES, Execution
 from tasker.report.logger import Log
 from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT
@@ -24,8 +27,9 @@ from tasker.results import FAILED, SKIPPED, SUCCESS, TIMEOUT
 SUBTASK_LIMIT = 50
 HEADINGS = ("ID", "HOST", "STATUS", "EXIT", "RUNS", "ATTEMPTS", "DURATION")
 RIGHT_ALIGNED = frozenset((3, 4, 5, 6))  # the numbers
+PARTIAL = "partial"  # a block some of whose sub-tasks succeeded, not all
 # SGR colours of a terminal by status; the header is bold.
-COLOURS = {SUCCESS: "32", FAILED: "31", TIMEOUT: "35", SKIPPED: "33"}
+COLOURS = {SUCCESS: "32", FAILED: "31", TIMEOUT: "35", SKIPPED: "33", PARTIAL: "33"}
 BOLD = "1"
 _BLANKS = re.compile(r"\s")
 Key = Tuple[Optional[int], int]  # (block or None, task)
@@ -45,11 +49,22 @@ class RecapRow:
     attempts: int
     duration: float
     counts: Optional[Tuple[Tuple[str, int], ...]] = None  # (status, sub-tasks) of a block
+    # A block's own row: (sub-tasks that succeeded, sub-tasks that ran, skips left out).
+    subtasks: Optional[Tuple[int, int]] = None
 
     @property
     def failed(self) -> bool:
-        """A failure or a timeout (a counts row never is: its failures have rows)."""
-        return self.counts is None and self.status in FAILURES
+        """A task's or sub-task's failure or timeout (a block's row never is, nor a counts
+        row: their sub-tasks' failures have rows of their own)."""
+        return self.counts is None and self.subtasks is None and self.status in FAILURES
+
+    @property
+    def status_text(self) -> str:
+        """The STATUS cell: the status, and for a partial block how many sub-tasks
+        succeeded of those that ran (`partial(2/3)`, no blank: cells have none)."""
+        if self.status == PARTIAL and self.subtasks is not None:
+            return f"{PARTIAL}({self.subtasks[0]}/{self.subtasks[1]})"
+        return self.status
 
 
 def group_executions(executions: Sequence[Execution]) -> Dict[Key, List[Execution]]:
@@ -66,6 +81,16 @@ def row_of(runs: Sequence[Execution]) -> RecapRow:
     return RecapRow(label=last.label, task=last.task, block=last.block, host=last.host,
                     status=last.status, exit_code=last.exit_code, runs=len(runs),
                     attempts=last.attempt, duration=sum(e.duration for e in runs))
+
+
+def block_row(own: RecapRow, subs: Sequence[RecapRow]) -> RecapRow:
+    """A block's row: `success` when every sub-task that ran succeeded, `partial` when
+    some did, `failed` when none did (`skipped` when every one was skipped)."""
+    ran = [r for r in subs if r.status != SKIPPED]
+    ok = sum(1 for r in ran if r.status == SUCCESS)
+    status = (SKIPPED if not ran else SUCCESS if ok == len(ran) else PARTIAL if ok
+              else FAILED)
+    return replace(own, status=status, subtasks=(ok, len(ran)))
 
 
 def counts_row(block: int, rows: Sequence[RecapRow]) -> RecapRow:
@@ -90,16 +115,27 @@ def _ordered(groups: Dict[Key, List[Execution]]) -> List[Key]:
                                            key[0] is not None, first[key]))
 
 
-def recap_rows(executions: Sequence[Execution],
-               limit: Optional[int] = SUBTASK_LIMIT) -> List[RecapRow]:
-    """The rows in order, failures last; past `limit` sub-tasks a block is counted
-    (None: never)."""
-    groups = group_executions(executions)
+def rows_by_key(groups: Dict[Key, List[Execution]]
+                ) -> Tuple[Dict[Key, RecapRow], Dict[int, List[RecapRow]]]:
+    """(the row of each key, blocks' own rows made by `block_row`; each block's sub-task
+    rows). A block is a top-level task whose sub-tasks ran."""
     rows = {key: row_of(runs) for key, runs in groups.items()}
     per_block: Dict[int, List[RecapRow]] = {}
     for (block, _task), row in rows.items():
         if block is not None:
             per_block.setdefault(block, []).append(row)
+    for block, subs in per_block.items():
+        if (None, block) in rows:
+            rows[(None, block)] = block_row(rows[(None, block)], subs)
+    return rows, per_block
+
+
+def recap_rows(executions: Sequence[Execution],
+               limit: Optional[int] = SUBTASK_LIMIT) -> List[RecapRow]:
+    """The rows in order, failed tasks and sub-tasks last (blocks stay where they ran);
+    past `limit` sub-tasks a block is counted (None: never)."""
+    groups = group_executions(executions)
+    rows, per_block = rows_by_key(groups)
     large = {b for b, subs in per_block.items() if limit is not None and len(subs) > limit}
     shown: List[RecapRow] = []
     failed: List[RecapRow] = []
@@ -108,10 +144,10 @@ def recap_rows(executions: Sequence[Execution],
         block, task = key
         row = rows[key]
         unit = task if block is None else block
-        if block is None or block not in large:
-            (failed if row.failed else shown).append(row)
-        elif row.failed:
+        if row.failed:
             failed.append(row)
+        elif block is None or block not in large:
+            shown.append(row)
         if unit in large and unit not in counted:  # after the block's row, or in its place
             counted.add(unit)
             shown.append(counts_row(unit, per_block[unit]))
@@ -143,7 +179,7 @@ def cells(row: RecapRow) -> Tuple[str, ...]:
         said = ", ".join(f"{n} {status}" for status, n in row.counts if n or status != TIMEOUT)
         return (row.label, "-", f"{total} sub-tasks: {said}")
     code = "-" if row.exit_code is None or row.status == SKIPPED else str(row.exit_code)
-    return (_cell(row.label), _cell(row.host), row.status, code, str(row.runs),
+    return (_cell(row.label), _cell(row.host), row.status_text, code, str(row.runs),
             str(row.attempts), duration_text(row.duration))
 
 
@@ -160,9 +196,11 @@ def table_lines(rows: Sequence[RecapRow]) -> List[Tuple[str, str]]:
     return lines
 
 
-def row_of_all(executions: Sequence[Execution]) -> List[RecapRow]:
-    """One row per task and sub-task, none counted or reordered."""
-    return [row_of(runs) for runs in group_executions(executions).values()]
+def counted_rows(executions: Sequence[Execution]) -> List[RecapRow]:
+    """One row per task and sub-task that ran a command (blocks left out: their sub-tasks
+    are counted), none counted or reordered: what the closing line counts."""
+    rows, _per_block = rows_by_key(group_executions(executions))
+    return [row for row in rows.values() if row.subtasks is None]
 
 
 def closing_line(every_row: Sequence[RecapRow]) -> str:
@@ -195,7 +233,7 @@ def log_recap(log: Log, executions: Sequence[Execution], colour: bool) -> None:
     else:
         lines += [(text, COLOURS.get(status, BOLD if not status else ""))
                   for text, status in table_lines(recap_rows(executions))]
-        every_row = row_of_all(executions)
+        every_row = counted_rows(executions)
         failed = any(row.failed for row in every_row)
         lines.append(("  " + closing_line(every_row), COLOURS[FAILED if failed else SUCCESS]))
     log.styled_lines(lines if colour else [(text, "") for text, _sgr in lines])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from tasker.report.masking import Masker
-from tasker.report.private import make_private_dirs
+from tasker.report.private import make_private_dirs, open_private
 
 ORIGINAL_HEADER = "#Timestamp\tStatus\tExit_Code\tTask_File\tTask_ID\tHostname\tCommand\tLog_File"
 SUMMARY_HEADER = ORIGINAL_HEADER + "\tUser\tDuration_Seconds\tUTC_Offset"
@@ -88,10 +88,13 @@ def summary_line(
 
 
 def append_summary(project_file: Path, line: str) -> None:
-    """Append one run's `summary_line` to the project summary, with the header if new."""
+    """Append one run's `summary_line` to the project summary, with the header if new; a
+    new file is 0600 like every record (it holds the runs' commands), an existing one
+    keeps its mode."""
     project_file = Path(project_file)
     make_private_dirs(project_file.parent)
-    with open(project_file, "a", encoding="utf-8", newline="\n") as handle:
+    fd = open_private(project_file, os.O_WRONLY | os.O_APPEND)
+    with os.fdopen(fd, "a", encoding="utf-8", newline="\n") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             # Size is checked under the lock: two runs creating the file at once

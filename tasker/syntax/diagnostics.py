@@ -107,7 +107,8 @@ def warning(message: str, line: int = 0, column: int = 0, hint: Optional[str] = 
 def limit_repeats(items: Iterable[Diagnostic], per_kind: int = MAX_OF_A_KIND
                   ) -> Tuple[List[Diagnostic], Dict[str, Tuple[Diagnostic, int]]]:
     """(the findings to show, {kind: (first finding, how many more)}): past `per_kind`
-    findings of one kind, the rest are counted, not shown."""
+    findings of one kind, the rest are counted, not shown, but for warnings with a
+    "did you mean" hint."""
     seen: Dict[str, int] = {}
     shown: List[Diagnostic] = []
     more: Dict[str, Tuple[Diagnostic, int]] = {}
@@ -117,8 +118,8 @@ def limit_repeats(items: Iterable[Diagnostic], per_kind: int = MAX_OF_A_KIND
         if kind is None:
             kind = kinds[(d.severity, d.message)] = d.kind
         count = seen[kind] = seen.get(kind, 0) + 1
-        if count <= per_kind:
-            shown.append(d)
+        if count <= per_kind or (not d.is_error and "did you mean" in (d.hint or "")):
+            shown.append(d)  # (a did-you-mean warning is never counted away: fix it now)
         else:
             first, extra = more.get(kind, (d, 0))
             more[kind] = (first, extra + 1)

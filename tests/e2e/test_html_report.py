@@ -50,6 +50,7 @@ def run_work(tmp: Path, *extra: str) -> Tuple[str, dict]:
     """Run WORK with --output-html; (the report's text, the JSON report)."""
     work = tmp / "work.txt"
     work.write_text(WORK)
+    (tmp / "out").mkdir()  # (the directory of a file the operator names must exist)
     proc = tasker(work, "-r", "--skip-host-validation", "--output-html", tmp / "out" / "r.html",
                   "--output-json", tmp / "r.json", *extra, tmp=tmp)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -79,6 +80,41 @@ def test_a_dry_run_and_a_validation_failure_write_it_too(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "success · exit code 0 · dry run · 1 execution" in (
         tmp_path / "dry.html").read_text()
+
+
+@pytest.mark.parametrize("argv", [("--output-html", "-"), ("--output-html", ""),
+                                  ("--output-html=",), ("--output-dir", "")])
+def test_stdout_or_an_empty_path_is_a_usage_error(tmp_path: Path, argv: Tuple[str]) -> None:
+    proc = tasker(DATA / "hello.txt", "-r", *argv, tmp=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    said = proc.stderr.strip().splitlines()[-1]
+    if argv[-1] == "-":
+        assert said == ("tasker: error: argument --output-html: '-' (standard output) is "
+                        "not offered for the HTML report: give the path of a file")
+    else:
+        assert said.endswith(": the path is empty: give one, or leave the option out")
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_missing_directory_is_a_warning_never_created(tmp_path: Path) -> None:
+    """The HTML and the JSON report alike: the run's exit code stays, no directory made."""
+    missing = tmp_path / "nonexist"
+    proc = tasker(DATA / "hello.txt", "-r", "--output-html", missing / "x.html",
+                  "--output-json", missing / "x.json", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not missing.exists()
+    warns = [line.split("] ", 1)[1] for line in proc.stdout.splitlines() if "WARN:" in line]
+    assert warns == [
+        f"WARN: Failed to write final summary: [Errno 2] its directory does not exist: "
+        f"'{missing}'",
+        f"WARN: Failed to write the HTML report: [Errno 2] its directory does not exist: "
+        f"'{missing}'"]
+    assert proc.stdout.splitlines()[-1].endswith(warns[-1])  # (the run's last line)
+    failed = tmp_path / "fail.txt"
+    failed.write_text("task=0\nhostname=localhost\nexec=local\ncommand=false\n")
+    proc = tasker(failed, "-r", "--output-html", missing / "x.html", tmp=tmp_path)
+    assert proc.returncode == 1 and "Failed to write the HTML report" in proc.stdout
 
 
 def browser() -> str:

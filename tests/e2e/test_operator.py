@@ -81,6 +81,18 @@ def test_warnings_of_one_kind_past_twenty_are_counted(tmp_path: Path) -> None:
     assert "hunter22" not in proc.stdout + proc.stderr
 
 
+def test_a_did_you_mean_is_never_among_the_counted(tmp_path: Path) -> None:
+    """25 unknown keys with `on_sucess` after them: the typo is shown with its hint, and
+    counted warnings are the others only."""
+    keys = "".join(f"zz{i}=1\n" for i in range(25))
+    path = _write(tmp_path, TYPO.replace("on_sucess=2\n", keys + "on_sucess=2\n"))
+    proc = tasker(path, "--skip-host-validation", tmp=tmp_path)
+    assert proc.stderr.count(": warning: Task 1 has unknown field 'zz") == 20
+    assert "unknown field 'on_sucess'; it is ignored" in proc.stderr
+    assert "hint: did you mean `on_success`?" in proc.stderr
+    assert "... and 5 more warnings like" in proc.stderr
+
+
 HELLO = """\
 task=0
 hostname=localhost

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -103,9 +104,13 @@ def test_blocks_show_their_sub_tasks_and_retries(tmp_path: Path) -> None:
     assert rows["1-11"][2:6] == ["success", "0", "2", "2"]  # failed once, then succeeded
     assert rows["1-12"][2:6] == ["failed", "3", "3", "3"]  # 1 + 2 attempts
     order = [line.split()[0] for line in recap(proc.stdout)[2:-1]]
-    # failures last: the block's own result is failed (@1_success@ is false) although its
-    # min_success=2 held and the run went on
-    assert sorted(order[:2]) == ["1-10", "1-11"] and order[2:] == ["2", "1", "1-12"]
+    # The block stays where it ran, its sub-tasks after it; only the failed sub-task moves
+    # to the end. Its min_success=2 held: partial, not failed (although @1_success@ is
+    # false), and it is not counted: the closing line counts commands.
+    assert order[0] == "1" and sorted(order[1:3]) == ["1-10", "1-11"]
+    assert order[3:] == ["2", "1-12"]
+    assert rows["1"][2] == "partial(2/3)"
+    assert recap(proc.stdout)[-1] == "  3 succeeded, 0 skipped, 1 failed"
 
 
 SLOW_SECOND_TASK = """\
@@ -202,3 +207,35 @@ def test_a_pipe_gets_no_colour(tmp_path: Path) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path,
                           env=dict(env or {}, HOME=str(tmp_path)), timeout=60)
     assert proc.returncode == 0 and "RECAP" in proc.stdout and "\x1b" not in proc.stdout
+
+
+MISSING_PROGRAM = """\
+task=0
+hostname=localhost
+exec=local
+command=echo
+arguments=zero
+
+task=1
+hostname=localhost
+exec=local
+command=nosuchprog_xyz
+"""
+
+
+def test_a_missing_program_that_ends_the_run_has_a_failed_row(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    page = tmp_path / "report.html"
+    proc = tasker(write(tmp_path, MISSING_PROGRAM), "-r", "--skip-host-validation",
+                  "--output-json", str(report), "--output-html", str(page), tmp=tmp_path)
+    assert proc.returncode == 20, proc.stdout + proc.stderr
+    assert "Task 1: FATAL ERROR - Missing command detected during runtime" in proc.stdout
+    shown = recap(proc.stdout)
+    assert [line.split()[:4] for line in shown[2:4]] == [
+        ["0", "localhost", "success", "0"], ["1", "-", "failed", "-"]]
+    assert shown[-1] == "  1 succeeded, 0 skipped, 1 failed"
+    data = json.loads(report.read_text())
+    assert list(data["task_results"]) == ["0"]  # (the engine stores no result, as TASKER)
+    assert data["execution_summary"]["failure_info"]["task_id"] == 1
+    assert '<tr data-task="1" class="failed"><td>1</td><td>-</td><td>failed</td>' \
+        '<td class=num>-</td>' in page.read_text()

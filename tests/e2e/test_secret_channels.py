@@ -80,19 +80,20 @@ def test_show_effective_args_masks_set_and_file_secrets(tmp_path):
 
 
 def test_records_are_owner_only_and_new_directories_0700(tmp_path):
+    """(The report's default path: tasker makes no directory for a path the operator
+    names, see tests/e2e/test_html_report.py.)"""
     task = tmp_path / "t.txt"
     task.write_text("task=0\nhostname=localhost\nexec=local\ncommand=false\n")
-    proc = tasker(tmp_path, str(task), "-r", "--output-json",
-                  str(tmp_path / "out" / "deep" / "r.json"), umask=0o022)
+    proc = tasker(tmp_path, str(task), "-r", "-p", "ops", "--output-json", umask=0o022)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     logs = tmp_path / "logs"
     files = [*logs.glob("log/*.log"), *logs.glob("backup/*"), *logs.glob("recovery/*"),
-             tmp_path / "out" / "deep" / "r.json"]
-    assert len(files) == 4
+             *logs.glob("output/*.json"), logs / "project" / "ops.summary"]
+    assert len(files) == 5
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for path in (logs, logs / "log", logs / "backup", logs / "recovery", tmp_path / "out",
-                 tmp_path / "out" / "deep"):
+    for path in (logs, logs / "log", logs / "backup", logs / "recovery", logs / "output",
+                 logs / "project"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
 
 

@@ -100,3 +100,17 @@ def test_a_load_error_carries_the_globals_for_masking():
         load("SECRET_X=exit_0&&topsecret\ntask=0\nhostname=h\ncommand=echo\n"
              "success=@SECRET_X@\n")
     assert info.value.global_values["SECRET_X"] == "exit_0&&topsecret"
+
+
+def test_a_did_you_mean_warning_is_never_counted_away() -> None:
+    """25 unknown fields, the 23rd a typo of a real key: it is shown, the rest counted."""
+    found = [warning(f"Task 0 has unknown field 'junk{n}'; it is ignored", n, 1,
+                     hint="keys are case-sensitive") for n in range(1, 26)]
+    found[22] = warning("Task 0 has unknown field 'on_sucess'; it is ignored", 23, 1,
+                        hint="did you mean `on_success`?")
+    out = render_all("f.txt", found)
+    assert "'on_sucess'; it is ignored\n    hint: did you mean `on_success`?" in "\n".join(out)
+    assert out[-1].startswith("... and 4 more warnings like")
+    typo = error("Task 0: bad condition", 30, 1, hint="did you mean '|' (OR) instead of ','?")
+    shown, more = limit_repeats([typo] * (MAX_OF_A_KIND + 2))  # (errors: counted as before)
+    assert len(shown) == MAX_OF_A_KIND and list(more.values())[0][1] == 2

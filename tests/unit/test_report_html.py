@@ -71,6 +71,30 @@ def test_recap_rows_carry_their_task_and_every_sub_task_is_listed() -> None:
     assert rows[1] == ("100", ' data-block="2"')
 
 
+def test_a_partial_block_is_marked_in_place_and_its_failed_sub_tasks_come_last() -> None:
+    runs = [ex(10, block=0, start=1), ex(11, "failed", block=0, start=2),
+            ex(12, block=0, start=3), ex(0, "failed", host="", start=1), ex(1, start=5)]
+    page = render(view(runs))
+    rows = re.findall(r'<tr data-task="(\d+)"[^>]* class="([a-z]+)"><td>[^<]*</td><td>'
+                      r'[^<]*</td><td>([^<]*)</td>', page)
+    assert rows == [("0", "partial", "partial(2/3)"), ("10", "success", "success"),
+                    ("12", "success", "success"), ("1", "success", "success"),
+                    ("11", "failed", "failed")]
+    assert ".skipped,.partial{color:var(--skip)}" in page
+
+
+def test_a_task_that_ended_the_run_untraced_has_a_failed_row_and_bar() -> None:
+    record_ = RunRecord()
+    record_.trace.append(TraceEntry(task=0, exit_code=0, success=True, start_time=1000.0,
+                                    duration=1.0, status="success"))
+    record_.failure = {"task_id": 1, "exit_code": 20, "error": "program 'x' was not found"}
+    page = render(run_view(record_, Masker(), task_file="/w/f.txt", status="failed",
+                           exit_code=20, dry_run=False, started=999.0, ended=1002.0))
+    assert '<tr data-task="1" class="failed"><td>1</td><td>-</td><td>failed</td>' \
+        '<td class=num>-</td>' in page
+    assert sorted(bars(page)) == ["0", "1"]
+
+
 def test_hostile_outputs_hosts_and_commands_are_text() -> None:
     outputs = (TaskOutput(task=1, command=HOSTILE, stdout=HOSTILE, stderr=HOSTILE),)
     page = render(view([ex(1, host=HOSTILE)], outputs, task_file=f"/w/{HOSTILE}",

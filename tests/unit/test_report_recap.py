@@ -10,20 +10,20 @@ from typing import List, Optional
 
 from hypothesis import given, settings, strategies as st
 
-from tasker.report.executions import Execution, execution
+from tasker.report.executions import Execution, execution, run_executions
 from tasker.report.logger import Log
 from tasker.report.masking import Masker
 from tasker.report.recap import (
     SUBTASK_LIMIT,
     closing_line,
+    counted_rows,
     duration_text,
     log_recap,
     recap_rows,
-    row_of_all,
     table_lines,
     wants_colour,
 )
-from tasker.results import TraceEntry
+from tasker.results import RunRecord, TraceEntry
 
 # What scripts grep for, unanchored (SPEC Appendix A.1): a recap row must never match.
 A1_LINE = re.compile(r"Task [0-9][0-9.\-]*:")
@@ -61,7 +61,7 @@ def test_failures_come_last_in_the_order_they_ran() -> None:
     runs = [ex(0, start=1), ex(1, "failed", start=2, code=2), ex(2, "skipped", start=3),
             ex(3, "timeout", start=4, code=124), ex(4, start=5)]
     assert labels(runs) == ["0", "2", "4", "1", "3"]
-    assert closing_line(row_of_all(runs)) == "2 succeeded, 1 skipped, 2 failed (1 timed out)"
+    assert closing_line(counted_rows(runs)) == "2 succeeded, 1 skipped, 2 failed (1 timed out)"
 
 
 def test_a_blocks_sub_tasks_follow_its_row_in_the_order_they_started() -> None:
@@ -77,13 +77,14 @@ def test_past_the_limit_a_block_is_counted_with_a_row_per_failed_host() -> None:
             for n in range(SUBTASK_LIMIT + 1)]
     runs = [ex(1, start=1)] + subs + [ex(3, "failed", host="", start=99, code=1)]
     rows = recap_rows(runs)
-    assert [r.label for r in rows] == ["1", "3-*", "3", "3-100007", "3-100040"]
-    counts = rows[1]
+    assert [r.label for r in rows] == ["1", "3", "3-*", "3-100007", "3-100040"]
+    assert rows[1].status_text == "partial(49/51)"
+    counts = rows[2]
     assert dict(counts.counts) == {"success": 49, "skipped": 0, "failed": 2, "timeout": 0}
     assert [r.host for r in rows[3:]] == ["web7", "web40"]
     lines = [text for text, _ in table_lines(rows)]
-    assert "51 sub-tasks: 49 success, 0 skipped, 2 failed" in lines[2]
-    assert closing_line(row_of_all(runs)) == "50 succeeded, 0 skipped, 3 failed"
+    assert "51 sub-tasks: 49 success, 0 skipped, 2 failed" in lines[3]
+    assert closing_line(counted_rows(runs)) == "50 succeeded, 0 skipped, 2 failed"
 
 
 def test_at_the_limit_every_sub_task_has_its_row() -> None:
@@ -195,3 +196,79 @@ def test_the_recap_is_written_at_once_so_no_other_line_comes_between() -> None:
     console = CountingStream()
     log_recap(Log(stream=console), [ex(n, start=n) for n in range(80)], colour=True)
     assert console.writes == 1 and len(console.getvalue().splitlines()) == 83
+
+
+def block_run(*statuses: str) -> List[Execution]:
+    """Block 0 (traced after its sub-tasks, failed unless all succeeded) with sub-tasks
+    10, 11, ... of the given statuses, then task 1."""
+    subs = [ex(10 + n, status, block=0, start=2 + n, code=0 if status == "success" else 1)
+            for n, status in enumerate(statuses)]
+    whole = all(s == "success" for s in statuses)
+    return subs + [ex(0, "success" if whole else "failed", host="", start=1,
+                      code=0 if whole else 1), ex(1, start=9)]
+
+
+def test_a_block_stays_where_it_ran_and_only_failed_sub_tasks_move_to_the_end() -> None:
+    """samples/parallel.txt: min_success=2 held, sub-task 11 failed."""
+    runs = block_run("success", "failed", "success")
+    rows = recap_rows(runs)
+    assert [r.label for r in rows] == ["0", "0-10", "0-12", "1", "0-11"]
+    assert rows[0].status_text == "partial(2/3)" and not rows[0].failed
+    lines = [text.split() for text, _ in table_lines(rows)]
+    assert lines[1][:4] == ["0", "-", "partial(2/3)", "1"]
+    # commands only: the block is not counted, its failed sub-task once
+    assert closing_line(counted_rows(runs)) == "3 succeeded, 0 skipped, 1 failed"
+
+
+def test_a_blocks_status_is_success_partial_or_failed_by_its_sub_tasks() -> None:
+    def status(*subs: str) -> str:
+        return recap_rows(block_run(*subs))[0].status_text
+
+    assert status("success", "success") == "success"
+    assert status("success", "skipped") == "success"  # (a skip counts neither way)
+    assert status("failed", "timeout", "success") == "partial(1/3)"
+    assert status("failed", "timeout") == "failed"
+    assert status("skipped") == "skipped"
+    rows = recap_rows(block_run("failed", "failed"))
+    assert [r.label for r in rows] == ["0", "1", "0-10", "0-11"]  # the block stays put
+    assert closing_line(counted_rows(block_run("failed", "failed"))) == (
+        "1 succeeded, 0 skipped, 2 failed")
+
+
+def test_a_partial_block_is_yellow_on_the_console() -> None:
+    console = io.StringIO()
+    log_recap(Log(stream=console), block_run("success", "failed"), colour=True)
+    line = next(line for line in console.getvalue().splitlines() if "partial(1/2)" in line)
+    assert "\x1b[33m" in line
+
+
+def run_record(trace: List[TraceEntry], failure: Optional[dict]) -> RunRecord:
+    record_ = RunRecord()
+    record_.trace.extend(trace)
+    record_.failure = failure
+    return record_
+
+
+def test_a_task_that_ended_the_run_without_a_trace_gets_a_failed_row() -> None:
+    """A missing program (exit 20): the engine stores and traces nothing for the task."""
+    done = TraceEntry(task=0, hostname="localhost", exit_code=0, success=True,
+                      start_time=5.0, duration=1.0, status="success")
+    record_ = run_record([done], {"task_id": 1, "exit_code": 20,
+                                  "error": "program 'nosuchprog_xyz' was not found"})
+    executions = run_executions(record_, Masker(), "failed", 9.0)
+    rows = recap_rows(executions)
+    assert [(r.label, r.status, r.exit_code, r.host) for r in rows] == [
+        ("0", "success", 0, "localhost"), ("1", "failed", None, "")]
+    assert [t.split()[:4] for t, _ in table_lines(rows)][2] == ["1", "-", "failed", "-"]
+    assert closing_line(counted_rows(executions)) == "1 succeeded, 0 skipped, 1 failed"
+
+
+def test_no_extra_row_for_a_traced_task_an_interrupt_or_a_success() -> None:
+    traced = TraceEntry(task=1, exit_code=3, start_time=5.0, duration=1.0, status="failed")
+    sub = TraceEntry(task=11, block=4, exit_code=-15, start_time=5.0, status="failed")
+    failure = {"task_id": 1, "exit_code": 3, "error": "return code 3"}
+    assert len(run_executions(run_record([traced], failure), Masker(), "failed", 9.0)) == 1
+    assert not run_executions(run_record([], failure), Masker(), "interrupted", 9.0)
+    assert not run_executions(run_record([], None), Masker(), "failed", 9.0)
+    assert len(run_executions(run_record([sub], dict(failure, task_id=4)), Masker(),
+                              "failed", 9.0)) == 1  # (a block cut short has its sub-tasks)

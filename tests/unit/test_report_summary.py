@@ -6,6 +6,7 @@ import fcntl
 import multiprocessing
 import os
 import pwd
+import stat
 import threading
 import time
 from pathlib import Path
@@ -156,3 +157,22 @@ def test_utc_offset_follows_the_local_zone(zone, expected):
             assert utc_offset(ENDED) == expected
     finally:
         time.tzset()  # (the environment is restored: back to the real zone)
+
+
+def test_a_new_summary_is_private_and_an_existing_one_keeps_its_mode(tmp_path: Path) -> None:
+    """It holds the runs' commands (masked): 0600 like every record, whatever the umask."""
+    new = tmp_path / "project" / "ops.summary"
+    old_umask = os.umask(0o022)
+    try:
+        append(new)
+        assert stat.S_IMODE(new.stat().st_mode) == 0o600
+        assert stat.S_IMODE(new.parent.stat().st_mode) == 0o700
+        shared = tmp_path / "project" / "shared.summary"
+        shared.write_text(SUMMARY_HEADER + "\n")
+        shared.chmod(0o640)
+        append(shared)
+        append(new)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640
+    assert len(shared.read_text().splitlines()) == 2 and len(new.read_text().splitlines()) == 3
