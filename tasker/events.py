@@ -20,10 +20,13 @@ This module imports nothing of the engine or of the reporters.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Protocol, Tuple, Union
 
 from tasker.record import record
 from tasker.results import TIMEOUT, TaskResult
+
+if TYPE_CHECKING:
+    from tasker.exec.base import CommandResult
 
 ERROR, WARN, INFO, DEBUG = "ERROR", "WARN", "INFO", "DEBUG"
 
@@ -131,6 +134,26 @@ class CommandFinished:
     stdout_total: Optional[int]
     stderr: str
     stderr_total: Optional[int]
+
+
+@record(frozen=True)
+class CommandOutputs:
+    """A real command ended (never in a dry run): its whole outputs, for --output-dir.
+
+    Emitted once per execution, right after the command and before its outputs are
+    split, judged and cut. `result` is the executor's CommandResult as it is: its
+    spill files (`stdout_file`, `stderr_file`) hold the whole of a long stream and are
+    valid only during the emit, since they are removed after; a subscriber reads them
+    in its `handle` and keeps nothing that points at them.
+    """
+
+    task_id: int
+    label: str
+    block_id: Optional[int]
+    iteration: Optional[int]
+    attempt: int
+    host: str  # the hostname field as resolved for this execution ("" when none)
+    result: CommandResult
 
 
 @record(frozen=True)
@@ -252,8 +275,8 @@ class TaskFinished:
 
 
 Event = Union[Note, RunStarted, RunFinished, TaskStarted, CommandLaunched, CommandFinished,
-              OutputSplit, AttemptFinished, SubtaskFinished, BlockStarted, BlockProgress,
-              BlockFinished, RoutingDecided, TaskFinished]
+              CommandOutputs, OutputSplit, AttemptFinished, SubtaskFinished, BlockStarted,
+              BlockProgress, BlockFinished, RoutingDecided, TaskFinished]
 
 
 class Reporter(Protocol):

@@ -20,7 +20,6 @@ from tasker.session import Session
 if TYPE_CHECKING:
     from tasker.exec.router import ExecutorRouter
     from tasker.instance import InstanceLock
-    from tasker.report.kept import OutputKeeper
 
 EXIT_START, EXIT_LOCK_ERROR, EXIT_LOCKED = 12, 20, 25
 
@@ -176,16 +175,16 @@ def _note_simulated_path(session: Session) -> None:
         session.log.info(dry_run_note(first))
 
 
-def _output_keeper(session: Session) -> Optional["OutputKeeper"]:
-    """With --output-dir, in a real run: what keeps every command's outputs (the session
-    lists its files in the JSON report)."""
+def _keep_outputs(session: Session) -> None:
+    """With --output-dir, in a real run: subscribe what keeps every command's outputs
+    (the session lists its files in the JSON report)."""
     if not session.options.output_dir or not session.real_run:
-        return None
+        return
     from tasker.report.kept import OutputKeeper
 
     session.output_keeper = OutputKeeper(Path(session.options.output_dir), session.masker,
                                          session.log.warn)
-    return session.output_keeper
+    session.events.add(session.output_keeper)
 
 
 def _run_engine(session: Session, config: ExecConfig) -> int:
@@ -209,13 +208,13 @@ def _run_engine(session: Session, config: ExecConfig) -> int:
             session.phase = "recovery"
             start = _restore_state(session) if session.real_run else session.options.start_from
             session.phase = "execution"
+            _keep_outputs(session)
             with _executors(session, Path(spool)) as executor:
                 ctx = RunContext(taskfile=session.loaded_taskfile,
                                  options=_engine_options(session, start), exec_config=config,
                                  executor=executor, interrupt=session.signals.interrupt,
                                  events=session.events, run_state=session.run_state,
-                                 spool_dir=Path(spool), mask=session.masker.mask,
-                                 output_keeper=_output_keeper(session))
+                                 spool_dir=Path(spool), mask=session.masker.mask)
                 # The engine stops at its own points (and cancels running commands) when
                 # a signal triggers the Interrupt: from here on nothing is cut short.
                 session.signals.stop_raising()

@@ -20,11 +20,12 @@ from tasker.engine.context import (
 from tasker.engine.errors import FatalRunError
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.split import split_stream
-from tasker.engine.streams import Stream, discard, log_view, save_text, text_length
+from tasker.engine.streams import discard, log_view, save_text, text_length
 from tasker.engine.variables import SPILLED_SUBSTITUTION_CAP, Variables
 from tasker.events import (
     CommandFinished,
     CommandLaunched,
+    CommandOutputs,
     OutputSplit,
     error,
     info,
@@ -40,6 +41,7 @@ from tasker.exec.base import (
     lost_output_note,
 )
 from tasker.exec.exectypes import SPLIT_ELEMENT, ArgumentsError, build_argv
+from tasker.exec.output import Stream
 from tasker.exec.words import compile_words, fill_text, fill_words
 from tasker.results import FAILED, SUCCESS, TIMEOUT, TaskResult
 from tasker.syntax.ast import Task
@@ -48,7 +50,6 @@ from tasker.syntax.placeholders import arguments_template
 
 if TYPE_CHECKING:
     from tasker.engine.step import Iteration
-    from tasker.report.kept import OutputKeeper
 
 DRY_RUN_STDOUT = "DRY RUN STDOUT"
 
@@ -282,7 +283,7 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
 
     A block's sub-task (`in_block`) survives a missing program as a failed result
     and logs its default success test too, as TASKER does (II.5.1, A.1). `it` places
-    the execution (loop iteration, block, attempt) for the files of --output-dir.
+    the execution (loop iteration, block, attempt) in the CommandOutputs event.
     """
     variables = Variables(ctx.results())
     started = time.time()
@@ -293,8 +294,9 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started,
                           hostname=(task.get("hostname") or ""))
     result = run_prepared(ctx, task.id, label, prep)
-    if ctx.output_keeper is not None and not ctx.options.dry_run:
-        keep_outputs(ctx.output_keeper, task, label, prep.hostname, result, it)
+    if not ctx.options.dry_run:  # (its spill files go once the outputs are stored)
+        block, iteration, attempt = (it.block, it.iteration, it.attempt) if it else (None, None, 1)
+        ctx.emit(CommandOutputs(task.id, label, block, iteration, attempt, prep.hostname, result))
     if result.not_found and not in_block:
         ctx.emit(error(f"Task {label}: FATAL ERROR - Missing command detected during runtime: "
                        f"{prep.argv[0]}"))
@@ -310,17 +312,6 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         command=prep.shown(ctx.mask), start_time=started, duration=result.duration,
         stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
         stderr_cut=stderr.cut, stdout_length=stdout.length, stderr_length=stderr.length)
-
-
-def keep_outputs(keeper: OutputKeeper, task: Task, label: str, hostname: str,
-                 result: CommandResult, it: Optional[Iteration]) -> None:
-    """Hand a finished command's whole outputs (its spill files included) to the keeper
-    of --output-dir, before they are split and cut for storing."""
-    from tasker.report.kept import Execution
-
-    execution = Execution(task.id, host=hostname) if it is None else Execution(
-        task.id, it.block, it.iteration, it.attempt, hostname)
-    keeper.keep(execution, label, result)
 
 
 def judge_outputs(ctx: RunContext, task: Task, label: str, result: CommandResult,

@@ -14,7 +14,6 @@ from tasker.syntax.ast import TaskFile
 if TYPE_CHECKING:
     from tasker.exec.base import Executor
     from tasker.exec.exectypes import ExecConfig
-    from tasker.report.kept import OutputKeeper
 
 DEFAULT_TIMEOUT = 300.0
 MIN_TIMEOUT, MAX_TIMEOUT = 5.0, 1000.0
@@ -95,8 +94,6 @@ class RunContext:
     # The results placeholders read, when not the live ones: the sub-tasks of a parallel
     # block see the results as they were when the block started (II.5.1 step 5).
     visible: Optional[Mapping[int, TaskResult]] = None
-    # With --output-dir: keeps every command's whole outputs, as they come (None: not kept).
-    output_keeper: Optional[OutputKeeper] = None
 
     def emit(self, event: Event) -> None:
         """Report `event` to every subscriber of the run."""

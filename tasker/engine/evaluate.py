@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Optional, Tuple, Union
 
 from tasker.engine import streams
 from tasker.engine.split import split_stream
-from tasker.engine.streams import CHUNK_SIZE, Stream
+from tasker.exec.output import CHUNK_SIZE, Stream
 from tasker.record import record
 from tasker.syntax.condition_ast import (
     And,

@@ -13,7 +13,8 @@ from functools import lru_cache
 from itertools import chain
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
-from tasker.engine.streams import Spill, Stream, chunks
+from tasker.engine.streams import Spill
+from tasker.exec.output import Stream, chunks
 
 # Keyword delimiters; runs for the whitespace-like ones, single characters otherwise.
 DELIMITERS = {

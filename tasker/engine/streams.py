@@ -1,7 +1,8 @@
 """Outputs too large for memory: a spilled stream is read back in chunks, never whole.
 
 A command's stream past the executor's memory limit lives in a spill file
-(tasker.exec.process). A `Stream` names its beginning in memory and that file.
+(tasker.exec.output). A `Stream` names its beginning in memory and that file, and
+`chunks` reads it back (both in tasker.exec.output, beside what writes the file).
 The functions here give the answer the plain string operation gives on the
 whole text as conditions see it (utf-8 with errors replaced, universal
 newlines), reading the file a chunk at a time, so the memory a task needs is
@@ -10,63 +11,15 @@ bounded by the chunk size, not by the size of its output.
 
 from __future__ import annotations
 
-import codecs
 import os
 import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator, List, Optional, Tuple
 
 from tasker.exec.base import lost_output_note
-from tasker.record import record
+from tasker.exec.output import CHUNK_SIZE, Stream, chunks
 
-CHUNK_SIZE = 256 * 1024  # characters (or bytes, in a file) handled at a time
 LOG_PREVIEW = 8192  # characters of a stripped output kept for its log line (cut to 200 there)
-
-
-@record(frozen=True)
-class Stream:
-    """One output: `text` is all of it, or only its beginning when file `path` holds it whole."""
-
-    text: str
-    path: Optional[str] = None
-    chunk_size: int = CHUNK_SIZE  # tests make it tiny, so that chunk borders are exercised
-
-
-def chunks(stream: Stream) -> Iterator[str]:
-    """The whole text of `stream`, a piece at a time (one piece when it is in memory)."""
-    if stream.path is None:
-        yield stream.text
-        return
-    try:
-        handle = open(stream.path, "rb")
-    except OSError:
-        yield stream.text  # the file is gone: its beginning is all there is
-        return
-    with handle:
-        yield from _decoded(handle, stream.chunk_size)
-
-
-def _decoded(handle: IO[bytes], size: int) -> Iterator[str]:
-    """Bytes read in blocks, as text: utf-8 with errors replaced, universal newlines.
-
-    A character or a CRLF cut by a block border is completed from the next block,
-    so the pieces join up to exactly what decoding the whole file at once gives.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    held_cr = ""
-    while True:
-        try:
-            data = handle.read(size)
-        except OSError:
-            data = b""  # an unreadable rest ends the text here
-        text = held_cr + decoder.decode(data, final=not data)
-        held_cr = "\r" if data and text.endswith("\r") else ""
-        if held_cr:
-            text = text[:-1]
-        if text:
-            yield text.replace("\r\n", "\n").replace("\r", "\n")
-        if not data:
-            return
 
 
 def without_trailing_newlines(parts: Iterable[str], size: int = CHUNK_SIZE) -> Iterator[str]:

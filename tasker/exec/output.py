@@ -4,7 +4,9 @@ A local child's pipes and an SSH channel's two streams feed the same
 `OutputBuffer`: the first MEMORY_LIMIT bytes stay in memory, and once a stream
 grows past that the whole of it goes to a file in the run's spool directory.
 `collect_result` turns two buffers and the watch's verdict into the one
-`CommandResult` every executor returns.
+`CommandResult` every executor returns. A `Stream` names such an output (its
+beginning in memory, the spill file holding all of it) and `chunks` reads it back a
+piece at a time, for the engine's conditions and the files of --output-dir.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import codecs
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO, Iterator, Optional
 
 from tasker.exec.base import (
     MEMORY_LIMIT,
@@ -23,6 +25,7 @@ from tasker.exec.base import (
     lost_output_note,
     timeout_message,
 )
+from tasker.record import record
 
 
 class OutputBuffer:
@@ -145,3 +148,53 @@ def collect_result(code: int, out: OutputBuffer, err: OutputBuffer, timed_out: b
         stdout_lost=out.lost,
         stderr_lost=err.lost,
     )
+
+
+# ---- reading an output back -------------------------------------------------------------
+CHUNK_SIZE = 256 * 1024  # characters (or bytes, in a file) handled at a time
+
+
+@record(frozen=True)
+class Stream:
+    """One output: `text` is all of it, or only its beginning when file `path` holds it whole."""
+
+    text: str
+    path: Optional[str] = None
+    chunk_size: int = CHUNK_SIZE  # tests make it tiny, so that chunk borders are exercised
+
+
+def chunks(stream: Stream) -> Iterator[str]:
+    """The whole text of `stream`, a piece at a time (one piece when it is in memory)."""
+    if stream.path is None:
+        yield stream.text
+        return
+    try:
+        handle = open(stream.path, "rb")
+    except OSError:
+        yield stream.text  # the file is gone: its beginning is all there is
+        return
+    with handle:
+        yield from _decoded(handle, stream.chunk_size)
+
+
+def _decoded(handle: IO[bytes], size: int) -> Iterator[str]:
+    """Bytes read in blocks, as text: utf-8 with errors replaced, universal newlines.
+
+    A character or a CRLF cut by a block border is completed from the next block,
+    so the pieces join up to exactly what decoding the whole file at once gives.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    held_cr = ""
+    while True:
+        try:
+            data = handle.read(size)
+        except OSError:
+            data = b""  # an unreadable rest ends the text here
+        text = held_cr + decoder.decode(data, final=not data)
+        held_cr = "\r" if data and text.endswith("\r") else ""
+        if held_cr:
+            text = text[:-1]
+        if text:
+            yield text.replace("\r\n", "\n").replace("\r", "\n")
+        if not data:
+            return

@@ -1,7 +1,9 @@
 """Kept outputs (`--output-dir DIR`): every execution's whole stdout and stderr as files.
 
-Right after a command ends, while its spill files still exist, `OutputKeeper.keep`
-copies both of its streams into DIR, whole, as tasker reads them (UTF-8, line ends
+The keeper is a subscriber of the run's events (tasker/events.py): the engine emits
+`CommandOutputs` right after a real command ends, while its spill files still exist,
+and `OutputKeeper.handle` copies both of its streams into DIR there and then
+(synchronously: the files go after the emit), whole, as tasker reads them (UTF-8, line ends
 as `\\n`): the text in memory, or the spill file a chunk at a time, never whole in
 memory. Secrets are masked in chunks with overlap (Masker.mask_chunks), so one
 that straddles a chunk border is masked too. Files are 0600; DIR, when tasker
@@ -23,8 +25,9 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
-from tasker.engine.streams import CHUNK_SIZE, Stream, chunks
+from tasker.events import CommandOutputs, Event
 from tasker.exec.base import CommandResult
+from tasker.exec.output import CHUNK_SIZE, Stream, chunks
 from tasker.record import record
 from tasker.report.masking import Masker
 from tasker.report.private import make_private_dirs, open_private
@@ -81,6 +84,8 @@ class OutputKeeper:
     """Writes the kept files of a run and remembers them for the JSON report; shared by
     the threads of a block (names are claimed with O_EXCL, the list under a lock)."""
 
+    wants = frozenset((CommandOutputs,))
+
     def __init__(self, directory: Path, masker: Masker, warn: Callable[[str], None],
                  chunk_size: int = CHUNK_SIZE) -> None:
         self.directory = Path(os.path.abspath(directory))  # (the report lists whole paths)
@@ -90,6 +95,13 @@ class OutputKeeper:
         self._lock = threading.Lock()
         self._kept: List[KeptFiles] = []
         self._ready: Optional[bool] = None  # the directory exists (None: not tried yet)
+
+    def handle(self, event: Event) -> None:
+        """Keep the outputs of the command a CommandOutputs event reports, before the
+        emit returns (its spill files are removed after)."""
+        if isinstance(event, CommandOutputs):
+            self.keep(Execution(event.task_id, event.block_id, event.iteration, event.attempt,
+                                event.host), event.label, event.result)
 
     def keep(self, execution: Execution, label: str, result: CommandResult) -> None:
         """Write the whole stdout and stderr of one finished command; a failure warns

@@ -80,10 +80,11 @@ def parsed(text: str, allow_block: bool) -> Expr:
 # (`@41_exit@=0`, `@3_stdout@~ready`): every text differs, so memoising does not help,
 # and Lark takes 30-50 microseconds for each (bench/bench_validate.py: 10,000 of them
 # cost more than the rest of the validation). This regex reads that one atom when it is
-# plain ASCII: blanks are spaces and tabs, the value has no quotes, & | ( ) and no
-# blanks at its ends. Anything else goes to the grammar; a property test
+# plain ASCII: blanks are spaces and tabs, the value has no quotes, & | ( ), no comma
+# (where one is an operator error is the grammar's to say) and no blanks at its ends.
+# Anything else goes to the grammar; a property test
 # (tests/unit/test_condition_properties.py) checks that both build the same tree.
-_PLAIN = r"!#-%*-{}~"  # printable ASCII but blanks, quotes, & | ( )
+_PLAIN = r"!#-%*+\-.-{}~"  # printable ASCII but blanks, quotes, & | ( ) and ','
 _RESULT_COMPARISON = re.compile(
     rf"[ \t]*(?P<ref>@(?P<id>[0-9]{{1,9}})_(?P<field>(?i:{RESULT_FIELD_PATTERN}))@)[ \t]*"
     rf"(?P<op>!=|<=|>=|=|<|>|!~|~)[ \t]*(?P<value>[{_PLAIN}](?:[ \t{_PLAIN}]*[{_PLAIN}])?)?"

@@ -48,6 +48,23 @@ def test_a_comma_between_condition_tests_is_a_located_validation_error(tmp_path)
     assert tasker(path, "-r", tmp=tmp_path).returncode == 1  # runs: task 1 prints no "ok"
 
 
+def test_a_comma_and_a_test_after_a_value_is_the_same_located_error(tmp_path):
+    """`stdout~ok,exit_0` used to match the text "ok,exit_0"; `stdout~a,b` stays a pattern."""
+    path = tmp_path / "comma_value.txt"
+    path.write_text("task=0\nhostname=localhost\ncommand=echo\narguments=a,b\nexec=local\n"
+                    "success=stdout~a,b\n"
+                    "task=1\nhostname=localhost\ncommand=echo\narguments=ok\nexec=local\n"
+                    "success=stdout~ok, exit_0\n")
+    proc = tasker(path, "-r", tmp=tmp_path)
+    assert proc.returncode == 20
+    no_traceback(proc)
+    assert "comma_value.txt:12:18:" in proc.stderr
+    assert "',' is not an operator" in proc.stderr and "'|' (OR)" in proc.stderr
+    assert "comma_value.txt:6" not in proc.stderr
+    path.write_text(path.read_text().replace("stdout~ok, exit_0", "stdout~ok& exit_0"))
+    assert tasker(path, "-r", tmp=tmp_path).returncode == 0
+
+
 def test_hello_runs_and_writes_every_record(tmp_path):
     proc = tasker(DATA / "hello.txt", "-r", "--output-json", tmp_path / "r.json", "-p", "REL_1.2",
                   tmp=tmp_path)

@@ -145,9 +145,14 @@ VALID = [
     # commas inside values (and after text that is no test) are text (issue 16)
     ("stdout=Hello, world", cmp(STDOUT, "=", "Hello, world")),
     ("stdout~a,b", out(["a,b"])),
-    ("@1_exit@=0,exit_1", cmp(T(R(1, "exit")), "=", "0,exit_1")),
-    ("exit=,exit_1", cmp(ExitCode(), "=", ",exit_1")),
-    ("stdout:comma,1=a,stdout", cmp(StreamField("stdout", "comma", 1), "=", "a,stdout")),
+    ("@1_exit@=0,1", cmp(T(R(1, "exit")), "=", "0,1")),
+    ("stdout~x, y", out(["x, y"])),
+    ("stdout~a,exitcode,stdoutx,successful", out(["a,exitcode,stdoutx,successful"])),
+    ("stdout~a,true", out(["a,true"])),
+    ('stdout~"ok,exit_0"', out(["ok,exit_0"])),  # quoted text is always text
+    ("stdout~(a,exit_0)", out(["(a,exit_0)"])),  # so is a group inside a value
+    ("exit=,exit_1", cmp(ExitCode(), "=", ",exit_1")),  # the value starts with the comma
+    ("stdout:comma,1=a,x", cmp(StreamField("stdout", "comma", 1), "=", "a,x")),
     ("exit_0,foo=1", cmp(T("exit_0,foo"), "=", "1")),
     # bare placeholders
     ("@0_success@", BareOperand(T(R(0, "success")))),
@@ -194,6 +199,22 @@ INVALID = [
     ("exit_0&exit_1,stdout~x|exit_2", 14, "',' is not an operator"),
     ("exit_0,max_failed=1", 7, "',' is not an operator"),
     ("(exit_0),", 9, "',' is not an operator"),
+    # ... and a comma in a value once it has started, before a test (issue 16)
+    ("stdout~ok,exit_0", 10, "',' is not an operator"),
+    ("stdout~x,stderr~y", 9, "use '&' (AND) or '|' (OR) instead of ','"),
+    ("@0_exit@=0,exit_0", 11, "',' is not an operator"),
+    ("@1_exit@=0,exit_1", 11, "',' is not an operator"),
+    ("stdout_count=2,exit_0", 15, "',' is not an operator"),
+    ("stdout~a,exit", 9, "',' is not an operator"),
+    ("stdout:comma,1=a,stdout", 17, "',' is not an operator"),
+    ("stdout~x, exit_0", 9, "',' is not an operator"),
+    ("stdout~x ,EXIT_CODE=0", 10, "',' is not an operator"),
+    ("stdout~x,@2_success@", 9, "',' is not an operator"),
+    ("stdout~x,failure", 9, "',' is not an operator"),
+    ('stdout~"a",exit_0', 11, "',' is not an operator"),
+    ('stdout~"a"b,exit_0', 12, "',' is not an operator"),
+    ("contains:a,stdout_count>1", 11, "',' is not an operator"),
+    ("exit_0&stdout!~a b,c,exit_1|exit_2", 21, "',' is not an operator"),
     ("exit_0|a,b", 8, "instead of ','"),
     ("foo", 1, "unrecognised condition 'foo'"),
     ("stdout", 7, "incomplete condition"),

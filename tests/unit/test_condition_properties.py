@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from hypothesis import given, settings, strategies as st
 
@@ -17,6 +17,7 @@ from tasker.syntax.condition import (
     ExitCode,
     ExitNotZero,
     ExitTest,
+    Expr,
     LineCount,
     MultiTask,
     Not,
@@ -219,9 +220,27 @@ def same(a: object, b: object) -> bool:
         [getattr(n, "column", None) for n in walk(b)]
 
 
+# A value with a comma in it, followed by a test or by other text (issue 16: a comma
+# before a test is an operator error once the value has started, else it is text).
+after_comma = st.one_of(plain_value, piece("TEXT"), result_ref, piece("EXIT_TEST"),
+                        piece("EXIT_OPERAND"), piece("STREAM"), piece("STREAM_COUNT"),
+                        piece("SUCCESS"), piece("MULTI_COUNT"), st.just("failure"))
+comma_value = st.tuples(st.one_of(st.just(""), plain_value), st.sampled_from([",", ", ", ",\t"]),
+                        after_comma).map("".join)
+
+
+def outcome(parse: Callable[[str], Expr], text: str) -> object:
+    """The tree (with its columns) or the error's column and message."""
+    try:
+        tree = parse(text)
+    except ConditionError as err:
+        return ("error", err.column, err.message)
+    return (tree, [getattr(n, "column", None) for n in walk(tree)])
+
+
 @settings(max_examples=500)
 @given(tokens(st.one_of(result_ref, result_ref, operand_piece), st.one_of(compare_op, match_op),
-              optional_value))
+              st.one_of(optional_value, comma_value)))
 def test_the_fast_path_builds_what_the_grammar_builds(text: str) -> None:
     """Wherever the one hand-written fast path answers, Lark gives the same tree."""
     fast = result_comparison(text)
@@ -232,6 +251,13 @@ def test_the_fast_path_builds_what_the_grammar_builds(text: str) -> None:
     except ConditionError as err:  # the grammar rejects it: the fast path must not accept it
         raise AssertionError(f"fast path accepted {text!r}; the grammar says {err}") from None
     assert same(fast, slow), (text, fast, slow)
+
+
+@settings(max_examples=300)
+@given(tokens(result_ref, st.one_of(compare_op, match_op), comma_value))
+def test_a_comma_in_a_result_comparison_reads_as_the_grammar_reads_it(text: str) -> None:
+    """Fast path first or Lark alone: the same tree, or the same error at the same column."""
+    assert outcome(parse_condition, text) == outcome(parse_text, text), text
 
 
 def test_the_fast_path_takes_the_usual_result_comparisons() -> None:

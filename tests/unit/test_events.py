@@ -18,6 +18,7 @@ from tasker.events import (
     BlockStarted,
     CommandFinished,
     CommandLaunched,
+    CommandOutputs,
     Note,
     Reporters,
     RoutingDecided,
@@ -78,6 +79,8 @@ def brief(event) -> tuple:
     kind = type(event).__name__
     if isinstance(event, (TaskStarted, CommandLaunched, CommandFinished)):
         return (kind, event.label)
+    if isinstance(event, CommandOutputs):
+        return (kind, event.label, event.block_id, event.iteration, event.attempt)
     if isinstance(event, AttemptFinished):
         return (kind, event.label, event.block_id, event.iteration, event.attempt,
                 event.result.success)
@@ -108,27 +111,33 @@ def test_a_loop_a_retried_sub_task_and_a_jump_in_order():
     seen = [brief(e) for e in events if not isinstance(e, Note)]
     assert seen == [
         ("RunStarted", 0),
-        ("TaskStarted", "0.1"), ("CommandLaunched", "0.1"), ("CommandFinished", "0.1"),
+        ("TaskStarted", "0.1"), ("CommandLaunched", "0.1"),
+        ("CommandOutputs", "0.1", None, 1, 1), ("CommandFinished", "0.1"),
         ("AttemptFinished", "0.1", None, 1, 1, True),
-        ("TaskStarted", "0.2"), ("CommandLaunched", "0.2"), ("CommandFinished", "0.2"),
+        ("TaskStarted", "0.2"), ("CommandLaunched", "0.2"),
+        ("CommandOutputs", "0.2", None, 2, 1), ("CommandFinished", "0.2"),
         ("AttemptFinished", "0.2", None, 2, 1, True),
         ("RoutingDecided", 0, 1, "next"), ("TaskFinished", 0, 1),
         ("BlockStarted", 1),
         ("BlockProgress", 0, 1, 0),
-        ("TaskStarted", "1-10.1"), ("CommandLaunched", "1-10.1"), ("CommandFinished", "1-10.1"),
+        ("TaskStarted", "1-10.1"), ("CommandLaunched", "1-10.1"),
+        ("CommandOutputs", "1-10.1", 1, None, 1), ("CommandFinished", "1-10.1"),
         ("AttemptFinished", "1-10.1", 1, None, 1, True),
         ("SubtaskFinished", "1-10", 1, True),
         ("BlockProgress", 1, 0, 0), ("BlockProgress", 1, 1, 0),
-        ("TaskStarted", "1-11.1"), ("CommandLaunched", "1-11.1"), ("CommandFinished", "1-11.1"),
+        ("TaskStarted", "1-11.1"), ("CommandLaunched", "1-11.1"),
+        ("CommandOutputs", "1-11.1", 1, None, 1), ("CommandFinished", "1-11.1"),
         ("AttemptFinished", "1-11.1", 1, None, 1, False),
-        ("TaskStarted", "1-11.2"), ("CommandLaunched", "1-11.2"), ("CommandFinished", "1-11.2"),
+        ("TaskStarted", "1-11.2"), ("CommandLaunched", "1-11.2"),
+        ("CommandOutputs", "1-11.2", 1, None, 2), ("CommandFinished", "1-11.2"),
         ("AttemptFinished", "1-11.2", 1, None, 2, True),
         ("SubtaskFinished", "1-11", 2, True),
         ("BlockProgress", 2, 0, 0),
         ("BlockFinished", 1),
         ("AttemptFinished", "1", None, None, 1, True),  # the block's own result
         ("RoutingDecided", 1, 5, "next"), ("TaskFinished", 1, 5),  # the jump over task 2
-        ("TaskStarted", "5"), ("CommandLaunched", "5"), ("CommandFinished", "5"),
+        ("TaskStarted", "5"), ("CommandLaunched", "5"),
+        ("CommandOutputs", "5", None, None, 1), ("CommandFinished", "5"),
         ("AttemptFinished", "5", None, None, 1, True),
         ("RoutingDecided", 5, None, "end"), ("TaskFinished", 5, None),
     ]
@@ -177,7 +186,8 @@ def test_parallel_sub_tasks_report_in_order_within_each_thread():
     for tid in ids:
         own = [type(e).__name__ for e in events
                if getattr(e, "task_id", None) == tid and not isinstance(e, Note)]
-        assert own == ["TaskStarted", "CommandLaunched", "CommandFinished", "AttemptFinished",
+        assert own == ["TaskStarted", "CommandLaunched", "CommandOutputs", "CommandFinished",
+                       "AttemptFinished",
                        "SubtaskFinished"]
     progress = [e for e in events if isinstance(e, BlockProgress)]
     assert len(progress) == 2 * len(ids)
@@ -193,3 +203,47 @@ def test_attempt_finished_gives_the_times_and_host_of_the_stored_result():
     done = next(e for e in events if isinstance(e, AttemptFinished))
     assert done.host == "localhost" and not done.timed_out
     assert done.ended >= done.started > 0
+
+
+def test_command_outputs_once_per_execution_with_the_whole_result():
+    """--output-dir's keeper subscribes to it: one per command that ran, placed like the
+    trace, carrying the executor's CommandResult itself."""
+    _, events = run(LOOP_BLOCK_JUMP, FlakyExecutor(fail_first={"cmd11"}))
+    outputs = [e for e in events if isinstance(e, CommandOutputs)]
+    launched = [e.label for e in events if isinstance(e, CommandLaunched)]
+    assert [e.label for e in outputs] == launched  # once each, in order
+    assert len(set(launched)) == len(launched) == 6
+    retried = next(e for e in outputs if e.label == "1-11.2")
+    assert (retried.task_id, retried.block_id, retried.iteration, retried.attempt,
+            retried.host) == (11, 1, None, 2, "localhost")
+    assert retried.result.stdout == "out cmd11" and retried.result.exit_code == 0
+
+
+def test_command_outputs_come_while_the_spill_files_exist(tmp_path):
+    class Spilling(FlakyExecutor):
+        def run(self, spec, cancel: threading.Event) -> CommandResult:
+            path = tmp_path / f"spill-{spec.argv[0]}"
+            path.write_text("the whole output\n")
+            return CommandResult(0, "the whole", "", 0.01, stdout_file=str(path))
+
+    seen = []
+
+    class Reader:
+        wants = frozenset((CommandOutputs,))
+
+        def handle(self, event) -> None:
+            with open(event.result.stdout_file, encoding="utf-8") as handle:
+                seen.append(handle.read())
+
+    tf = build_task_file("t.txt", cmd(0) + cmd(1), LoadOptions())
+    ctx = RunContext(taskfile=tf, options=EngineOptions(dry_run=False),
+                     exec_config=load_exec_config([]), executor=Spilling(),
+                     events=Reporters(Reader()), interrupt=Interrupt(), spool_dir=tmp_path)
+    assert run_workflow(ctx).exit_code == 0
+    assert seen == ["the whole output\n"] * 2
+
+
+def test_a_dry_run_emits_no_command_outputs():
+    _, events = run(LOOP_BLOCK_JUMP, dry_run=True)
+    assert any(isinstance(e, CommandLaunched) for e in events)
+    assert not any(isinstance(e, CommandOutputs) for e in events)

@@ -11,6 +11,7 @@ from typing import List
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from tasker.events import CommandOutputs, Reporters
 from tasker.exec.base import CommandResult
 from tasker.report.kept import (
     HOST_NAME_LIMIT,
@@ -78,6 +79,17 @@ def test_files_are_0600_in_a_0700_directory_it_creates(tmp_path):
     for path, text in ((kept.stdout, "out\n"), (kept.stderr, "err\n")):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert Path(path).read_text() == text
+
+
+def test_the_keeper_subscribes_to_command_outputs(tmp_path):
+    """The engine's CommandOutputs event, placed like the trace, becomes the pair of files."""
+    k = keeper(tmp_path)
+    Reporters(k).emit(CommandOutputs(71, "7-71.2", 7, None, 2, "web1",
+                                     CommandResult(0, "out\n", "err\n", 0.0)))
+    kept = k.files()[0]
+    assert kept.execution == Execution(71, block=7, attempt=2, host="web1")
+    assert Path(kept.stdout).name == "task-7-71_attempt-2_host-web1.stdout"
+    assert Path(kept.stderr).read_text() == "err\n"
 
 
 def test_an_existing_directory_keeps_its_mode(tmp_path):

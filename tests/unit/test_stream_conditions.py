@@ -18,8 +18,6 @@ from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.sequential import run_workflow
 from tasker.engine.split import apply_split, split_stream
 from tasker.engine.streams import (
-    Stream,
-    chunks,
     contains,
     is_blank,
     line_count,
@@ -29,6 +27,7 @@ from tasker.engine.streams import (
 )
 from tasker.exec.base import MEMORY_LIMIT, CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.exec.output import Stream, chunks
 from tasker.report.console import log_events
 from tasker.report.logger import Log, shorten
 from tasker.syntax.condition import parse_condition
