@@ -135,9 +135,8 @@ def _format_value(t: Optional[Template]) -> str:
     text = "" if t is None else t.text()
     if not text or (_value_pattern().fullmatch(text) and text[0] not in "=~<>!"):
         return text
-    for quote in ('"', "'"):
-        if quote not in text:
-            return quote + text + quote
+    # Always double quotes (escaped inside): a single-quoted value printed after a value
+    # that kept a lone `'` as written (`stdout_count!='`) would pair with it when read back.
     return '"' + text.replace('"', '\\"') + '"'
 
 

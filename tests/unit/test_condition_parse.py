@@ -267,7 +267,7 @@ def test_round_trip(text: str) -> None:
     ('stdout~"Test 1 PASSED', "stdout~Test 1 PASSED"),
     ('stdout~"a&b"', 'stdout~"a&b"'),
     ("stdout~'say \"hi\"'", 'stdout~say "hi"'),  # quotes only where the lexer needs them
-    ("stdout~'\"hi\" there'", "stdout~'\"hi\" there'"),
+    ("stdout~'\"hi\" there'", 'stdout~"\\"hi\\" there"'),  # (always double quotes)
     ('stdout~"\\"it\'s\\""', 'stdout~"\\"it\'s\\""'),
     ("stdout< =5", 'stdout<"=5"'),
     ('stdout~" x"', 'stdout~" x"'),
@@ -384,3 +384,10 @@ def test_a_count_that_is_not_a_whole_number_is_never_true(text):
     expr = parse_condition(text)
     assert isinstance(expr, LineCount) and expr.count is None
     assert format_condition(expr) == text and parse_condition(format_condition(expr)) == expr
+
+
+def test_a_lone_quote_kept_as_written_does_not_pair_with_a_printed_quote() -> None:
+    """`stdout_count!='` keeps its lone quote as written; the value printed after it must
+    not open with a `'` that the lexer would pair with it when the text is read back."""
+    expr = parse_condition('stdout_count!=\'&stdout!~"\\""')
+    assert parse_condition(format_condition(expr)) == expr
