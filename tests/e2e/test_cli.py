@@ -31,38 +31,34 @@ def no_traceback(proc):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_a_comma_between_condition_tests_is_a_located_validation_error(tmp_path):
-    """`exit_0,stdout~ok` used to be a silently false comparison; commas in values stay text."""
+COMMA_CASES = [
+    # `exit_0,stdout~ok` used to be a silently false comparison (a comma inside a value,
+    # `stdout=Hello, world`, stays text) ...
+    ("arguments=Hello, world\nexec=local\nsuccess=stdout=Hello, world\n",
+     "exec=local\nsuccess=exit_0,stdout~ok\n", "exit_0,stdout~ok", "exit_0&stdout~ok", "11:15", 1),
+    # ... and `stdout~ok,exit_0` matched the text "ok,exit_0" (`stdout~a,b` stays a pattern).
+    ("arguments=a,b\nexec=local\nsuccess=stdout~a,b\n",
+     "arguments=ok\nexec=local\nsuccess=stdout~ok, exit_0\n", "stdout~ok, exit_0",
+     "stdout~ok& exit_0", "12:18", 0),
+]
+
+
+@pytest.mark.parametrize("first, second, bad, good, where, good_rc", COMMA_CASES)
+def test_a_comma_followed_by_a_test_is_a_located_validation_error(
+        tmp_path, first, second, bad, good, where, good_rc):
+    """A comma followed by a test word after a complete test is an operator mistake: exit 20,
+    located at the comma with the hint; the file runs once `&` is written instead."""
     path = tmp_path / "comma.txt"
-    path.write_text("task=0\nhostname=localhost\ncommand=echo\narguments=Hello, world\n"
-                    "exec=local\nsuccess=stdout=Hello, world\n"
-                    "task=1\nhostname=localhost\ncommand=echo\nexec=local\n"
-                    "success=exit_0,stdout~ok\n")
+    path.write_text("task=0\nhostname=localhost\ncommand=echo\n" + first
+                    + "task=1\nhostname=localhost\ncommand=echo\n" + second)
     proc = tasker(path, "-r", tmp=tmp_path)
     assert proc.returncode == 20
     no_traceback(proc)
-    assert "comma.txt:11:15:" in proc.stderr
+    assert f"comma.txt:{where}:" in proc.stderr
     assert "',' is not an operator" in proc.stderr and "'|' (OR)" in proc.stderr
-    assert "comma.txt:6" not in proc.stderr  # the comma inside the value is fine
-    path.write_text(path.read_text().replace("exit_0,stdout~ok", "exit_0&stdout~ok"))
-    assert tasker(path, "-r", tmp=tmp_path).returncode == 1  # runs: task 1 prints no "ok"
-
-
-def test_a_comma_and_a_test_after_a_value_is_the_same_located_error(tmp_path):
-    """`stdout~ok,exit_0` used to match the text "ok,exit_0"; `stdout~a,b` stays a pattern."""
-    path = tmp_path / "comma_value.txt"
-    path.write_text("task=0\nhostname=localhost\ncommand=echo\narguments=a,b\nexec=local\n"
-                    "success=stdout~a,b\n"
-                    "task=1\nhostname=localhost\ncommand=echo\narguments=ok\nexec=local\n"
-                    "success=stdout~ok, exit_0\n")
-    proc = tasker(path, "-r", tmp=tmp_path)
-    assert proc.returncode == 20
-    no_traceback(proc)
-    assert "comma_value.txt:12:18:" in proc.stderr
-    assert "',' is not an operator" in proc.stderr and "'|' (OR)" in proc.stderr
-    assert "comma_value.txt:6" not in proc.stderr
-    path.write_text(path.read_text().replace("stdout~ok, exit_0", "stdout~ok& exit_0"))
-    assert tasker(path, "-r", tmp=tmp_path).returncode == 0
+    assert "comma.txt:6" not in proc.stderr  # the comma inside task 0's value is fine
+    path.write_text(path.read_text().replace(bad, good))
+    assert tasker(path, "-r", tmp=tmp_path).returncode == good_rc
 
 
 def test_hello_runs_and_writes_every_record(tmp_path):
