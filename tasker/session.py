@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Mapping, Optional, Tuple
 
 from tasker import __version__
 from tasker.events import Event, Reporters, RunFinished, TaskFinished
@@ -84,8 +84,20 @@ class Session:
         # records last, in the order `finish` writes them: the JSON report, the state file.
         # The recap comes before them: it ends the console's account of the run.
         self.events = Reporters(console_progress(self.log), LogReporter(self.log),
-                                RecapWriter(self), JsonReportWriter(self),
-                                HtmlReportWriter(self), StateFileWriter(self))
+                                AtRunFinished(self._recap_at_end),
+                                AtRunFinished(self._reports_at_end), StateFileWriter(self))
+
+    def _recap_at_end(self, event: RunFinished) -> None:
+        """The RECAP, once, when a real run that started executing finishes (interrupted
+        runs included); dry runs and runs stopped before any task ran have none."""
+        if not event.revised and self.real_run and self.phase == "execution":
+            self.recap(event.status, event.ended)
+
+    def _reports_at_end(self, event: RunFinished) -> None:
+        """The JSON and HTML reports, written when the run finishes and again (`revised`)
+        when a signal during the alert changed the exit code."""
+        self.write_report(event.exit_code, event.status, event.ended)
+        self.write_html(event.exit_code, event.status, event.ended)
 
     @property
     def file_sha256(self) -> str:
@@ -401,53 +413,22 @@ def named_file(value: str) -> Path:
     return path
 
 
-class JsonReportWriter:
-    """Subscriber: the JSON report, written when the run finishes (again when a signal
-    during the alert changed the exit code). It reads the run's record rather than
-    collecting events: the record also holds the results restored from a saved state,
-    which this run never reports, and the state file reads the same record."""
+class AtRunFinished:
+    """Subscriber: one record of the finished run (the recap, the JSON report, the HTML
+    report), written by `write` from the run's record when RunFinished arrives. The
+    records read the record rather than collect events: it also holds the results
+    restored from a saved state, which this run never reports, and the state file reads
+    the same record."""
 
     wants = frozenset((RunFinished,))
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, write: Callable[[RunFinished], None]) -> None:
+        self.write = write
 
     def handle(self, event: Event) -> None:
-        """Write the report on RunFinished."""
+        """Write the record on RunFinished."""
         if isinstance(event, RunFinished):
-            self.session.write_report(event.exit_code, event.status, event.ended)
-
-
-class RecapWriter:
-    """Subscriber: the RECAP, once, when a real run that started executing finishes
-    (interrupted runs included); dry runs and runs stopped before any task ran have none."""
-
-    wants = frozenset((RunFinished,))
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def handle(self, event: Event) -> None:
-        """Write the recap on the first RunFinished."""
-        if isinstance(event, RunFinished) and not event.revised \
-                and self.session.real_run and self.session.phase == "execution":
-            self.session.recap(event.status, event.ended)
-
-
-class HtmlReportWriter:
-    """Subscriber: the `--output-html` report, written when the run finishes (again when
-    a signal during the alert changed the exit code), from the run's record as the JSON
-    report is."""
-
-    wants = frozenset((RunFinished,))
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def handle(self, event: Event) -> None:
-        """Write the HTML report on RunFinished."""
-        if isinstance(event, RunFinished):
-            self.session.write_html(event.exit_code, event.status, event.ended)
+            self.write(event)
 
 
 class StateFileWriter:
