@@ -10,7 +10,7 @@ import sys
 from typing import List, Optional, Sequence
 
 from tasker.exec.exectypes import ExecConfig
-from tasker.report.logger import print_out
+from tasker.report.logger import print_out, wants_colour
 from tasker.session import Session
 from tasker.syntax.diagnostics import TaskFileError, render_all
 
@@ -90,7 +90,7 @@ def confirm_plan(session: Session) -> Optional[int]:
 
 def validate_hosts(session: Session, config: ExecConfig) -> int:
     """Host pre-flight unless skipped (SPEC II.8.5), then the summary; 0 or the exit code."""
-    from tasker.validate.summary import summary_lines, use_color
+    from tasker.validate.summary import summary_lines
 
     opts, taskfile = session.options, session.loaded_taskfile
     hosts = None
@@ -111,20 +111,20 @@ def validate_hosts(session: Session, config: ExecConfig) -> int:
     checked = None if opts.skip_task_validation or opts.skip_validation else True
     _print_summary(session, summary_lines(
         syntax_ok=True, task_count=_written_tasks(session), dependency_ok=checked,
-        flow_ok=checked, hosts=hosts, color=use_color(sys.stdout, session.environ)))
+        flow_ok=checked, hosts=hosts, color=wants_colour(sys.stdout, session.environ)))
     return hosts.exit_code if hosts is not None else 0
 
 
 def summarize_invalid_file(session: Session, exc: TaskFileError) -> None:
     """The summary after the task file failed validation: which groups of checks failed."""
-    from tasker.validate.summary import summary_lines, use_color
+    from tasker.validate.summary import summary_lines
 
     if exc.verdicts is None or session.taskfile is None:
         return  # the file did not load: its located errors say everything there is
     syntax_ok, dependency_ok, flow_ok = exc.verdicts
     _print_summary(session, summary_lines(
         syntax_ok=syntax_ok, task_count=_written_tasks(session), dependency_ok=dependency_ok,
-        flow_ok=flow_ok, hosts=None, color=use_color(sys.stdout, session.environ),
+        flow_ok=flow_ok, hosts=None, color=wants_colour(sys.stdout, session.environ),
         hosts_not_checked="not checked (the task file has errors)"))
 
 

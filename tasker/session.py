@@ -20,7 +20,7 @@ from tasker import __version__
 from tasker.events import Event, Reporters, RunFinished, TaskFinished
 from tasker.record import field, record, replace
 from tasker.report.console import LogReporter
-from tasker.report.logger import Log
+from tasker.report.logger import Log, wants_colour
 from tasker.report.masking import Masker
 from tasker.report.paths import RunPaths, state_file_name
 from tasker.report.progress import console_progress
@@ -278,7 +278,7 @@ class Session:
     def recap(self, status: str, ended: float) -> None:
         """The RECAP of what ran, on the console (in colour on a terminal) and in the log."""
         from tasker.report.executions import run_executions
-        from tasker.report.recap import log_recap, wants_colour
+        from tasker.report.recap import log_recap
 
         executions = run_executions(self.run_state, self.masker, status, ended)
         log_recap(self.log, executions, wants_colour(sys.stdout, self.environ))

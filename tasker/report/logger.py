@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import IO, Any, Callable, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 from tasker.report.masking import NO_SECRETS, Masker
 from tasker.report.private import make_private_dirs, open_private
@@ -329,3 +329,15 @@ def print_out(text: str) -> None:
             os.close(devnull)
         except (OSError, ValueError):  # no stdout descriptor to replace: stay quiet
             pass
+
+
+def wants_colour(stream: Optional[TextIO], environ: Mapping[str, str]) -> bool:
+    """Colour (or emoji) on the console only when `stream` is a terminal and neither
+    NO_COLOR (https://no-color.org: set to anything but the empty string) nor TERM=dumb
+    asks for plain text: the validation summary and the recap decide alike."""
+    if stream is None or environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False

@@ -17,7 +17,7 @@ no row may read like one: cells never contain blanks, and no cell is the word
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Set, TextIO, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from tasker.record import record, replace
 from tasker.report.executions import FAILURES, Execution
@@ -211,17 +211,6 @@ def closing_line(every_row: Sequence[RecapRow]) -> str:
             f"{failed} failed")
     timeouts = statuses.count(TIMEOUT)
     return line + (f" ({timeouts} timed out)" if timeouts else "")
-
-
-def wants_colour(stream: Optional[TextIO], environ: Mapping[str, str]) -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or
-    TERM=dumb."""
-    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb" or stream is None:
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # (no descriptor, or closed)
-        return False
 
 
 def log_recap(log: Log, executions: Sequence[Execution], colour: bool) -> None:

@@ -13,7 +13,7 @@ On a terminal the marks are emoji; otherwise (a pipe, a log scraper, `NO_COLOR`,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Mapping, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
 if TYPE_CHECKING:  # only a type here: importing hosts costs start-up time
     from tasker.validate.hosts import HostCheckResult
@@ -23,17 +23,6 @@ _EMOJI = {OK: "✅", FAIL: "❌", SKIP: "⚠️"}
 _PLAIN = {OK: "[OK]", FAIL: "[FAIL]", SKIP: "[SKIP]"}
 _ALL_PASSED = ("🎉", "All validations passed - ready for execution")
 _Line = Tuple[str, str]  # (state, text)
-
-
-def use_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
-    """True when `stream` is a terminal and neither NO_COLOR nor TERM=dumb asks for plain text."""
-    # no-color.org: NO_COLOR counts when it is set to anything but the empty string.
-    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
-        return False
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
-        return False
 
 
 def _check(state: Optional[bool]) -> str:

@@ -11,7 +11,7 @@ from typing import List, Optional
 from hypothesis import given, settings, strategies as st
 
 from tasker.report.executions import Execution, execution, run_executions
-from tasker.report.logger import Log
+from tasker.report.logger import Log, wants_colour
 from tasker.report.masking import Masker
 from tasker.report.recap import (
     SUBTASK_LIMIT,
@@ -21,7 +21,6 @@ from tasker.report.recap import (
     log_recap,
     recap_rows,
     table_lines,
-    wants_colour,
 )
 from tasker.results import RunRecord, TraceEntry
 

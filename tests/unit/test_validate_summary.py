@@ -7,8 +7,9 @@ from types import MappingProxyType
 
 import pytest
 
+from tasker.report.logger import wants_colour
 from tasker.validate.hosts import HostCheckResult
-from tasker.validate.summary import summary_lines, use_color
+from tasker.validate.summary import summary_lines
 
 
 def hosts(**changes) -> HostCheckResult:
@@ -108,11 +109,11 @@ class Tty(io.StringIO):
     (io.StringIO(), {"TERM": "xterm"}, False),
     (object(), {}, False),
 ])
-def test_use_color(stream, environ, expected):
-    assert use_color(stream, environ) is expected
+def test_wants_colour(stream, environ, expected):
+    assert wants_colour(stream, environ) is expected
 
 
-def test_use_color_on_a_closed_stream():
+def test_wants_colour_on_a_closed_stream():
     stream = io.StringIO()
     stream.close()  # isatty() now raises ValueError
-    assert use_color(stream, {}) is False
+    assert wants_colour(stream, {}) is False
