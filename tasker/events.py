@@ -329,3 +329,20 @@ class Reporters:
                          if kind in getattr(reporter, "wants", (kind,)))
         self._routes = {**self._routes, kind: handlers}
         return handlers
+
+
+class AtRunFinished:
+    """Subscriber: one record of the finished run, written by `write` when RunFinished
+    arrives (the session's recap and reports: they read the run's record rather than
+    collect events, since it also holds the results restored from a saved state, which
+    this run never reports)."""
+
+    wants = frozenset((RunFinished,))
+
+    def __init__(self, write: Callable[[RunFinished], None]) -> None:
+        self.write = write
+
+    def handle(self, event: Event) -> None:
+        """Write the record on RunFinished."""
+        if isinstance(event, RunFinished):
+            self.write(event)

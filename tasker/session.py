@@ -1,4 +1,5 @@
-"""One invocation's records: log, state file, JSON report, project summary, alert.
+"""One invocation's records: log, state file, JSON report, project summary, alert
+(the script itself: tasker/alert.py).
 
 The CLI creates a `Session` as soon as it knows the options; whatever way the
 run ends (validation failure, task failure, signal, success), it ends through
@@ -7,22 +8,21 @@ run ends (validation failure, task failure, signal, success), it ends through
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple
 
 from tasker import __version__
-from tasker.events import Event, Reporters, RunFinished, TaskFinished
+from tasker.events import AtRunFinished, Event, Reporters, RunFinished, TaskFinished
 from tasker.record import field, record, replace
 from tasker.report.console import LogReporter
 from tasker.report.logger import Log, wants_colour
 from tasker.report.masking import Masker
-from tasker.report.paths import RunPaths, state_file_name
+from tasker.report.paths import RunPaths, named_file, state_file_name
 from tasker.report.progress import console_progress
 from tasker.report.stdout_report import StdoutReport
 from tasker.results import RunRecord
@@ -30,14 +30,12 @@ from tasker.signals import SignalRouter, exit_code as signal_exit_code, signal_n
 from tasker.syntax.ast import TaskFile
 
 if TYPE_CHECKING:  # the state file is written by real runs only: loaded on first save
-    from tasker.exec.base import CommandResult
     from tasker.exec.ssh.executor import SshExecutor
     from tasker.exec.ssh.pool import SshPool
     from tasker.options import Options
     from tasker.report import statefile
     from tasker.report.kept import OutputKeeper
 
-ALERT_TIMEOUT = 30
 EXIT_RECORDS = 26  # the run's records (its log file) could not be written
 SIGNAL_EXITS = (129, 130, 143)  # SIGHUP, SIGINT, SIGTERM: the operator's stop wins
 
@@ -348,24 +346,12 @@ class Session:
             self.log.warn(f"Failed to write project summary: {exc}")
 
     def _alert(self, exit_code: int, reason: str) -> Optional[int]:
-        """Run --alert-on-failure's script; the number of a signal that stopped it, or None."""
+        """Run --alert-on-failure's script (tasker/alert.py); the number of a signal that
+        stopped it, or None."""
         script = self.options.alert_on_failure
         if not script:
             return None
-        if not self.options.run:  # (with -r it runs, --validate-only or not: II.9.2)
-            self.log.info(f"[DRY RUN] Would execute alert script: {script}")
-            return None
-        if not os.path.isfile(script):  # (an ERROR, not a WARN line, as TASKER logs it)
-            self.log.error(f"Alert script not found or not a regular file: {script}")
-            return None
-        if not os.access(script, os.X_OK):
-            try:  # TASKER makes the script executable (chmod 0700) before it runs it
-                os.chmod(script, 0o700)
-            except OSError:
-                pass
-        self.log.warn(f"Executing alert script: {script}")
-        from tasker.engine.context import Interrupt
-        from tasker.exec.process import run_script  # (only an alert runs a program from here)
+        from tasker.alert import run_alert
 
         told = {"TASKER_EXIT_CODE": str(exit_code), "TASKER_ERROR": reason,
                 "TASKER_FAILED_TASK": "" if self.ending_task is None else str(self.ending_task),
@@ -373,62 +359,8 @@ class Session:
                 "TASKER_STATE_FILE": str(self.paths.state_file)
                 if self.real_run and self.paths.state_file.exists() else "",
                 "TASKER_TIMESTAMP": time.strftime("%Y-%m-%d %H:%M:%S")}
-        # What tasker tells the script leaves the process: masked like every other record.
-        env = dict(self.environ, **{name: self.masker.mask(value) for name, value in told.items()})
-        # The script runs in its own session, as tasks do: its timeout kills its whole
-        # process group, and a signal now ends the group (SIGTERM, then SIGKILL).
-        with self.signals.routed_to(Interrupt()) as stop:
-            try:
-                result = run_script([os.path.abspath(script)], ALERT_TIMEOUT, stop.event, env)
-            except (OSError, ValueError) as exc:
-                self.log.warn(f"Alert script could not be started: {exc}")
-                return stop.signum
-        self._log_alert(result)
-        if stop.signum is not None:
-            self.log.warn(f"Received {signal_name(stop.signum)} while the alert script ran; "
-                          "it was stopped")
-        return stop.signum
-
-    def _log_alert(self, result: CommandResult) -> None:
-        """The alert's outcome as TASKER logs it."""
-        if result.timed_out:
-            self.log.warn(f"Alert script timeout after {ALERT_TIMEOUT} seconds")
-            return
-        (self.log.info if result.exit_code == 0 else self.log.warn)(  # WARN only on failure
-            f"Alert script exited with code {result.exit_code}")
-        if result.stdout.strip():
-            self.log.info(f"Alert script stdout: {result.stdout.strip()}")
-        if result.stderr.strip():
-            self.log.warn(f"Alert script stderr: {result.stderr.strip()}")
-
-
-def named_file(value: str) -> Path:
-    """The path of a report file the operator named, once its directory is known to exist
-    (as for any file a program is told to write, e.g. a shell's `>`):
-    tasker creates no directory for such a file (a typo would leave one, mode 0700, where
-    nobody looks), so a missing one is an OSError the caller reports as a WARN line."""
-    path = Path(value)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "its directory does not exist", str(path.parent))
-    return path
-
-
-class AtRunFinished:
-    """Subscriber: one record of the finished run (the recap, the JSON report, the HTML
-    report), written by `write` from the run's record when RunFinished arrives. The
-    records read the record rather than collect events: it also holds the results
-    restored from a saved state, which this run never reports, and the state file reads
-    the same record."""
-
-    wants = frozenset((RunFinished,))
-
-    def __init__(self, write: Callable[[RunFinished], None]) -> None:
-        self.write = write
-
-    def handle(self, event: Event) -> None:
-        """Write the record on RunFinished."""
-        if isinstance(event, RunFinished):
-            self.write(event)
+        return run_alert(script, bool(self.options.run), told, self.environ, self.masker,
+                         self.log, self.signals)
 
 
 class StateFileWriter:

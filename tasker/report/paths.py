@@ -7,6 +7,7 @@ Layout under the base directory (`-l` → `TASK_EXECUTOR_LOG` → `~/TASKER`):
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -157,3 +158,14 @@ def default_base(cli_dir: Optional[str], environ: Mapping[str, str]) -> Path:
         return Path(env_dir).expanduser()
     home = environ.get("HOME") or str(Path.home())
     return Path(home) / "TASKER"
+
+
+def named_file(value: str) -> Path:
+    """The path of a report file the operator named, once its directory is known to exist
+    (as for any file a program is told to write, e.g. a shell's `>`):
+    tasker creates no directory for such a file (a typo would leave one, mode 0700, where
+    nobody looks), so a missing one is an OSError the caller reports as a WARN line."""
+    path = Path(value)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "its directory does not exist", str(path.parent))
+    return path

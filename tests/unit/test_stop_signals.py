@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_process import wait_for_pid
 
-from tasker import session as session_module
+from tasker import alert as alert_module
 from tasker.engine.context import Interrupt
 from tasker.options import merge, parse_cli
 from tasker.report.logger import Log
@@ -121,7 +121,7 @@ def alert_session(tmp_path: Path, console: io.StringIO) -> Session:
 
 
 def test_the_alert_timeout_kills_its_whole_group(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(session_module, "ALERT_TIMEOUT", 0.5)
+    monkeypatch.setattr(alert_module, "ALERT_TIMEOUT", 0.5)
     console = io.StringIO()
     session = alert_session(tmp_path, console)
     assert session.finish(3, "failed", "task 0 failed") == 3
