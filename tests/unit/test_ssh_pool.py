@@ -13,6 +13,7 @@ import pytest
 
 import tasker.exec.ssh.pool as pool_module
 from tasker.exec.ssh.errors import Interrupted, SshConfigError, SshError
+from tasker.exec.ssh.paramiko_log import quiet_paramiko
 from tasker.exec.ssh.pool import SESSIONS_PER_TRANSPORT, Lease, SshPool
 from tasker.exec.ssh.settings import SshOptions
 from tasker.report.logger import Log
@@ -283,7 +284,7 @@ def test_paramiko_stays_quiet_while_a_cut_off_handshake_thread_still_runs() -> N
     ours, theirs = socket.socketpair()
     transport = paramiko.Transport(ours)
     transport.banner_timeout = 30
-    restore = pool_module.quiet_paramiko(Log(stream=io.StringIO()))
+    restore = quiet_paramiko(Log(stream=io.StringIO()))
     try:
         transport.start_client(event=threading.Event())  # (the peer never says a word)
         restore()

@@ -19,13 +19,12 @@ the socket of the next one. Thread-safe: up to a thousand threads ask at once.
 
 from __future__ import annotations
 
-import logging
 import secrets
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from tasker.exec.ssh.auth import KeyFiles
 from tasker.exec.ssh.config import SYSTEM_DIR, Endpoint, SshConfig
@@ -38,6 +37,7 @@ from tasker.exec.ssh.errors import (
     SshError,
 )
 from tasker.exec.ssh.hostkeys import KnownHosts
+from tasker.exec.ssh.paramiko_log import quiet_paramiko
 from tasker.exec.ssh.probe import run_true
 from tasker.exec.ssh.settings import SshOptions
 from tasker.record import replace
@@ -431,49 +431,3 @@ def _close_transport(conn: Connection) -> None:
         conn.transport.close()
     except Exception:  # noqa: BLE001
         pass
-
-
-class _ToLog(logging.Handler):
-    """paramiko's lines, at DEBUG in the run's log (masked like every line there)."""
-
-    def __init__(self, log: Log) -> None:
-        super().__init__(logging.DEBUG)
-        self.log = log
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.log.debug(f"paramiko: {record.getMessage()}")
-        except Exception:  # noqa: BLE001 - a log line must never break a connection
-            pass
-
-
-def quiet_paramiko(log: Log) -> Callable[[], None]:
-    """Keep paramiko's logger off the console (its lines go to our log at DEBUG only with
-    --log-level DEBUG); returns what restores it."""
-    logger = logging.getLogger("paramiko")
-    debug = log.level == "DEBUG"
-    handler: logging.Handler = _ToLog(log) if debug else logging.NullHandler()
-    saved = (logger.propagate, logger.level)
-    logger.addHandler(handler)
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG if debug else logging.CRITICAL + 1)
-
-    def restore() -> None:
-        if _transport_threads_alive():
-            # A transport whose handshake was cut off may still wake up to its closed
-            # socket and log the error: Python would print it on stderr with a traceback,
-            # after the run. The logger stays quiet for the rest of the process then.
-            return
-        logger.removeHandler(handler)
-        logger.propagate, level = saved
-        logger.setLevel(level)
-
-    return restore
-
-
-def _transport_threads_alive() -> bool:
-    """Whether a paramiko Transport thread (each connection runs one) is still running."""
-    import paramiko
-
-    return any(isinstance(thread, paramiko.Transport) and thread.is_alive()
-               for thread in threading.enumerate())
