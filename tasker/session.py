@@ -266,13 +266,6 @@ class Session:
                 self.stdout_report.close()
         return exit_code
 
-    def report_path(self) -> Optional[Path]:
-        """Where `--output-json` writes, or None without it."""
-        value = self.options.output_json
-        if value is None or self.stdout_report is not None:
-            return None
-        return Path(value) if value else self.paths.json_file
-
     def recap(self, status: str, ended: float) -> None:
         """The RECAP of what ran, on the console (in colour on a terminal) and in the log."""
         from tasker.report.executions import run_executions
@@ -298,8 +291,7 @@ class Session:
 
     def write_report(self, exit_code: int, status: str, ended: float) -> None:
         """Write the JSON report of --output-json (none without it) from the run's record."""
-        path = self.report_path()
-        if path is None and self.stdout_report is None:
+        if self.options.output_json is None:
             return
         from tasker.report import json_report  # only runs that ask for a report pay for it
 
@@ -315,10 +307,10 @@ class Session:
         if self.stdout_report is not None:  # (written once, when the session ends)
             self.stdout_report.keep(report)
             return
+        value = self.options.output_json  # (a path the operator named, or the default's "")
         try:
-            if self.options.output_json:  # (a path named by the operator, not the default)
-                named_file(self.options.output_json)
-            json_report.write_report(path, report)  # type: ignore[arg-type]
+            json_report.write_report(named_file(value) if value else self.paths.json_file,
+                                     report)
         except OSError as exc:
             self.log.warn(f"Failed to write final summary: {exc}")
 
