@@ -2,7 +2,7 @@
 
 The grammar is `grammars/condition.lark` and Lark parses every condition
 (tasker.syntax.condition_lark, imported when the first condition needs it) but
-one shape, a task result compared with a plain value, which `result_comparison`
+one shape, a plain word compared with a plain value, which `plain_comparison`
 reads to the same tree. Parses are memoised by text: a large file repeats the
 same few conditions.
 Globals were substituted into the text before it gets here; task results
@@ -66,7 +66,7 @@ def parsed(text: str, allow_block: bool) -> Expr:
     """The memoised parse both entry points share: grammar, then the checks it cannot express."""
     if not text.strip():
         raise ConditionError("empty condition", 1, "write a condition such as exit_0")
-    quick = result_comparison(text)
+    quick = plain_comparison(text)
     if quick is not None:
         return quick
     from tasker.syntax.condition_lark import parse_text  # Lark loads with the first condition
@@ -79,28 +79,40 @@ def parsed(text: str, allow_block: bool) -> Expr:
 # The one hand-written fast path. A large file compares one task result per task
 # (`@41_exit@=0`, `@3_stdout@~ready`): every text differs, so memoising does not help,
 # and Lark takes 30-50 microseconds for each (bench/bench_validate.py: 10,000 of them
-# cost more than the rest of the validation). This regex reads that one atom when it is
-# plain ASCII: blanks are spaces and tabs, the value has no quotes, & | ( ), no comma
-# (where one is an operator error is the grammar's to say) and no blanks at its ends.
-# Anything else goes to the grammar; a property test
-# (tests/unit/test_condition_properties.py) checks that both build the same tree.
+# cost more than the rest of the validation). A small file's first such condition would
+# make Lark build the condition grammar, 45-50 ms of a start-up budget of about 100
+# (`@ENVIRONMENT@=production`, plain text once the global is substituted).
+# This regex reads that one atom, LEFT OP VALUE, when it is plain ASCII: the left
+# operand is one word that is no keyword of the grammar (`exit`, `stdout`, `stderr`,
+# a count, `contains:`; the words that must stand alone cannot, before an operator),
+# blanks are spaces and tabs, the value has no quotes, & | ( ), no comma (where one is
+# an operator error is the grammar's to say) and no blanks at its ends. Anything else
+# goes to the grammar; a property test (tests/unit/test_condition_properties.py)
+# checks that both build the same tree.
 _PLAIN = r"!#-%*+\-.-{}~"  # printable ASCII but blanks, quotes, & | ( ) and ','
-_RESULT_COMPARISON = re.compile(
-    rf"[ \t]*(?P<ref>@(?P<id>[0-9]{{1,9}})_(?P<field>(?i:{RESULT_FIELD_PATTERN}))@)[ \t]*"
+_WORD = r"#-%*+\-.-;?-{}"  # the same without the operator characters ! = ~ < >
+_KEYWORD = r"(?i:exit|stdout|stderr|min_|max_|(?:not_)?contains:)"
+_PLAIN_COMPARISON = re.compile(
+    rf"[ \t]*(?P<left>(?P<ref>@(?P<id>[0-9]{{1,9}})_(?P<field>(?i:{RESULT_FIELD_PATTERN}))@)"
+    rf"|(?!{_KEYWORD})[{_WORD}]+)[ \t]*"
     rf"(?P<op>!=|<=|>=|=|<|>|!~|~)[ \t]*(?P<value>[{_PLAIN}](?:[ \t{_PLAIN}]*[{_PLAIN}])?)?"
     rf"[ \t]*")
 
 
-def result_comparison(text: str) -> Optional[Comparison]:
-    """The tree of `@N_field@ OP value` as the grammar builds it, or None for other texts."""
-    m = _RESULT_COMPARISON.fullmatch(text)
+def plain_comparison(text: str) -> Optional[Comparison]:
+    """The tree of `LEFT OP value` (one plain word, a plain value) as the grammar builds
+    it, or None for other texts."""
+    m = _PLAIN_COMPARISON.fullmatch(text)
     if m is None:
         return None
-    column = m.start("ref") + 1
-    ref = Ref(int(m.group("id")), m.group("field").lower(), column)
+    column = m.start("left") + 1
+    if m.group("ref") is None:
+        left = template(m.group("left"), column)
+    else:  # (the commonest left operand, a task result alone, built without a scan)
+        left = Template((Ref(int(m.group("id")), m.group("field").lower(), column),), column)
     value = m.group("value")
     right = template(value, m.start("value") + 1) if value else Template(())
-    return Comparison(Template((ref,), column), m.group("op"), right, column)
+    return Comparison(left, m.group("op"), right, column)
 
 
 def _check(expr: Expr, allow_block: bool) -> None:

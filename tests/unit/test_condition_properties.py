@@ -31,7 +31,7 @@ from tasker.syntax.condition import (
     format_condition,
     parse_block_condition,
     parse_condition,
-    result_comparison,
+    plain_comparison,
     walk,
 )
 from tasker.syntax.condition_lark import parse_text, terminal_regex
@@ -238,12 +238,23 @@ def outcome(parse: Callable[[str], Expr], text: str) -> object:
     return (tree, [getattr(n, "column", None) for n in walk(tree)])
 
 
-@settings(max_examples=500)
-@given(tokens(st.one_of(result_ref, result_ref, operand_piece), st.one_of(compare_op, match_op),
-              st.one_of(optional_value, comma_value)))
+# Left operands for the fast path's test: every terminal that can start a condition, alone
+# or with plain text glued to it (`exit_0x`, `stdoutx`, `truex`), as well as plain words.
+keyword_pieces = st.one_of(*(piece(name) for name in (
+    "EXIT_TEST", "SUCCESS", "BOOLEAN", "MULTI_WORD", "PLACEHOLDERS", "EXIT_OPERAND", "STREAM",
+    "STREAM_COUNT", "MULTI_COUNT", "STREAM_FIELD", "CONTAINS")))
+left_piece = st.one_of(
+    result_ref, operand_piece, keyword_pieces,
+    st.tuples(keyword_pieces, st.one_of(piece("TEXT"), result_ref)).map("".join),
+    st.tuples(piece("TEXT"), result_ref).map("".join),
+)
+
+
+@settings(max_examples=1000)
+@given(tokens(left_piece, st.one_of(compare_op, match_op), st.one_of(optional_value, comma_value)))
 def test_the_fast_path_builds_what_the_grammar_builds(text: str) -> None:
     """Wherever the one hand-written fast path answers, Lark gives the same tree."""
-    fast = result_comparison(text)
+    fast = plain_comparison(text)
     if fast is None:
         return
     try:
@@ -254,20 +265,23 @@ def test_the_fast_path_builds_what_the_grammar_builds(text: str) -> None:
 
 
 @settings(max_examples=300)
-@given(tokens(result_ref, st.one_of(compare_op, match_op), comma_value))
-def test_a_comma_in_a_result_comparison_reads_as_the_grammar_reads_it(text: str) -> None:
+@given(tokens(st.one_of(result_ref, piece("TEXT")), st.one_of(compare_op, match_op), comma_value))
+def test_a_comma_in_a_plain_comparison_reads_as_the_grammar_reads_it(text: str) -> None:
     """Fast path first or Lark alone: the same tree, or the same error at the same column."""
     assert outcome(parse_condition, text) == outcome(parse_text, text), text
 
 
-def test_the_fast_path_takes_the_usual_result_comparisons() -> None:
+def test_the_fast_path_takes_the_usual_comparisons() -> None:
     for text in ("@41_exit@=0", " @3_stdout@ ~ ready now ", "@2_EXIT_CODE@!=3", "@1_exit@=",
-                 "@0_success@=true", "@7_stderr@!~error: x=1"):
-        assert result_comparison(text) is not None, text
-        assert same(result_comparison(text), parse_text(text))
-    for text in ("@1_exit@=a|b", "@1_exit@=(x)", "@1_exit@='q'", "@1_exitx@=0", "@1_exit@=é",
-                 "exit_0", "@1_exit@=0&exit_0"):
-        assert result_comparison(text) is None, text
+                 "@0_success@=true", "@7_stderr@!~error: x=1", "production=production",
+                 "@ENV@=prod", "true=1", "success_rate>2", "@1_exitx@=0",
+                 "1.5<=2.0", "a==b"):
+        assert plain_comparison(text) is not None, text
+        assert same(plain_comparison(text), parse_text(text)), text
+    for text in ("@1_exit@=a|b", "@1_exit@=(x)", "@1_exit@='q'", "@1_exit@=é", "exit_0",
+                 "@1_exit@=0&exit_0", "exit=0", "Stdout~ok", "stdout_count>2", "min_success=1",
+                 "contains:x=1", "my env=prod", "a,b=c", "!a=b", "exit_0=1"):
+        assert plain_comparison(text) is None, text
 
 
 # ---- evaluator against a plain reference ------------------------------------------------
