@@ -3,7 +3,7 @@
 
 import sys
 
-from tasker.cli import main
+from tasker.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -2,6 +2,6 @@
 
 import sys
 
-from tasker.cli import main
+from tasker.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

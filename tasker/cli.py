@@ -8,6 +8,7 @@ messages and exit codes (SPEC I.9). Every path after the file was read ends in
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -73,6 +74,26 @@ def main(argv: Optional[Sequence[str]] = None,
     finally:
         signals.uninstall()
         _flush_standard_streams()
+
+
+def entry() -> int:
+    """`main()` as the whole process runs it (the `tasker` command, `tasker.py`,
+    `python -m tasker`): the exit code, with the cycle collector told that the heap is
+    done with.
+
+    When the interpreter exits it looks for reference cycles in everything still
+    alive (the loaded file, Lark's tables, every module) before it frees the
+    modules; `main` has closed every resource it opened, so whatever is left is
+    memory the operating system takes back anyway. `gc.freeze()` moves every object
+    out of the collector's sight, and the exit frees them by reference counting
+    alone. Measured in turns (bench/README.md): `--validate-only` of a one-task file
+    0.108 -> 0.097 s, of the 10,000-task benchmark file 0.58 -> 0.51 s. Only the
+    process's own exit does this: `main` called from a test leaves the collector as it
+    was.
+    """
+    code = main()
+    gc.freeze()
+    return code
 
 
 def _flush_standard_streams() -> None:

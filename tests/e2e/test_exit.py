@@ -56,3 +56,45 @@ def test_a_reader_gone_from_stdout_does_not_change_the_exit_code(tmp_path: Path)
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0, err
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_entry_returns_mains_code_and_freezes_the_heap_for_the_exit(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """The process entry (tasker, tasker.py, python -m tasker) is main() plus gc.freeze():
+    the interpreter's exit then frees the heap without searching it for cycles."""
+    import gc
+
+    from tasker import cli
+
+    monkeypatch.setattr(cli, "main", lambda: 24)
+    try:
+        assert cli.entry() == 24
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_main_alone_leaves_the_collector_as_it_was(tmp_path: Path) -> None:
+    """A test (or any caller) of main() keeps its collector: only the process entry freezes."""
+    import gc
+
+    from tasker.cli import main
+
+    task = tmp_path / "t.txt"
+    task.write_text("task=0\nhostname=localhost\nexec=local\ncommand=true\n")
+    gc.unfreeze()
+    assert main([str(task), "--validate-only", "--skip-host-validation", "-l",
+                 str(tmp_path / "logs")], {"HOME": str(tmp_path)}) == 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_every_entry_point_ends_with_mains_exit_code(tmp_path: Path) -> None:
+    """tasker.py and python -m tasker exit with the run's code (20: an invalid file)."""
+    task = tmp_path / "t.txt"
+    task.write_text("task=0\nhostname=localhost\nexec=local\n")  # no command
+    env = dict(os.environ, HOME=str(tmp_path), NO_COLOR="1", PYTHONPATH=str(ROOT))
+    for argv in ([sys.executable, str(ROOT / "tasker.py")], [sys.executable, "-m", "tasker"]):
+        proc = subprocess.run(argv + [str(task), "--validate-only", "-l", str(tmp_path / "l")],
+                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+        no_traceback(proc)
+        assert proc.returncode == 20, (argv, proc.stderr)
