@@ -38,8 +38,8 @@ def run_alert(script: str, real_run: bool, told: Mapping[str, str], environ: Map
         except OSError:
             pass
     log.warn(f"Executing alert script: {script}")
-    from tasker.engine.context import Interrupt
     from tasker.exec.process import run_script  # (only an alert runs a program from here)
+    from tasker.interrupt import Interrupt
 
     env = dict(environ, **{name: masker.mask(value) for name, value in told.items()})
     with signals.routed_to(Interrupt()) as stop:

@@ -20,7 +20,7 @@ import signal
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
-from tasker.engine.context import Interrupt
+from tasker.interrupt import Interrupt
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

@@ -8,7 +8,6 @@ same process, such as tests).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, BinaryIO, Dict, Optional, TextIO, Tuple
@@ -32,6 +31,8 @@ class StdoutReport:
 
     def keep(self, report: Dict[str, Any]) -> None:
         """Keep `report` to be written at the end (a later one replaces it)."""
+        import json  # (only `--output-json -` needs it: other runs do not load it here)
+
         # ASCII escapes: the report is valid JSON whatever the locale of the reader.
         self.text = json.dumps(report, indent=2, ensure_ascii=True) + "\n"
 

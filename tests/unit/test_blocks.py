@@ -6,11 +6,12 @@ import time
 
 import pytest
 
-from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, RunContext
 from tasker.engine.errors import FatalRunError
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.interrupt import Interrupt
 from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.syntax.taskfile import LoadOptions, build_task_file

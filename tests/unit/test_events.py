@@ -9,7 +9,7 @@ dry run, and the per-thread order of a parallel block's sub-tasks.
 import threading
 from typing import List
 
-from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, RunContext
 from tasker.engine.sequential import run_workflow
 from tasker.events import (
     AttemptFinished,
@@ -29,6 +29,7 @@ from tasker.events import (
 )
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.interrupt import Interrupt
 from tasker.syntax.taskfile import LoadOptions, build_task_file
 
 

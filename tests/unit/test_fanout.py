@@ -4,10 +4,11 @@ import io
 
 import pytest
 
-from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, RunContext
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.interrupt import Interrupt
 from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.syntax.condition import MultiTask

@@ -15,10 +15,11 @@ from typing import Callable, Dict, List, Tuple, Union
 
 import pytest
 
-from tasker.engine.context import EngineOptions, Interrupt, Outcome, RunContext
+from tasker.engine.context import EngineOptions, Outcome, RunContext
 from tasker.engine.sequential import run_workflow
 from tasker.exec.base import CommandResult, CommandSpec
 from tasker.exec.config import load_exec_config
+from tasker.interrupt import Interrupt
 from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.results import RunRecord

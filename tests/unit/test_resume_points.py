@@ -14,12 +14,13 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, RunContext
 from tasker.engine.errors import FatalRunError
 from tasker.engine.sequential import run_workflow
 from tasker.events import Reporters, TaskFinished
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
+from tasker.interrupt import Interrupt
 from tasker.report.console import LogReporter
 from tasker.report.logger import Log
 from tasker.resume import resume_task

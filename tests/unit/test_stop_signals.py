@@ -14,7 +14,7 @@ import pytest
 from test_process import wait_for_pid
 
 from tasker import alert as alert_module
-from tasker.engine.context import Interrupt
+from tasker.interrupt import Interrupt
 from tasker.options import merge, parse_cli
 from tasker.report.logger import Log
 from tasker.report.paths import run_paths

@@ -13,7 +13,7 @@ from typing import Optional
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, RunContext
 from tasker.engine.evaluate import Current, evaluate
 from tasker.engine.sequential import run_workflow
 from tasker.engine.split import apply_split, split_stream
@@ -28,6 +28,7 @@ from tasker.engine.streams import (
 from tasker.exec.base import MEMORY_LIMIT, CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.exec.output import Stream, chunks
+from tasker.interrupt import Interrupt
 from tasker.report.console import log_events
 from tasker.report.logger import Log, shorten
 from tasker.syntax.condition import parse_condition

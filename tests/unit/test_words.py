@@ -8,13 +8,14 @@ import threading
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from tasker.engine.context import EngineOptions, Interrupt, RunContext
+from tasker.engine.context import EngineOptions, RunContext
 from tasker.engine.sequential import run_workflow
 from tasker.engine.variables import Variables
 from tasker.exec.base import CommandResult
 from tasker.exec.config import load_exec_config
 from tasker.exec.exectypes import ExecType, build_argv
 from tasker.exec.words import ArgumentsError, compile_words, fill_text, fill_words, split_arguments
+from tasker.interrupt import Interrupt
 from tasker.report.console import log_events
 from tasker.report.logger import Log
 from tasker.results import SUCCESS, TaskResult
