@@ -153,9 +153,10 @@ def arguments_of(ctx: RunContext, task: Task, split: bool,
     return text, (fill_words(compile_words(template), variables.fill) if split else None)
 
 
-def run_prepared(ctx: RunContext, task_id: int, label: str, prep: Prepared) -> CommandResult:
-    """Run (or, in a dry run, pretend to run) a prepared command, reporting its start."""
-    shown = prep.shown(ctx.mask)  # (each word masked, then quoted)
+def run_prepared(ctx: RunContext, task_id: int, label: str, prep: Prepared,
+                 shown: str) -> CommandResult:
+    """Run (or, in a dry run, pretend to run) a prepared command, reporting its start;
+    `shown` is `prep.shown(ctx.mask)`, as the log and the result show it."""
     dry_run = ctx.options.dry_run
     ctx.emit(CommandLaunched(task_id, label, prep.exec_shown, shown, dry_run))
     if dry_run:
@@ -293,7 +294,8 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
         ctx.emit(error(f"Task {label}: arguments cannot be split: {exc}"))
         return TaskResult(task.id, 1, stderr=str(exc), status=FAILED, start_time=started,
                           hostname=(task.get("hostname") or ""))
-    result = run_prepared(ctx, task.id, label, prep)
+    shown = prep.shown(ctx.mask)  # (each word masked, then quoted)
+    result = run_prepared(ctx, task.id, label, prep, shown)
     if not ctx.options.dry_run:  # (its spill files go once the outputs are stored)
         block, iteration, attempt = (it.block, it.iteration, it.attempt) if it else (None, None, 1)
         ctx.emit(CommandOutputs(task.id, label, block, iteration, attempt, prep.hostname, result))
@@ -309,7 +311,7 @@ def execute(ctx: RunContext, task: Task, label: str, *, in_block: bool = False,
     return TaskResult(
         task_id=task.id, exit_code=result.exit_code, stdout=stdout.text, stderr=stderr.text,
         success=success, status=status, hostname=prep.hostname, exec_type=prep.exec_name,
-        command=prep.shown(ctx.mask), start_time=started, duration=result.duration,
+        command=shown, start_time=started, duration=result.duration,
         stdout_file=stdout.file, stderr_file=stderr.file, stdout_cut=stdout.cut,
         stderr_cut=stderr.cut, stdout_length=stdout.length, stderr_length=stderr.length)
 

@@ -11,7 +11,7 @@ from typing import Dict, List
 
 import pytest
 
-import tasker.exec.ssh.pool as pool_module
+import tasker.exec.ssh.connect as connect_module
 from tasker.exec.ssh.errors import Interrupted, SshConfigError, SshError
 from tasker.exec.ssh.paramiko_log import quiet_paramiko
 from tasker.exec.ssh.pool import SESSIONS_PER_TRANSPORT, Lease, SshPool
@@ -81,7 +81,7 @@ def test_a_kill_channel_never_waits_for_a_free_slot(pool: SshPool) -> None:
 def test_at_most_max_connect_handshakes_at_once(tmp_path: Path, sshd,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     running, peak, lock = [0], [0], threading.Lock()
-    real = pool_module.handshake
+    real = connect_module.handshake
 
     def counted(*args, **kwargs):
         with lock:
@@ -93,7 +93,7 @@ def test_at_most_max_connect_handshakes_at_once(tmp_path: Path, sshd,
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(pool_module, "handshake", counted)
+    monkeypatch.setattr(connect_module, "handshake", counted)
     pool = make_pool(tmp_path, sshd, max_connect=3)
     try:
         hosts = [f"127.0.0.{n}" for n in range(10, 30)]

@@ -1,4 +1,5 @@
-"""One SSH connection from nothing to logged in: socket, handshake, host key, login.
+"""One SSH connection from nothing to logged in: socket (or a tunnel through a jump
+host), handshake, host key, login; `Connector` opens them for the pool.
 
 Every step is bounded by the endpoint's connect timeout and gives up at once
 when the run is stopped (`cancel`): the TCP connect and every wait on paramiko
@@ -14,7 +15,7 @@ import select
 import socket
 import threading
 import time
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from tasker.exec.base import format_seconds
 from tasker.exec.ssh.auth import KeyFiles, authenticate
@@ -59,6 +60,63 @@ class Deadline:
         while not event.wait(min(SLICE, self.left())):
             if self.end - time.monotonic() <= 0:
                 raise self.expired(f" {what}")
+
+
+# The jump host's transport and endpoint, for a connection tunnelled through it.
+Through = Tuple[Any, Endpoint]
+
+
+class Connector:
+    """Opens the pool's new transports: at most `max_connect` handshakes at once (the
+    CPU-heavy part; a host that hangs holds its slot until its connect timeout), with the
+    run's known hosts and key files."""
+
+    def __init__(self, max_connect: int, environ: Mapping[str, str], known_hosts: KnownHosts,
+                 keys: KeyFiles) -> None:
+        self.environ = environ
+        self.known_hosts = known_hosts
+        self.keys = keys
+        self._slots = threading.BoundedSemaphore(max_connect)
+
+    def open(self, endpoint: Endpoint, cancel: Optional[threading.Event],
+             through: Optional[Through] = None) -> Any:
+        """Socket (or a tunnel `through` a jump host), handshake, host key, login: a new
+        transport (SshError)."""
+        self._wait_for_slot(endpoint, cancel)
+        try:
+            deadline = Deadline(endpoint, cancel)
+            sock = tunnel(through, endpoint, deadline) if through is not None \
+                else open_socket(endpoint, deadline)
+            try:
+                return handshake(sock, endpoint, self.known_hosts, self.keys, self.environ,
+                                 deadline)
+            except BaseException:
+                sock.close()
+                raise
+        finally:
+            self._slots.release()
+
+    def _wait_for_slot(self, endpoint: Endpoint, cancel: Optional[threading.Event]) -> None:
+        """Wait for one of the handshake slots (a stop request ends the wait)."""
+        while not self._slots.acquire(timeout=SLICE):
+            if cancel is not None and cancel.is_set():
+                raise Interrupted(f"ssh: {endpoint.describe()}: interrupted while waiting to "
+                                  "connect; the command was not started")
+
+
+def tunnel(through: Through, endpoint: Endpoint, deadline: Deadline) -> Any:
+    """A direct-tcpip channel of the jump host's transport to the endpoint (the socket of
+    the connection tunnelled through it)."""
+    transport, jump = through
+    try:
+        return transport.open_channel("direct-tcpip", (endpoint.hostname, endpoint.port),
+                                      ("127.0.0.1", 0), timeout=deadline.left())
+    except SshError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ChannelException, SSHException, EOFError
+        raise ConnectError(f"ssh: {endpoint.describe()}: the jump host {jump.describe()} could "
+                           f"not connect to {endpoint.hostname} port {endpoint.port}: {exc}"
+                           ) from None
 
 
 def open_socket(endpoint: Endpoint, deadline: Deadline) -> socket.socket:

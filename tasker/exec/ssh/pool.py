@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from tasker.exec.ssh.auth import KeyFiles
 from tasker.exec.ssh.config import SYSTEM_DIR, Endpoint, SshConfig
-from tasker.exec.ssh.connect import SLICE, Deadline, connection_lost, handshake, open_socket
+from tasker.exec.ssh.connect import SLICE, Connector, connection_lost
 from tasker.exec.ssh.errors import (
     ChannelError,
     ConnectError,
@@ -122,15 +122,14 @@ class SshPool:
         self.options = options
         self.log = log
         self.config = SshConfig(options, log.warn, system_dir)
-        self.known_hosts = KnownHosts(log.info, log.warn)
-        self.keys = KeyFiles()
+        self.connector = Connector(options.max_connect, options.environ,
+                                   KnownHosts(log.info, log.warn), KeyFiles())
         # Marks the line on which the remote wrapper reports its process group: a command
         # cannot guess it, so it cannot fake that line.
         self.marker = f"tasker-pgid-{secrets.token_hex(12)}"
         self._cond = threading.Condition()
         self._hosts: Dict[Key, _Host] = {}
         self._live = 0  # transports open or being opened
-        self._handshakes = threading.BoundedSemaphore(options.max_connect)
         self._closed = False
         self._unquiet = quiet_paramiko(log)
 
@@ -331,7 +330,8 @@ class SshPool:
               session: bool, jump: Optional[Connection]) -> Connection:
         """Open a new connection for this thread (it counts as opening already)."""
         try:
-            conn = Connection(endpoint, self._connect(endpoint, cancel, jump), jump)
+            through = None if jump is None else (jump.transport, jump.endpoint)
+            conn = Connection(endpoint, self.connector.open(endpoint, cancel, through), jump)
         except BaseException as exc:
             with self._cond:
                 host.opening -= 1
@@ -353,23 +353,6 @@ class SshPool:
         self.log.debug(f"SSH: connected to {endpoint.describe()} "
                        f"({len(host.connections)} connection(s) to it)")
         return conn
-
-    def _connect(self, endpoint: Endpoint, cancel: Optional[threading.Event],
-                 jump: Optional[Connection]) -> Any:
-        """Socket (or tunnel), handshake, host key, login: a new transport."""
-        self._handshake_slot(endpoint, cancel)
-        try:
-            deadline = Deadline(endpoint, cancel)
-            sock = self._tunnel(jump, endpoint, deadline) if jump is not None \
-                else open_socket(endpoint, deadline)
-            try:
-                return handshake(sock, endpoint, self.known_hosts, self.keys,
-                                 self.options.environ, deadline)
-            except BaseException:
-                sock.close()
-                raise
-        finally:
-            self._handshakes.release()
 
     def _jump(self, endpoint: Endpoint, cancel: Optional[threading.Event],
               route: Tuple[Key, ...]) -> Optional[Connection]:
@@ -393,27 +376,6 @@ class SshPool:
         except SshError as exc:
             raise ConnectError(f"ssh: {endpoint.describe()}: cannot reach the jump host: "
                                f"{exc.sentence.replace('ssh: ', '', 1)}") from None
-
-    def _tunnel(self, jump: Connection, endpoint: Endpoint, deadline: Deadline) -> Any:
-        """A direct-tcpip channel of the jump host's transport to the endpoint."""
-        try:
-            return jump.transport.open_channel(
-                "direct-tcpip", (endpoint.hostname, endpoint.port), ("127.0.0.1", 0),
-                timeout=deadline.left())
-        except SshError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - ChannelException, SSHException, EOFError
-            raise ConnectError(f"ssh: {endpoint.describe()}: the jump host "
-                               f"{jump.endpoint.describe()} could not connect to "
-                               f"{endpoint.hostname} port {endpoint.port}: {exc}") from None
-
-    def _handshake_slot(self, endpoint: Endpoint, cancel: Optional[threading.Event]) -> None:
-        """Wait for one of the `max_connect` handshake slots (a stop request ends the wait)."""
-        while not self._handshakes.acquire(timeout=SLICE):
-            if cancel is not None and cancel.is_set():
-                raise Interrupted(f"ssh: {endpoint.describe()}: interrupted while waiting to "
-                                  "connect; the command was not started")
-
 
 def _close_transport(conn: Connection) -> None:
     """Close a connection's transport; a failure to do so is no one's concern any more.
