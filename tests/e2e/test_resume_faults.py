@@ -55,7 +55,8 @@ def workflow(tmp: Path, text: str, name: str = "flow.txt") -> Path:
 def tasker(*args, tmp: Path, env: Optional[Dict[str, str]] = None, wait: bool = True,
            base: Optional[Path] = None):
     """Run tasker (a CompletedProcess, or the Popen when not `wait`)."""
-    full_env = dict(os.environ, HOME=str(tmp), NO_COLOR="1", **(env or {}))
+    # (TMPDIR: a run killed on purpose leaves its spool directory in the test's own folder)
+    full_env = dict(os.environ, HOME=str(tmp), NO_COLOR="1", TMPDIR=str(tmp), **(env or {}))
     argv = [sys.executable, str(ROOT / "tasker.py"), *map(str, args), "-l",
             str(base or tmp / "logs"), "--skip-host-validation"]
     if not wait:
