@@ -45,7 +45,6 @@ from tasker.syntax.condition_ast import (
     template,
     walk,
 )
-from tasker.syntax.placeholders import RESULT_FIELD_PATTERN
 
 
 def parse_condition(text: str) -> Expr:
@@ -93,8 +92,7 @@ _PLAIN = r"!#-%*+\-.-{}~"  # printable ASCII but blanks, quotes, & | ( ) and ','
 _WORD = r"#-%*+\-.-;?-{}"  # the same without the operator characters ! = ~ < >
 _KEYWORD = r"(?i:exit|stdout|stderr|min_|max_|(?:not_)?contains:)"
 _PLAIN_COMPARISON = re.compile(
-    rf"[ \t]*(?P<left>(?P<ref>@(?P<id>[0-9]{{1,9}})_(?P<field>(?i:{RESULT_FIELD_PATTERN}))@)"
-    rf"|(?!{_KEYWORD})[{_WORD}]+)[ \t]*"
+    rf"[ \t]*(?P<left>(?!{_KEYWORD})[{_WORD}]+)[ \t]*"
     rf"(?P<op>!=|<=|>=|=|<|>|!~|~)[ \t]*(?P<value>[{_PLAIN}](?:[ \t{_PLAIN}]*[{_PLAIN}])?)?"
     rf"[ \t]*")
 
@@ -106,13 +104,9 @@ def plain_comparison(text: str) -> Optional[Comparison]:
     if m is None:
         return None
     column = m.start("left") + 1
-    if m.group("ref") is None:
-        left = template(m.group("left"), column)
-    else:  # (the commonest left operand, a task result alone, built without a scan)
-        left = Template((Ref(int(m.group("id")), m.group("field").lower(), column),), column)
     value = m.group("value")
     right = template(value, m.start("value") + 1) if value else Template(())
-    return Comparison(left, m.group("op"), right, column)
+    return Comparison(template(m.group("left"), column), m.group("op"), right, column)
 
 
 def _check(expr: Expr, allow_block: bool) -> None:

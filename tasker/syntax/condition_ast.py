@@ -238,13 +238,16 @@ def template(raw: str, column: int, quote: str = "", unclosed: bool = False) -> 
     """Split text into literal parts and `Ref`s; `\\<quote>` inside quotes is the quote."""
     if "@" not in raw and not quote:  # the common case, kept cheap
         return Template((raw,) if raw else (), column, unclosed)
-    parts: List[Union[str, Ref]] = []
+    parts: List[Union[str, Ref]] = []  # (no empty literals: an unescaped one stays non-empty)
     pos = 0
     for m in _REF.finditer(raw):
-        parts.append(raw[pos:m.start()])
-        parts.append(Ref(int(m.group(1)), m.group(2).lower(), column + m.start()))
+        start = m.start()
+        if start > pos:
+            parts.append(raw[pos:start])
+        parts.append(Ref(int(m.group(1)), m.group(2).lower(), column + start))
         pos = m.end()
-    parts.append(raw[pos:])
+    if pos < len(raw):
+        parts.append(raw[pos:])
     if quote:
         parts = [p.replace("\\" + quote, quote) if isinstance(p, str) else p for p in parts]
-    return Template(tuple(p for p in parts if p != ""), column, unclosed)
+    return Template(tuple(parts), column, unclosed)
