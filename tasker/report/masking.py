@@ -133,9 +133,14 @@ class Masker:
     def mask_stored(self, text: str, cut: Optional[int]) -> str:
         """A stored stream masked; `cut` is where it was cut from a longer whole (None: it
         is whole), the text after it (notes tasker added) is masked on its own."""
+        return self.mask_stored_at(text, cut)[0]
+
+    def mask_stored_at(self, text: str, cut: Optional[int]) -> Tuple[str, Optional[int]]:
+        """`mask_stored`, and where the cut is in the masked text (None: it is whole)."""
         if cut is None:
-            return self.mask(text)
-        return self.mask_truncated(text[:cut]) + self.mask(text[cut:])
+            return self.mask(text), None
+        head = self.mask_truncated(text[:cut])
+        return head + self.mask(text[cut:]), len(head)
 
     def mask_data(self, data: Any) -> Any:
         """Copy of a JSON-like structure with every string value masked (keys kept)."""

@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional
 
 from tasker.report.atomic import atomic_write
 from tasker.report.masking import Masker
@@ -31,23 +31,12 @@ class StateError(Exception):
         self.message = message
 
 
-def _masked_stream(text: str, cut: Optional[int], masker: Masker) -> Tuple[str, Optional[int]]:
-    """A stored stream masked (before its cut, see Masker.mask_stored) and where the cut
-    is in the masked text."""
-    if cut is None:
-        return masker.mask(text), None
-    head = masker.mask_truncated(text[:cut])
-    return head + masker.mask(text[cut:]), len(head)
-
-
 def _result_data(result: TaskResult, masker: Masker) -> Dict[str, Any]:
     """A TaskResult as JSON data (every field, so it round-trips)."""
     mask = masker.mask
     counts = result.counts
-    stdout, stdout_cut = (mask(result.stdout), None) if result.stdout_cut is None \
-        else _masked_stream(result.stdout, result.stdout_cut, masker)  # (the common case first)
-    stderr, stderr_cut = (mask(result.stderr), None) if result.stderr_cut is None \
-        else _masked_stream(result.stderr, result.stderr_cut, masker)
+    stdout, stdout_cut = masker.mask_stored_at(result.stdout, result.stdout_cut)
+    stderr, stderr_cut = masker.mask_stored_at(result.stderr, result.stderr_cut)
     return {
         "task_id": result.task_id,
         "exit_code": result.exit_code,
