@@ -58,8 +58,7 @@ def test_a_reader_gone_from_stdout_does_not_change_the_exit_code(tmp_path: Path)
     assert "Traceback" not in err and "Exception ignored" not in err
 
 
-def test_entry_returns_mains_code_and_freezes_the_heap_for_the_exit(tmp_path: Path,
-                                                                   monkeypatch) -> None:
+def test_entry_returns_mains_code_and_freezes_the_heap_for_the_exit(monkeypatch) -> None:
     """The process entry (tasker, tasker.py, python -m tasker) is main() plus gc.freeze():
     the interpreter's exit then frees the heap without searching it for cycles."""
     import gc
