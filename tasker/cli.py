@@ -57,7 +57,8 @@ def _say(msg: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None,
          environ: Optional[Mapping[str, str]] = None) -> int:
-    """Run tasker with `argv`; return the process exit code (`sys.exit(main())`).
+    """Run tasker with `argv`; return the process exit code (the process itself runs it
+    through `entry`).
 
     Every resource the run opened (log, records, SSH connections, child processes) is
     closed by the time it returns; the standard streams are flushed here, so that a

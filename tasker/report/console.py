@@ -59,10 +59,8 @@ def block_start_line(event: BlockStarted) -> str:
 
 
 class LogReporter:
-    """Subscriber that writes the run's lines to the Log (console and log file)."""
-
-    wants = frozenset((Note, CommandLaunched, CommandFinished, OutputSplit, SubtaskFinished,
-                       BlockStarted, BlockFinished))
+    """Subscriber that writes the run's lines to the Log (console and log file): notes,
+    and the events it has a renderer for (which are what it `wants`)."""
 
     def __init__(self, log: Log) -> None:
         self.log = log
@@ -73,6 +71,7 @@ class LogReporter:
             OutputSplit: self.output_split, SubtaskFinished: self.subtask_finished,
             BlockStarted: self.block_started, BlockFinished: self.block_finished,
         }
+        self.wants = frozenset((Note, *self._renderers))
 
     def handle(self, event: Event) -> None:
         """Write the event's lines."""
