@@ -28,7 +28,7 @@ from urllib.parse import quote
 from tasker.events import CommandOutputs, Event
 from tasker.exec.base import CommandResult
 from tasker.exec.output import CHUNK_SIZE, Stream, chunks
-from tasker.record import record
+from tasker.record import record, replace
 from tasker.report.masking import Masker
 from tasker.report.private import make_private_dirs, open_private
 
@@ -37,8 +37,9 @@ _HOST_SAFE = "-._@"  # besides letters and digits: kept as they are, never a pat
 
 
 @record(frozen=True)
-class Execution:
-    """Which execution a pair of files belongs to (as the JSON report's trace says it)."""
+class Placing:
+    """Which execution a pair of files belongs to (as the JSON report's trace places it;
+    report/executions.py's Execution is what an execution did)."""
 
     task: int
     block: Optional[int] = None  # the block of a sub-task
@@ -49,9 +50,9 @@ class Execution:
 
 @record(frozen=True)
 class KeptFiles:
-    """The files of one execution; `execution.host` is masked."""
+    """The files of one execution; `placing.host` is masked."""
 
-    execution: Execution
+    placing: Placing
     stdout: str
     stderr: str
 
@@ -67,16 +68,16 @@ def host_part(host: str) -> str:
     return f"{encoded[:HOST_NAME_LIMIT - 9]}~{digest}"
 
 
-def base_name(execution: Execution) -> str:
+def base_name(placing: Placing) -> str:
     """The file name of an execution without its `.stdout`/`.stderr` extension."""
-    task = f"{execution.block}-{execution.task}" if execution.block is not None \
-        else str(execution.task)
+    task = f"{placing.block}-{placing.task}" if placing.block is not None \
+        else str(placing.task)
     parts = [f"task-{task}"]
-    if execution.iteration is not None:
-        parts.append(f"iteration-{execution.iteration}")
-    parts.append(f"attempt-{execution.attempt}")
-    if execution.host:
-        parts.append(f"host-{host_part(execution.host)}")
+    if placing.iteration is not None:
+        parts.append(f"iteration-{placing.iteration}")
+    parts.append(f"attempt-{placing.attempt}")
+    if placing.host:
+        parts.append(f"host-{host_part(placing.host)}")
     return "_".join(parts)
 
 
@@ -100,24 +101,23 @@ class OutputKeeper:
         """Keep the outputs of the command a CommandOutputs event reports, before the
         emit returns (its spill files are removed after)."""
         if isinstance(event, CommandOutputs):
-            self.keep(Execution(event.task_id, event.block_id, event.iteration, event.attempt,
-                                event.host), event.label, event.result)
+            self.keep(Placing(event.task_id, event.block_id, event.iteration, event.attempt,
+                              event.host), event.label, event.result)
 
-    def keep(self, execution: Execution, label: str, result: CommandResult) -> None:
+    def keep(self, placing: Placing, label: str, result: CommandResult) -> None:
         """Write the whole stdout and stderr of one finished command; a failure warns
         (naming the task, the path and why) and leaves no partial file."""
-        execution = Execution(execution.task, execution.block, execution.iteration,
-                              execution.attempt, self.masker.mask(execution.host))
+        placing = replace(placing, host=self.masker.mask(placing.host))
         if not self._directory_ready():
             return
         try:
-            paths = self._write_pair(base_name(execution), result)
+            paths = self._write_pair(base_name(placing), result)
         except OSError as exc:
             self.warn(f"Task {label}: its outputs could not be kept in {self.directory}: "
                       f"{exc.strerror or exc}")
             return
         with self._lock:
-            self._kept.append(KeptFiles(execution, *paths))
+            self._kept.append(KeptFiles(placing, *paths))
 
     def _directory_ready(self) -> bool:
         """Make the directory once; when it cannot be made, say so once and keep nothing."""
@@ -180,7 +180,7 @@ class OutputKeeper:
         """For the JSON report: per task ID, its executions' files in order."""
         entries: Dict[int, List[Dict[str, Any]]] = {}
         for kept in self.files():
-            ex = kept.execution
+            ex = kept.placing
             entries.setdefault(ex.task, []).append({
                 "block": ex.block, "iteration": ex.iteration, "attempt": ex.attempt,
                 "hostname": ex.host, "stdout": kept.stdout, "stderr": kept.stderr})

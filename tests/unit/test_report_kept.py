@@ -15,8 +15,8 @@ from tasker.events import CommandOutputs, Reporters
 from tasker.exec.base import CommandResult
 from tasker.report.kept import (
     HOST_NAME_LIMIT,
-    Execution,
     OutputKeeper,
+    Placing,
     base_name,
     host_part,
 )
@@ -38,12 +38,12 @@ def spilled_result(tmp: Path, text: str) -> CommandResult:
 
 
 def test_names_say_task_block_iteration_attempt_and_host():
-    assert base_name(Execution(3)) == "task-3_attempt-1"
-    assert base_name(Execution(3, iteration=2, host="web1")) == \
+    assert base_name(Placing(3)) == "task-3_attempt-1"
+    assert base_name(Placing(3, iteration=2, host="web1")) == \
         "task-3_iteration-2_attempt-1_host-web1"
-    assert base_name(Execution(71, block=7, attempt=2, host="ops@web1")) == \
+    assert base_name(Placing(71, block=7, attempt=2, host="ops@web1")) == \
         "task-7-71_attempt-2_host-ops@web1"
-    assert base_name(Execution(71, block=7, iteration=4, attempt=1)) == \
+    assert base_name(Placing(71, block=7, iteration=4, attempt=1)) == \
         "task-7-71_iteration-4_attempt-1"
 
 
@@ -70,7 +70,7 @@ def test_files_are_0600_in_a_0700_directory_it_creates(tmp_path):
     old = os.umask(0)
     try:
         k = keeper(tmp_path / "new" / "out")
-        k.keep(Execution(1, host="h"), "1", CommandResult(0, "out\n", "err\n", 0.0))
+        k.keep(Placing(1, host="h"), "1", CommandResult(0, "out\n", "err\n", 0.0))
     finally:
         os.umask(old)
     for directory in (tmp_path / "new", tmp_path / "new" / "out"):
@@ -87,7 +87,7 @@ def test_the_keeper_subscribes_to_command_outputs(tmp_path):
     Reporters(k).emit(CommandOutputs(71, "7-71.2", 7, None, 2, "web1",
                                      CommandResult(0, "out\n", "err\n", 0.0)))
     kept = k.files()[0]
-    assert kept.execution == Execution(71, block=7, attempt=2, host="web1")
+    assert kept.placing == Placing(71, block=7, attempt=2, host="web1")
     assert Path(kept.stdout).name == "task-7-71_attempt-2_host-web1.stdout"
     assert Path(kept.stderr).read_text() == "err\n"
 
@@ -96,14 +96,14 @@ def test_an_existing_directory_keeps_its_mode(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     out.chmod(0o755)
-    keeper(out).keep(Execution(1), "1", CommandResult(0, "x", "", 0.0))
+    keeper(out).keep(Placing(1), "1", CommandResult(0, "x", "", 0.0))
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
 
 
 def test_a_name_already_taken_is_never_overwritten(tmp_path):
     k = keeper(tmp_path)
     for text in ("first", "second", "third"):
-        k.keep(Execution(5), "5", CommandResult(0, text, "", 0.0))
+        k.keep(Placing(5), "5", CommandResult(0, text, "", 0.0))
     names = [Path(f.stdout).name for f in k.files()]
     assert names == ["task-5_attempt-1.stdout", "task-5_attempt-1_again-2.stdout",
                      "task-5_attempt-1_again-3.stdout"]
@@ -112,7 +112,7 @@ def test_a_name_already_taken_is_never_overwritten(tmp_path):
 
 def test_threads_at_once_get_a_file_each(tmp_path):
     k = keeper(tmp_path)
-    threads = [threading.Thread(target=k.keep, args=(Execution(5), "5",
+    threads = [threading.Thread(target=k.keep, args=(Placing(5), "5",
                                                      CommandResult(0, str(i), "", 0.0)))
                for i in range(40)]
     for thread in threads:
@@ -137,16 +137,16 @@ def test_a_spilled_output_is_masked_across_chunk_borders(tmp_path, secrets, text
     directory = tmp_path / f"out{size}_{abs(hash((text, tuple(secrets))))}"
     masker = Masker(tuple(secrets))
     k = keeper(directory, masker, chunk_size=size)
-    k.keep(Execution(1), "1", spilled_result(tmp_path, text))
+    k.keep(Placing(1), "1", spilled_result(tmp_path, text))
     kept = k.files()[0]
     assert Path(kept.stdout).read_text("utf-8") == masker.mask(text)
 
 
 def test_the_host_in_names_and_listing_is_masked(tmp_path):
     k = keeper(tmp_path, Masker(("topsecret",)))
-    k.keep(Execution(2, host="topsecret.example"), "2", CommandResult(0, "", "", 0.0))
+    k.keep(Placing(2, host="topsecret.example"), "2", CommandResult(0, "", "", 0.0))
     kept = k.files()[0]
-    assert "topsecret" not in kept.stdout and kept.execution.host == "****.example"
+    assert "topsecret" not in kept.stdout and kept.placing.host == "****.example"
     assert k.report_entries()[2][0]["hostname"] == "****.example"
 
 
@@ -156,7 +156,7 @@ def test_a_directory_that_cannot_be_made_warns_once_and_keeps_nothing(tmp_path):
     warnings: List[str] = []
     k = keeper(blocker / "out", warnings=warnings)
     for tid in (1, 2):
-        k.keep(Execution(tid), str(tid), CommandResult(0, "x", "", 0.0))
+        k.keep(Placing(tid), str(tid), CommandResult(0, "x", "", 0.0))
     assert k.files() == [] and len(warnings) == 1
     assert "Outputs are not kept: cannot create" in warnings[0]
 
@@ -170,7 +170,7 @@ def test_a_write_error_removes_both_files(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(k.masker.__class__, "mask_chunks", lambda self, parts: failing(parts))
-    k.keep(Execution(4), "4", CommandResult(0, "x", "y", 0.0))
+    k.keep(Placing(4), "4", CommandResult(0, "x", "y", 0.0))
     assert k.files() == [] and os.listdir(tmp_path / "out") == []
     assert warnings == [f"Task 4: its outputs could not be kept in {tmp_path / 'out'}: "
                         "No space left on device"]
