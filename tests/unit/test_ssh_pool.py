@@ -244,6 +244,40 @@ def test_hosts_behind_a_jump_host_at_the_transport_limit_all_get_through(tmp_pat
         pool.close()
 
 
+def test_closing_a_tunnelled_connection_never_sends_on_its_closed_tunnel(tmp_path: Path,
+                                                                        sshd) -> None:
+    """A tunnelled transport's own thread may still be sending (here: its reply to the server
+    closing the command's channel, held back 0.3 s) when the pool closes it. Its tunnel must
+    close after that last message: data on a closed channel makes sshd drop the jump host's
+    whole connection, and every other host behind it with it."""
+    pool = make_pool(tmp_path, sshd, "Host 127.0.0.5?\n    ProxyJump 127.0.0.49\n")
+    try:
+        lease = pool.session(pool.endpoint("127.0.0.56"), None)
+        target, jump = lease.connection, lease.connection.jump
+        assert jump is not None
+        send = jump.transport._send_user_message
+
+        def held_back(message) -> None:
+            if threading.current_thread() is target.transport and message.asbytes()[0] == 94:
+                time.sleep(0.3)  # (94: channel data, the tunnel's bytes)
+            send(message)
+
+        jump.transport._send_user_message = held_back
+        lease.channel.exec_command("true")
+        end = time.monotonic() + 10
+        while not lease.channel.closed and time.monotonic() < end:  # the server closed it
+            time.sleep(0.005)
+        lease.release()
+        pool._retire(target)
+        time.sleep(0.6)
+        assert jump.alive()
+        again = pool.session(pool.endpoint("127.0.0.57"), None)
+        assert again.connection.jump is jump
+        again.release()
+    finally:
+        pool.close()
+
+
 def test_a_jump_needs_room_for_two_connections(tmp_path: Path, sshd) -> None:
     pool = make_pool(tmp_path, sshd, "Host 127.0.0.5?\n    ProxyJump 127.0.0.49\n",
                      max_transports=1)

@@ -109,14 +109,49 @@ def tunnel(through: Through, endpoint: Endpoint, deadline: Deadline) -> Any:
     the connection tunnelled through it)."""
     transport, jump = through
     try:
-        return transport.open_channel("direct-tcpip", (endpoint.hostname, endpoint.port),
-                                      ("127.0.0.1", 0), timeout=deadline.left())
+        return Tunnel(transport.open_channel("direct-tcpip", (endpoint.hostname, endpoint.port),
+                                             ("127.0.0.1", 0), timeout=deadline.left()))
     except SshError:
         raise
     except Exception as exc:  # noqa: BLE001 - ChannelException, SSHException, EOFError
         raise ConnectError(f"ssh: {endpoint.describe()}: the jump host {jump.describe()} could "
                            f"not connect to {endpoint.hostname} port {endpoint.port}: {exc}"
                            ) from None
+
+
+class Tunnel:
+    """The socket of a connection tunnelled through a jump host: a direct-tcpip channel
+    whose sends and close take turns.
+
+    paramiko makes a channel's data message under the channel's lock and sends it after
+    letting go, so a close from another thread (the pool evicting an idle connection
+    while the connection's own thread still answers the server) can overtake it; sshd
+    then drops the jump host's whole connection, every host behind it with it, for data
+    on a closed channel. A send blocks at most the timeout paramiko sets (0.1 s).
+    """
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self._turn = threading.Lock()
+
+    def send(self, data: bytes) -> int:
+        with self._turn:
+            return int(self.channel.send(data))
+
+    def recv(self, size: int) -> bytes:
+        return bytes(self.channel.recv(size))
+
+    def settimeout(self, timeout: Optional[float]) -> None:
+        self.channel.settimeout(timeout)
+
+    def close(self) -> None:
+        with self._turn:
+            self.channel.close()
+
+    @property
+    def _closed(self) -> bool:
+        """(paramiko's Transport reads a socket's private `_closed`.)"""
+        return bool(self.channel.closed)
 
 
 def open_socket(endpoint: Endpoint, deadline: Deadline) -> socket.socket:

@@ -14,7 +14,8 @@ idle one is closed first, and when none is idle a new one waits for one.
 
 A transport that dropped is opened again once. ProxyJump goes through the same
 pool: the jump host's transport carries a `direct-tcpip` channel that serves as
-the socket of the next one. Thread-safe: up to a thousand threads ask at once.
+the socket of the next one (connect.Tunnel, whose sends and close take turns).
+Thread-safe: up to a thousand threads ask at once.
 """
 
 from __future__ import annotations
@@ -186,11 +187,13 @@ class SshPool:
             conns = [c for host in self._hosts.values() for c in host.connections]
             self._hosts.clear()
             self._cond.notify_all()
-        for conn in sorted(conns, key=lambda c: c.jump is None):
-            _close_transport(conn)
         end = time.monotonic() + CLOSE_WAIT
-        for conn in conns:  # their threads may still log on their way out
-            conn.transport.join(max(0.0, end - time.monotonic()))
+        tunnelled = [c for c in conns if c.jump is not None]
+        for group in (tunnelled, [c for c in conns if c.jump is None]):  # tunnels first
+            for conn in group:
+                _close_transport(conn)
+            for conn in group:  # their threads may still send, and log, on their way out
+                conn.transport.join(max(0.0, end - time.monotonic()))
         self._unquiet()
 
     # -- connections -----------------------------------------------------------------
