@@ -49,16 +49,14 @@ class ProcessExecutor:
 
     def __init__(self, spool_dir: Path) -> None:
         self.spool_dir = Path(spool_dir)
-        # Read once: os.environ would be copied into a new dict for every start.
-        self._environ = dict(os.environ)
         # Program name -> path found on PATH: a run starts the same few programs
         # hundreds of times, and a known path spares every start the PATH search.
         self._programs: Dict[str, str] = {}
 
     def run(self, spec: CommandSpec, cancel: threading.Event) -> CommandResult:
-        """Run `spec`; stop it on timeout (exit 124) or when `cancel` is set."""
-        return _run(spec.argv, spec.timeout, cancel, self.spool_dir, self._locate(spec.argv),
-                    self._environ)
+        """Run `spec` with tasker's own environment (inherited: nothing to convert per
+        start); stop it on timeout (exit 124) or when `cancel` is set."""
+        return _run(spec.argv, spec.timeout, cancel, self.spool_dir, self._locate(spec.argv))
 
     def close(self) -> None:
         """Nothing to free: every child is reaped by the run that started it."""
@@ -108,12 +106,11 @@ def _run(
     cancel: Optional[threading.Event],
     spool_dir: Optional[Path],
     executable: Optional[str] = None,
-    env: Optional[Dict[str, str]] = None,
 ) -> CommandResult:
     """Start `argv`, collect its output, and turn every outcome into a CommandResult."""
     start = time.monotonic()
     try:
-        proc = start_child(argv, executable, env)
+        proc = start_child(argv, executable)
     except Exception as exc:  # noqa: BLE001 - a start error is a result, never an exception
         return _start_failure(argv, exc, time.monotonic() - start)
     return _supervise(proc, start, timeout, cancel, spool_dir)

@@ -77,3 +77,8 @@ def test_starting_children_on_a_busy_machine_holds_no_other_thread_up(tmp_path):
             hog.wait()
     assert len(results) == 320
     assert [r for r in results if r.timed_out or r.exit_code != 0] == []
+
+
+def test_a_command_gets_taskers_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKER_TEST_VALUE", "seen by the child")
+    assert run(tmp_path, "sh", "-c", 'echo "$TASKER_TEST_VALUE"').stdout == "seen by the child\n"
