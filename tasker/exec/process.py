@@ -6,7 +6,7 @@ leave on purpose (`setsid`); with SIGPIPE and SIGXFSZ back to their defaults
 (`restore_signals`: Python ignores SIGPIPE, a child must not inherit that) and no
 descriptor but its three and its two pipes (`close_fds`).
 
-Why not `os.posix_spawn`, 0.06 ms cheaper a start: CPython holds the interpreter lock
+Why not `os.posix_spawn`, 0.05 ms cheaper a start: CPython holds the interpreter lock
 while posix_spawn waits for the child to reach exec, so on a loaded machine every other
 thread of tasker waited for each child in turn (200 host checks 32 at a time under two
 busy processes took up to 20 s a check, and ended in false timeouts). Popen lets go
