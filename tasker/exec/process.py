@@ -147,19 +147,19 @@ class _Running:
         self.proc = proc
         assert proc.stdout is not None and proc.stderr is not None  # (both piped)
         self.pipes = (proc.stdout, proc.stderr)
-        self.stdout_fd = proc.stdout.fileno()
+        self.fds = (proc.stdout.fileno(), proc.stderr.fileno())
         self.pidfd: Optional[int] = None
 
     def descriptors(self) -> Sequence[int]:
         """The read ends of the child's stdout and stderr pipes."""
-        return tuple(pipe.fileno() for pipe in self.pipes)
+        return self.fds
 
     def drain(self, fd: int, out: OutputBuffer, err: OutputBuffer) -> bool:
         """One read of the ready pipe (the descriptor itself: no buffering between the
         child and the output buffers); False at its end."""
         data = os.read(fd, _CHUNK)
         if data:
-            (out if fd == self.stdout_fd else err).feed(data)
+            (out if fd == self.fds[0] else err).feed(data)
         return bool(data)
 
     def signal_group(self, signum: int) -> None:
